@@ -1,0 +1,1 @@
+"""Ingest: load documents → parse paragraphs → chunk → embed → store (build aside, then switch)."""

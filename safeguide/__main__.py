@@ -1,0 +1,3 @@
+from safeguide.cli import main
+
+main()

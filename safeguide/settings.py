@@ -1,0 +1,44 @@
+"""One settings object for the whole application (env prefix SAFEGUIDE_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAFEGUIDE_", env_ignore_empty=True, extra="ignore")
+
+    corpus_dir: Path = Field(default=REPO_ROOT / "corpus", description="Documents and their manifests.")
+    data_dir: Path = Field(default=REPO_ROOT / "data", description="Where the index builds live.")
+    embedding_model_path: Path | None = Field(
+        default=None,
+        description="A sentence-transformers model folder; default: the packaged all-MiniLM-L6-v2.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    max_query_chars: int = Field(default=1000, ge=10)
+    max_k: int = Field(default=50, ge=1)
+    max_document_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    max_paragraph_chars: int = Field(default=1500, ge=200)
+    min_fragment_chars: int = Field(default=40, ge=0)
+
+    @field_validator("corpus_dir", "data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def index_root(self) -> Path:
+        return self.data_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
