@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) and, later, the web chat page."""

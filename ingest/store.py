@@ -1,0 +1,258 @@
+"""The on-disk index: Chroma collections in build folders, switched atomically.
+
+Layout under ``<data_dir>/index``::
+
+    CURRENT              the name of the build that serves (replaced atomically with os.replace)
+    .lock                held (flock) by the one ingest that may run at a time
+    builds/<name>/       a Chroma PersistentClient folder plus state.json (written last)
+
+An ingest parses every new or changed document first (so a bad file fails before anything is
+written), then builds a complete new index in a fresh build folder: chunks of unchanged documents
+are copied from the serving build with their embeddings, new or changed documents are embedded.
+Only when the new build is complete does CURRENT switch to it. A crash or a bad file at any point
+leaves the previous build serving; the half-built folder is removed by the next ingest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from ingest.chunks import Chunk, make_chunks
+from ingest.embedder import ChromaEmbedding, Embedder
+from ingest.loaders import load_lines
+from ingest.manifest import CorpusDocument, check_unique, describe, document_files
+from ingest.paragraphs import parse_paragraphs
+from safeguide.errors import CorpusError, IndexNotReady
+
+COLLECTION = "safeguide-chunks"
+STATE_FILE = "state.json"
+Progress = Callable[[int, int], None]  # (done, total) chunks embedded
+
+
+def chroma_client(path: Path) -> Any:
+    return chromadb.PersistentClient(
+        path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    )
+
+
+def open_collection(path: Path, embedder: Embedder) -> Any:
+    client = chroma_client(path)
+    with warnings.catch_warnings():
+        # Chroma tries to rebuild the stored embedding function by name before taking the one we pass;
+        # ours is always passed explicitly, so that attempt's warning says nothing useful.
+        warnings.filterwarnings("ignore", message="Could not reconstruct embedding function")
+        return client.get_or_create_collection(
+            COLLECTION, embedding_function=ChromaEmbedding(embedder), metadata={"hnsw:space": "cosine"}
+        )
+
+
+@dataclass
+class DocumentState:
+    id: str
+    file: str
+    content_hash: str
+    chunks: int
+    style: str
+    ingested_at: str
+    manifest: dict[str, Any]
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class IngestReport:
+    build: str | None
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    unchanged: list[str]
+    chunks: int
+    seconds: float
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+class IndexLocation:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.builds = root / "builds"
+
+    @property
+    def current_file(self) -> Path:
+        return self.root / "CURRENT"
+
+    def current_build(self) -> Path | None:
+        try:
+            name = self.current_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        path = self.builds / name
+        return path if (path / STATE_FILE).exists() else None
+
+    def require_current(self) -> Path:
+        build = self.current_build()
+        if build is None:
+            raise IndexNotReady(f"no index under {self.root}: run `safeguide ingest` first")
+        return build
+
+    def read_state(self, build: Path | None) -> dict[str, DocumentState]:
+        if build is None:
+            return {}
+        raw = json.loads((build / STATE_FILE).read_text(encoding="utf-8"))
+        return {d["id"]: DocumentState(**d) for d in raw["documents"]}
+
+    def switch_to(self, build: Path) -> None:
+        tmp = self.root / f".CURRENT.{uuid.uuid4().hex}"
+        tmp.write_text(build.name + "\n", encoding="utf-8")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.current_file)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise CorpusError("another ingest is running on this index; wait for it to finish") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def collect_garbage(self, keep: set[str]) -> None:
+        """Remove builds that no longer serve, including the remains of crashed ingests."""
+        if not self.builds.exists():
+            return
+        for child in self.builds.iterdir():
+            if child.name not in keep:
+                shutil.rmtree(child, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    document: CorpusDocument
+    chunks: list[Chunk]
+    style: str
+    dropped: dict[str, int]
+
+
+def parse_document(document: CorpusDocument, *, max_bytes: int, max_chars: int, min_fragment: int) -> ParsedDocument:
+    lines = load_lines(document.path, max_bytes=max_bytes)
+    result = parse_paragraphs(lines, max_chars=max_chars, min_fragment_chars=min_fragment)
+    if not result.paragraphs:
+        raise CorpusError(f"{document.path.name}: no paragraphs found in the text")
+    chunks = make_chunks(document.manifest, result.style, result.paragraphs)
+    return ParsedDocument(document, chunks, result.style.value, result.dropped)
+
+
+def ingest(
+    paths: list[Path],
+    location: IndexLocation,
+    embedder: Embedder,
+    *,
+    max_bytes: int,
+    max_chars: int = 1200,
+    min_fragment: int = 40,
+    progress: Progress | None = None,
+    batch_size: int = 64,
+) -> IngestReport:
+    """Bring the index in line with the documents at `paths` (folders are expanded)."""
+    started = time.perf_counter()
+    with location.lock():
+        documents = [describe(p) for p in document_files(paths)]
+        if not documents:
+            raise CorpusError("no documents found (.txt, .md, .pdf or .docx) in " + ", ".join(map(str, paths)))
+        check_unique(documents)
+        current = location.current_build()
+        old = location.read_state(current)
+        wanted = {d.manifest.id: d for d in documents}
+        unchanged = [i for i, d in wanted.items() if i in old and old[i].content_hash == d.content_hash]
+        changed = [i for i, d in wanted.items() if i in old and old[i].content_hash != d.content_hash]
+        added = [i for i in wanted if i not in old]
+        removed = [i for i in old if i not in wanted]
+        if not (added or changed or removed):
+            location.collect_garbage({current.name} if current else set())
+            return IngestReport(
+                current.name if current else None, [], [], [], unchanged,
+                sum(s.chunks for s in old.values()), time.perf_counter() - started,
+            )
+        # Parse everything new before writing anything: a bad file stops the ingest here.
+        parsed = {
+            i: parse_document(wanted[i], max_bytes=max_bytes, max_chars=max_chars, min_fragment=min_fragment)
+            for i in added + changed
+        }
+        location.collect_garbage({current.name} if current else set())
+        name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        build = location.builds / name
+        build.mkdir(parents=True)
+        collection = open_collection(build, embedder)
+        total_chunks = 0
+        if unchanged and current is not None:
+            total_chunks += _copy_unchanged(current, collection, embedder, unchanged)
+        to_embed = [c for i in added + changed for c in parsed[i].chunks]
+        done = 0
+        for start in range(0, len(to_embed), batch_size):
+            batch = to_embed[start : start + batch_size]
+            vectors = embedder.embed_documents([c.embed_text() for c in batch])
+            collection.add(
+                ids=[c.id for c in batch],
+                embeddings=[v.tolist() for v in vectors],
+                documents=[c.text for c in batch],
+                metadatas=[c.metadata() for c in batch],
+            )
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(to_embed))
+        total_chunks += len(to_embed)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        states = [
+            DocumentState(
+                id=i, file=str(wanted[i].path), content_hash=wanted[i].content_hash,
+                chunks=len(parsed[i].chunks), style=parsed[i].style, ingested_at=now,
+                manifest=wanted[i].manifest.model_dump(), dropped=parsed[i].dropped,
+            )
+            for i in added + changed
+        ] + [old[i] for i in unchanged]
+        state = {"build": name, "created": now, "embedder": embedder.name,
+                 "documents": [s.__dict__ for s in sorted(states, key=lambda s: s.id)]}
+        tmp = build / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+        os.replace(tmp, build / STATE_FILE)
+        location.switch_to(build)
+        location.collect_garbage({name} | ({current.name} if current else set()))
+        return IngestReport(name, added, changed, removed, unchanged, total_chunks, time.perf_counter() - started)
+
+
+def _copy_unchanged(current: Path, collection: Any, embedder: Embedder, doc_ids: list[str]) -> int:
+    source = open_collection(current, embedder)
+    got = source.get(
+        where={"doc_id": {"$in": doc_ids}}, include=["embeddings", "documents", "metadatas"]
+    )
+    ids = got["ids"]
+    for start in range(0, len(ids), 500):
+        end = start + 500
+        collection.add(
+            ids=ids[start:end],
+            embeddings=[list(map(float, e)) for e in got["embeddings"][start:end]],
+            documents=got["documents"][start:end],
+            metadatas=got["metadatas"][start:end],
+        )
+    return len(ids)

@@ -1,0 +1,134 @@
+"""The command line: `safeguide ingest|search|documents|serve` (also `python -m safeguide`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from safeguide.errors import SafeguideError
+from safeguide.settings import get_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn our typed errors into a one-line message and exit status 2; never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SafeguideError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(package_name="safeguide")
+def main() -> None:
+    """safeguide: cited answers from child safeguarding guidance."""
+
+
+@main.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@friendly_errors
+def ingest_cmd(paths: tuple[Path, ...]) -> None:
+    """Index the documents at PATHS (default: the corpus folder). The index then holds exactly these."""
+    from tqdm import tqdm
+
+    from ingest.store import IndexLocation, ingest
+    from safeguide.services import build_embedder
+
+    settings = get_settings()
+    targets = list(paths) or [settings.corpus_dir]
+    embedder = build_embedder(settings)
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    report = ingest(
+        targets,
+        IndexLocation(settings.index_root),
+        embedder,
+        max_bytes=settings.max_document_bytes,
+        max_chars=settings.max_paragraph_chars,
+        min_fragment=settings.min_fragment_chars,
+        progress=progress,
+    )
+    if bar is not None:
+        bar.close()
+    if report.up_to_date:
+        click.echo(f"index up to date: {len(report.unchanged)} documents, {report.chunks} chunks "
+                   f"({report.seconds:.2f} s)")
+        return
+    for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed),
+                       ("unchanged", report.unchanged)):
+        if ids:
+            click.echo(f"{label}: {', '.join(ids)}")
+    click.echo(f"build {report.build}: {report.chunks} chunks in {report.seconds:.1f} s")
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--k", default=5, show_default=True, help="How many passages.")
+@click.option("--edition", default=None, help="Only this edition, e.g. 2010.")
+@click.option("--authority", default=None, help="Only this authority, e.g. hampshire or national.")
+@click.option("--doc", "doc_id", default=None, help="Only this document id.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def search_cmd(query: str, k: int, edition: str | None, authority: str | None, doc_id: str | None,
+               as_json: bool) -> None:
+    """Search the guidance for QUERY."""
+    from safeguide.retrieval import Filters
+    from safeguide.services import build_retriever
+
+    retriever = build_retriever(get_settings())
+    results = retriever.search(query, k=k, filters=Filters(edition, authority, doc_id))
+    if as_json:
+        click.echo(json.dumps({"results": [r.public() for r in results]}, indent=2, ensure_ascii=False))
+        return
+    if not results:
+        click.echo("no passages found")
+    for n, r in enumerate(results, 1):
+        click.echo(f"[{n}] {r.citation}  (edition {r.edition}, {r.authority}, score {r.score:.4f})")
+        click.echo("    " + r.text.replace("\n", "\n    ")[:600])
+
+
+@main.command("documents")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def documents_cmd(as_json: bool) -> None:
+    """List the documents in the index with their chunk counts and hashes."""
+    from safeguide.services import documents_status
+
+    status = documents_status(get_settings())
+    if as_json:
+        click.echo(json.dumps(status, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"index build: {status['build'] or '(none: run safeguide ingest)'}")
+    for d in status["documents"]:
+        state = f"{d['chunks']} chunks, ingested {d['ingested_at']}" if d["indexed"] else "NOT INDEXED"
+        click.echo(f"- {d['id']}: {d['title']} [{d['edition']}, {d['authority']}] {state}")
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Default 127.0.0.1 (SAFEGUIDE_HOST).")
+@click.option("--port", default=None, type=int, help="Default 8000 (SAFEGUIDE_PORT).")
+@friendly_errors
+def serve_cmd(host: str | None, port: int | None) -> None:
+    """Serve the API (and, later, the web chat) with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)

@@ -1,0 +1,249 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25 over the same chunks), fused by reciprocal rank.
+
+The reader opens the build named by CURRENT and notices when an ingest switches to a new one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import bm25s
+import numpy as np
+
+from ingest.embedder import Embedder
+from ingest.store import IndexLocation, open_collection
+from safeguide.errors import InvalidQuery
+
+RRF_K = 60
+STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have he her his how i if in
+    into is it its may me might must my no not of on or our she should so than that the their them then there
+    these they this those to up us was we were what when where which who whom why will with would you your
+    about after before being also any all each other some such only own same too very s t just don""".split()
+)
+_TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
+
+
+def tokenize(text: str) -> list[str]:
+    out = []
+    for tok in _TOKEN.findall(text.lower()):
+        if tok in STOPWORDS:
+            continue
+        if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss"):
+            tok = tok[:-1]  # a light plural fold: "conferences" ~ "conference"
+        out.append(tok)
+    return out
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    chunk_id: str
+    doc_id: str
+    title: str
+    edition: str
+    authority: str
+    paragraph: str | None
+    page: int | None
+    heading: str
+    citation: str
+    text: str
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The API contract: these field names are kept."""
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "edition": self.edition,
+            "authority": self.authority,
+            "paragraph": self.paragraph,
+            "page": self.page,
+            "heading": self.heading,
+            "citation": self.citation,
+            "text": self.text,
+            "score": round(self.score, 6),
+        }
+
+
+class Reranker(Protocol):
+    def rerank(self, query: str, results: list[SearchResult]) -> list[SearchResult]: ...
+
+
+class KeepOrder:
+    """No reranker ships on PyPI for offline use; this keeps the fused order."""
+
+    def rerank(self, query: str, results: list[SearchResult]) -> list[SearchResult]:
+        return results
+
+
+@dataclass(frozen=True)
+class Filters:
+    edition: str | None = None
+    authority: str | None = None
+    doc_id: str | None = None
+
+    def matches(self, meta: dict[str, Any]) -> bool:
+        return (
+            (self.edition is None or meta["edition"] == self.edition)
+            and (self.authority is None or meta["authority"] == self.authority)
+            and (self.doc_id is None or meta["doc_id"] == self.doc_id)
+        )
+
+    def where(self) -> dict[str, Any] | None:
+        clauses = [
+            {key: value}
+            for key, value in (("edition", self.edition), ("authority", self.authority), ("doc_id", self.doc_id))
+            if value is not None
+        ]
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class IndexReader:
+    """One opened build: its Chroma collection and a BM25 index over the same chunks."""
+
+    def __init__(self, build: Path, embedder: Embedder) -> None:
+        self.build = build
+        self.embedder = embedder
+        self.collection = open_collection(build, embedder)
+        got = self.collection.get(include=["documents", "metadatas"])
+        self.ids: list[str] = list(got["ids"])
+        self.texts: list[str] = list(got["documents"])
+        self.metas: list[dict[str, Any]] = [dict(m) for m in got["metadatas"]]
+        self._bm25 = bm25s.BM25()
+        corpus_tokens = [
+            tokenize(f"{m['title']} {m['heading']} {m['paragraph']} {t}")
+            for t, m in zip(self.texts, self.metas, strict=True)
+        ]
+        self._bm25.index(corpus_tokens, show_progress=False)
+        self.editions = sorted({m["edition"] for m in self.metas})
+        self.authorities = sorted({m["authority"] for m in self.metas})
+        self.doc_ids = sorted({m["doc_id"] for m in self.metas})
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def dense(self, query_vector: np.ndarray, filters: Filters, n: int) -> list[int]:
+        if not self.ids:
+            return []
+        got = self.collection.query(
+            query_embeddings=[query_vector.tolist()],
+            n_results=min(n, len(self.ids)),
+            where=filters.where(),
+            include=[],
+        )
+        position = {cid: i for i, cid in enumerate(self.ids)}
+        return [position[cid] for cid in got["ids"][0]]
+
+    def lexical(self, query: str, filters: Filters, n: int) -> list[int]:
+        tokens = tokenize(query)
+        if not tokens or not self.ids:
+            return []
+        scores = np.asarray(self._bm25.get_scores(tokens))
+        order = np.argsort(-scores, kind="stable")
+        out: list[int] = []
+        for i in order:
+            if scores[i] <= 0:
+                break
+            if filters.matches(self.metas[i]):
+                out.append(int(i))
+                if len(out) >= n:
+                    break
+        return out
+
+    def result(self, i: int, score: float, dense_rank: int | None, lexical_rank: int | None) -> SearchResult:
+        m = self.metas[i]
+        return SearchResult(
+            chunk_id=self.ids[i],
+            doc_id=m["doc_id"],
+            title=m["title"],
+            edition=m["edition"],
+            authority=m["authority"],
+            paragraph=m["paragraph"] or None,
+            page=m["page"] or None,
+            heading=m["heading"],
+            citation=m["citation"],
+            text=self.texts[i],
+            score=score,
+            dense_rank=dense_rank,
+            lexical_rank=lexical_rank,
+        )
+
+
+class HybridRetriever:
+    """Searches whichever build CURRENT names, reopening when an ingest switches builds."""
+
+    def __init__(
+        self,
+        location: IndexLocation,
+        embedder: Embedder,
+        *,
+        max_query_chars: int = 1000,
+        max_k: int = 50,
+        reranker: Reranker | None = None,
+        mode: str = "hybrid",
+    ) -> None:
+        if mode not in ("hybrid", "dense", "lexical"):
+            raise ValueError(f"unknown retrieval mode {mode!r}")
+        self.location = location
+        self.embedder = embedder
+        self.max_query_chars = max_query_chars
+        self.max_k = max_k
+        self.reranker = reranker or KeepOrder()
+        self.mode = mode
+        self._reader: IndexReader | None = None
+        self._lock = threading.Lock()
+
+    def reader(self) -> IndexReader:
+        build = self.location.require_current()
+        with self._lock:
+            if self._reader is None or self._reader.build != build:
+                self._reader = IndexReader(build, self.embedder)
+            return self._reader
+
+    def validate(self, query: str, k: int, filters: Filters) -> IndexReader:
+        if not query or not query.strip():
+            raise InvalidQuery("the query is empty: type a question")
+        if len(query) > self.max_query_chars:
+            raise InvalidQuery(
+                f"the query is {len(query)} characters; the limit is {self.max_query_chars}: shorten it"
+            )
+        if not 1 <= k <= self.max_k:
+            raise InvalidQuery(f"k must be between 1 and {self.max_k} (got {k})")
+        reader = self.reader()
+        for name, value, known in (
+            ("edition", filters.edition, reader.editions),
+            ("authority", filters.authority, reader.authorities),
+            ("document", filters.doc_id, reader.doc_ids),
+        ):
+            if value is not None and value not in known:
+                raise InvalidQuery(f"no {name} '{value}' in the index; it holds: {', '.join(known)}")
+        return reader
+
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchResult]:
+        filters = filters or Filters()
+        filters = Filters(
+            edition=filters.edition.strip().lower() if filters.edition else None,
+            authority=filters.authority.strip().lower() if filters.authority else None,
+            doc_id=filters.doc_id.strip() if filters.doc_id else None,
+        )
+        reader = self.validate(query, k, filters)
+        depth = max(4 * k, 30)
+        dense = reader.dense(self.embedder.embed_query(query), filters, depth) if self.mode != "lexical" else []
+        lexical = reader.lexical(query, filters, depth) if self.mode != "dense" else []
+        fused: dict[int, float] = {}
+        for ranking in (dense, lexical):
+            for rank, i in enumerate(ranking):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        dense_rank = {i: r + 1 for r, i in enumerate(dense)}
+        lexical_rank = {i: r + 1 for r, i in enumerate(lexical)}
+        order = sorted(fused, key=lambda i: (-fused[i], dense_rank.get(i, 10**6), i))
+        results = [reader.result(i, fused[i], dense_rank.get(i), lexical_rank.get(i)) for i in order]
+        return self.reranker.rerank(query, results)[:k]
