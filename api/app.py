@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,10 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.retriever = build_retriever(settings)
-        try:  # open the index now so the first request is fast; a missing index is reported by /healthz
+        # Open the index now so the first request is fast; a missing index is reported by /healthz.
+        with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
-        except IndexNotReady:
-            pass
         yield
 
     app = FastAPI(title="safeguide", version="0.1.0", lifespan=lifespan)

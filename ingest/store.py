@@ -22,9 +22,8 @@ import os
 import shutil
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,8 @@ from ingest.paragraphs import parse_paragraphs
 from safeguide.errors import CorpusError, IndexNotReady
 
 COLLECTION = "safeguide-chunks"
+# Bump when parsing, chunking or the embedded text changes: every document is then re-ingested.
+PIPELINE_VERSION = "2"
 STATE_FILE = "state.json"
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 
@@ -52,13 +53,9 @@ def chroma_client(path: Path) -> Any:
 
 def open_collection(path: Path, embedder: Embedder) -> Any:
     client = chroma_client(path)
-    with warnings.catch_warnings():
-        # Chroma tries to rebuild the stored embedding function by name before taking the one we pass;
-        # ours is always passed explicitly, so that attempt's warning says nothing useful.
-        warnings.filterwarnings("ignore", message="Could not reconstruct embedding function")
-        return client.get_or_create_collection(
-            COLLECTION, embedding_function=ChromaEmbedding(embedder), metadata={"hnsw:space": "cosine"}
-        )
+    return client.get_or_create_collection(
+        COLLECTION, embedding_function=ChromaEmbedding(embedder), metadata={"hnsw:space": "cosine"}
+    )
 
 
 @dataclass
@@ -117,6 +114,12 @@ class IndexLocation:
         raw = json.loads((build / STATE_FILE).read_text(encoding="utf-8"))
         return {d["id"]: DocumentState(**d) for d in raw["documents"]}
 
+    def read_pipeline(self, build: Path | None) -> str | None:
+        if build is None:
+            return None
+        raw = json.loads((build / STATE_FILE).read_text(encoding="utf-8"))
+        return str(raw.get("pipeline")) if raw.get("pipeline") else None
+
     def switch_to(self, build: Path) -> None:
         tmp = self.root / f".CURRENT.{uuid.uuid4().hex}"
         tmp.write_text(build.name + "\n", encoding="utf-8")
@@ -154,7 +157,9 @@ class ParsedDocument:
     dropped: dict[str, int]
 
 
-def parse_document(document: CorpusDocument, *, max_bytes: int, max_chars: int, min_fragment: int) -> ParsedDocument:
+def parse_document(
+    document: CorpusDocument, *, max_bytes: int, max_chars: int, min_fragment: int
+) -> ParsedDocument:
     lines = load_lines(document.path, max_bytes=max_bytes)
     result = parse_paragraphs(lines, max_chars=max_chars, min_fragment_chars=min_fragment)
     if not result.paragraphs:
@@ -179,10 +184,20 @@ def ingest(
     with location.lock():
         documents = [describe(p) for p in document_files(paths)]
         if not documents:
-            raise CorpusError("no documents found (.txt, .md, .pdf or .docx) in " + ", ".join(map(str, paths)))
+            raise CorpusError(
+                "no documents found (.txt, .md, .pdf or .docx) in " + ", ".join(map(str, paths))
+            )
         check_unique(documents)
         current = location.current_build()
-        old = location.read_state(current)
+        pipeline = f"{PIPELINE_VERSION}|{embedder.name}|{max_chars}|{min_fragment}"
+        old = (
+            location.read_state(current)
+            if location.read_pipeline(current) == pipeline
+            else {
+                i: replace(s, content_hash="(made by another pipeline)")
+                for i, s in location.read_state(current).items()
+            }
+        )
         wanted = {d.manifest.id: d for d in documents}
         unchanged = [i for i, d in wanted.items() if i in old and old[i].content_hash == d.content_hash]
         changed = [i for i, d in wanted.items() if i in old and old[i].content_hash != d.content_hash]
@@ -191,8 +206,13 @@ def ingest(
         if not (added or changed or removed):
             location.collect_garbage({current.name} if current else set())
             return IngestReport(
-                current.name if current else None, [], [], [], unchanged,
-                sum(s.chunks for s in old.values()), time.perf_counter() - started,
+                current.name if current else None,
+                [],
+                [],
+                [],
+                unchanged,
+                sum(s.chunks for s in old.values()),
+                time.perf_counter() - started,
             )
         # Parse everything new before writing anything: a bad file stops the ingest here.
         parsed = {
@@ -225,27 +245,37 @@ def ingest(
         now = datetime.now(UTC).isoformat(timespec="seconds")
         states = [
             DocumentState(
-                id=i, file=str(wanted[i].path), content_hash=wanted[i].content_hash,
-                chunks=len(parsed[i].chunks), style=parsed[i].style, ingested_at=now,
-                manifest=wanted[i].manifest.model_dump(), dropped=parsed[i].dropped,
+                id=i,
+                file=str(wanted[i].path),
+                content_hash=wanted[i].content_hash,
+                chunks=len(parsed[i].chunks),
+                style=parsed[i].style,
+                ingested_at=now,
+                manifest=wanted[i].manifest.model_dump(),
+                dropped=parsed[i].dropped,
             )
             for i in added + changed
         ] + [old[i] for i in unchanged]
-        state = {"build": name, "created": now, "embedder": embedder.name,
-                 "documents": [s.__dict__ for s in sorted(states, key=lambda s: s.id)]}
+        state = {
+            "build": name,
+            "created": now,
+            "embedder": embedder.name,
+            "pipeline": pipeline,
+            "documents": [s.__dict__ for s in sorted(states, key=lambda s: s.id)],
+        }
         tmp = build / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
         os.replace(tmp, build / STATE_FILE)
         location.switch_to(build)
         location.collect_garbage({name} | ({current.name} if current else set()))
-        return IngestReport(name, added, changed, removed, unchanged, total_chunks, time.perf_counter() - started)
+        return IngestReport(
+            name, added, changed, removed, unchanged, total_chunks, time.perf_counter() - started
+        )
 
 
 def _copy_unchanged(current: Path, collection: Any, embedder: Embedder, doc_ids: list[str]) -> int:
     source = open_collection(current, embedder)
-    got = source.get(
-        where={"doc_id": {"$in": doc_ids}}, include=["embeddings", "documents", "metadatas"]
-    )
+    got = source.get(where={"doc_id": {"$in": doc_ids}}, include=["embeddings", "documents", "metadatas"])
     ids = got["ids"]
     for start in range(0, len(ids), 500):
         end = start + 500

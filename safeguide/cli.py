@@ -43,12 +43,12 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
     """Index the documents at PATHS (default: the corpus folder). The index then holds exactly these."""
     from tqdm import tqdm
 
+    from ingest.embedder import LazyEmbedder
     from ingest.store import IndexLocation, ingest
-    from safeguide.services import build_embedder
 
     settings = get_settings()
     targets = list(paths) or [settings.corpus_dir]
-    embedder = build_embedder(settings)
+    embedder = LazyEmbedder(settings.embedding_model_path)
     bar: Any = None
 
     def progress(done: int, total: int) -> None:
@@ -69,11 +69,17 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
     if bar is not None:
         bar.close()
     if report.up_to_date:
-        click.echo(f"index up to date: {len(report.unchanged)} documents, {report.chunks} chunks "
-                   f"({report.seconds:.2f} s)")
+        click.echo(
+            f"index up to date: {len(report.unchanged)} documents, {report.chunks} chunks "
+            f"({report.seconds:.2f} s)"
+        )
         return
-    for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed),
-                       ("unchanged", report.unchanged)):
+    for label, ids in (
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+        ("unchanged", report.unchanged),
+    ):
         if ids:
             click.echo(f"{label}: {', '.join(ids)}")
     click.echo(f"build {report.build}: {report.chunks} chunks in {report.seconds:.1f} s")
@@ -87,8 +93,9 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
 @click.option("--doc", "doc_id", default=None, help="Only this document id.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @friendly_errors
-def search_cmd(query: str, k: int, edition: str | None, authority: str | None, doc_id: str | None,
-               as_json: bool) -> None:
+def search_cmd(
+    query: str, k: int, edition: str | None, authority: str | None, doc_id: str | None, as_json: bool
+) -> None:
     """Search the guidance for QUERY."""
     from safeguide.retrieval import Filters
     from safeguide.services import build_retriever

@@ -19,18 +19,44 @@ from ingest.store import IndexLocation, open_collection
 from safeguide.errors import InvalidQuery
 
 RRF_K = 60
-STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does for from had has have he her his how i if in
-    into is it its may me might must my no not of on or our she should so than that the their them then there
-    these they this those to up us was we were what when where which who whom why will with would you your
-    about after before being also any all each other some such only own same too very s t just don""".split()
-)
+# fmt: off
+STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does",
+    "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it",
+    "its", "may", "me", "might", "must", "my", "no", "not", "of", "on", "or", "our", "she", "should",
+    "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those",
+    "to", "up", "us", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why",
+    "will", "with", "would", "you", "your", "about", "after", "before", "being", "also", "any", "all",
+    "each", "other", "some", "such", "only", "own", "same", "too", "very", "s", "t", "just", "don",
+})
+_UNITS = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen",
+]
+# fmt: on
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(_UNITS)} | {w: str(n) for w, n in _TENS.items()}
+
+
+def _fold_numbers(tokens: list[str]) -> list[str]:
+    """Guidance writes numbers both ways ("forty eight hours", "48 hours"); fold words to digits."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in _TENS and i + 1 < len(tokens) and tokens[i + 1] in _UNITS[1:10]:
+            out.append(str(_TENS[tok] + _UNITS.index(tokens[i + 1])))
+            i += 2
+            continue
+        out.append(NUMBER_WORDS.get(tok, tok))
+        i += 1
+    return out
 
 
 def tokenize(text: str) -> list[str]:
     out = []
-    for tok in _TOKEN.findall(text.lower()):
+    for tok in _fold_numbers(_TOKEN.findall(text.lower())):
         if tok in STOPWORDS:
             continue
         if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss"):
@@ -98,7 +124,11 @@ class Filters:
     def where(self) -> dict[str, Any] | None:
         clauses = [
             {key: value}
-            for key, value in (("edition", self.edition), ("authority", self.authority), ("doc_id", self.doc_id))
+            for key, value in (
+                ("edition", self.edition),
+                ("authority", self.authority),
+                ("doc_id", self.doc_id),
+            )
             if value is not None
         ]
         if not clauses:
@@ -189,6 +219,8 @@ class HybridRetriever:
         max_k: int = 50,
         reranker: Reranker | None = None,
         mode: str = "hybrid",
+        rrf_k: int = RRF_K,
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         if mode not in ("hybrid", "dense", "lexical"):
             raise ValueError(f"unknown retrieval mode {mode!r}")
@@ -198,6 +230,8 @@ class HybridRetriever:
         self.max_k = max_k
         self.reranker = reranker or KeepOrder()
         self.mode = mode
+        self.rrf_k = rrf_k
+        self.weights = weights  # (dense, lexical) weights in the fusion
         self._reader: IndexReader | None = None
         self._lock = threading.Lock()
 
@@ -236,14 +270,40 @@ class HybridRetriever:
         )
         reader = self.validate(query, k, filters)
         depth = max(4 * k, 30)
-        dense = reader.dense(self.embedder.embed_query(query), filters, depth) if self.mode != "lexical" else []
+        dense = (
+            reader.dense(self.embedder.embed_query(query), filters, depth) if self.mode != "lexical" else []
+        )
         lexical = reader.lexical(query, filters, depth) if self.mode != "dense" else []
+        rankings = [(dense, self.weights[0]), (lexical, self.weights[1])]
+        if self.mode == "hybrid":
+            rankings.append((self._named_in_question(reader, query, dense, lexical), 1.0))
         fused: dict[int, float] = {}
-        for ranking in (dense, lexical):
+        for ranking, weight in rankings:
             for rank, i in enumerate(ranking):
-                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+                fused[i] = fused.get(i, 0.0) + weight / (self.rrf_k + rank + 1)
         dense_rank = {i: r + 1 for r, i in enumerate(dense)}
         lexical_rank = {i: r + 1 for r, i in enumerate(lexical)}
         order = sorted(fused, key=lambda i: (-fused[i], dense_rank.get(i, 10**6), i))
         results = [reader.result(i, fused[i], dense_rank.get(i), lexical_rank.get(i)) for i in order]
         return self.reranker.rerank(query, results)[:k]
+
+    @staticmethod
+    def _named_in_question(
+        reader: IndexReader, query: str, dense: list[int], lexical: list[int]
+    ) -> list[int]:
+        """A soft third ranking: candidates from an area or edition the question names ("in Staffordshire",
+        "the 2018 guidance"), in the order the other two rankings found them. Not a filter: a hard filter
+        is the caller's choice."""
+        words = set(re.findall(r"[a-z0-9-]+", query.lower()))
+        named_authorities = {a for a in reader.authorities if a != "national" and a in words}
+        named_editions = {e for e in reader.editions if e in words}
+        if not (named_authorities or named_editions):
+            return []
+        seen: set[int] = set()
+        out: list[int] = []
+        for i in (x for pair in zip(dense, lexical, strict=False) for x in pair):
+            m = reader.metas[i]
+            if i not in seen and (m["authority"] in named_authorities or m["edition"] in named_editions):
+                seen.add(i)
+                out.append(i)
+        return out

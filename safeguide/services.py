@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ingest.embedder import Embedder, SentenceTransformerEmbedder
@@ -13,7 +15,13 @@ from safeguide.settings import Settings
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    return SentenceTransformerEmbedder(settings.embedding_model_path)
+    return _load_embedder(settings.embedding_model_path)
+
+
+@lru_cache(maxsize=2)
+def _load_embedder(path: Path | None) -> Embedder:
+    """One model per process, however many commands or app instances ask for it."""
+    return SentenceTransformerEmbedder(path)
 
 
 def build_retriever(settings: Settings, embedder: Embedder | None = None) -> HybridRetriever:
@@ -32,9 +40,16 @@ def documents_status(settings: Settings) -> dict[str, Any]:
     state = location.read_state(build)
     docs: dict[str, dict[str, Any]] = {}
     for s in state.values():
-        docs[s.id] = {**s.manifest, "file": s.file, "indexed": True, "chunks": s.chunks,
-                      "content_hash": s.content_hash, "ingested_at": s.ingested_at,
-                      "numbering_style": s.style, "dropped": s.dropped}
+        docs[s.id] = {
+            **s.manifest,
+            "file": s.file,
+            "indexed": True,
+            "chunks": s.chunks,
+            "content_hash": s.content_hash,
+            "ingested_at": s.ingested_at,
+            "numbering_style": s.style,
+            "dropped": s.dropped,
+        }
     try:
         files = document_files([settings.corpus_dir])
     except CorpusError:
@@ -45,6 +60,12 @@ def documents_status(settings: Settings) -> dict[str, Any]:
         except CorpusError:
             continue
         if manifest.id not in docs:
-            docs[manifest.id] = {**manifest.model_dump(), "file": str(f), "indexed": False, "chunks": 0,
-                                 "content_hash": None, "ingested_at": None}
+            docs[manifest.id] = {
+                **manifest.model_dump(),
+                "file": str(f),
+                "indexed": False,
+                "chunks": 0,
+                "content_hash": None,
+                "ingested_at": None,
+            }
     return {"build": build.name if build else None, "documents": [docs[k] for k in sorted(docs)]}

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(default=1000, ge=10)
     max_k: int = Field(default=50, ge=1)
     max_document_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
-    max_paragraph_chars: int = Field(default=1500, ge=200)
+    max_paragraph_chars: int = Field(default=1200, ge=200)
     min_fragment_chars: int = Field(default=40, ge=0)
 
     @field_validator("corpus_dir", "data_dir")

@@ -1,0 +1,203 @@
+"""Retrieval evaluation: the golden questions through four systems side by side.
+
+Run: ``python -m eval.retrieval`` (or ``make eval``). Writes ``eval/results/retrieval.json`` and
+``eval/results/retrieval.md``.
+
+A retrieved passage *matches* an expected source when it comes from the expected document and
+contains the expected evidence phrase. That test is the same for every system, whatever its chunks.
+``para_accuracy`` asks more: the first matching passage in the top 5 must also carry the right
+paragraph number (or, for unnumbered documents, the right heading) in its citation. The naive
+pipeline has no paragraph structure, so it cannot name a paragraph.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.embedder import Embedder
+from ingest.loaders import load_lines
+from ingest.manifest import describe, document_files
+from ingest.store import IndexLocation
+from safeguide.retrieval import HybridRetriever
+
+HERE = Path(__file__).resolve().parent
+GOLDEN = HERE / "golden" / "retrieval.jsonl"
+RESULTS = HERE / "results"
+
+
+@dataclass(frozen=True)
+class Passage:
+    doc_id: str
+    text: str
+    paragraph: str | None = None
+    heading: str = ""
+
+
+SearchFn = Callable[[str, int], list[Passage]]
+
+
+def load_golden(path: Path = GOLDEN) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in rows:
+        for field in ("id", "question", "expected"):
+            if field not in row:
+                raise ValueError(f"{path.name}: question {row.get('id', '?')} has no '{field}'")
+    return rows
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("‘", "'").replace("’", "'")).strip().lower()
+
+
+def matches(passage: Passage, expected: dict[str, Any]) -> bool:
+    return passage.doc_id == expected["doc_id"] and _norm(expected["evidence"]) in _norm(passage.text)
+
+
+def names_paragraph(passage: Passage, expected: dict[str, Any]) -> bool:
+    if expected.get("paragraph"):
+        return passage.paragraph == expected["paragraph"]
+    heading = expected.get("heading")
+    return bool(heading) and heading in passage.heading.split(" › ")
+
+
+def score_question(results: list[Passage], expected: list[dict[str, Any]]) -> dict[str, float]:
+    first_rank: int | None = None
+    used: set[int] = set()
+    dcg = 0.0
+    para_ok = 0.0
+    for rank, passage in enumerate(results[:10], start=1):
+        for j, e in enumerate(expected):
+            if j not in used and matches(passage, e):
+                used.add(j)
+                dcg += 1.0 / math.log2(rank + 1)
+                if first_rank is None:
+                    first_rank = rank
+                    if rank <= 5 and names_paragraph(passage, e):
+                        para_ok = 1.0
+                break
+    ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(len(expected), 10) + 1))
+    return {
+        "hit@1": 1.0 if first_rank == 1 else 0.0,
+        "hit@5": 1.0 if first_rank is not None and first_rank <= 5 else 0.0,
+        "mrr": 1.0 / first_rank if first_rank else 0.0,
+        "ndcg@10": dcg / ideal if ideal else 0.0,
+        "para_accuracy": para_ok,
+    }
+
+
+def evaluate(name: str, search: SearchFn, golden: list[dict[str, Any]], k: int = 10) -> dict[str, Any]:
+    search(golden[0]["question"], k)  # warm up
+    scores: list[dict[str, float]] = []
+    latencies: list[float] = []
+    misses: list[str] = []
+    for row in golden:
+        started = time.perf_counter()
+        results = search(row["question"], k)
+        latencies.append((time.perf_counter() - started) * 1000)
+        s = score_question(results, row["expected"])
+        scores.append(s)
+        if not s["hit@5"]:
+            misses.append(row["id"])
+    out: dict[str, Any] = {"name": name, "questions": len(golden)}
+    for key in ("hit@1", "hit@5", "mrr", "ndcg@10", "para_accuracy"):
+        out[key] = round(statistics.fmean(s[key] for s in scores), 4)
+    latencies.sort()
+    out["p50_ms"] = round(statistics.median(latencies), 1)
+    out["p95_ms"] = round(latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)], 1)
+    out["misses@5"] = misses
+    return out
+
+
+def safeguide_search(retriever: HybridRetriever) -> SearchFn:
+    def search(question: str, k: int) -> list[Passage]:
+        return [Passage(r.doc_id, r.text, r.paragraph, r.heading) for r in retriever.search(question, k=k)]
+
+    return search
+
+
+def naive_langchain(corpus: Path, embedder: Embedder, workdir: Path) -> SearchFn:
+    """The usual tutorial pipeline: RecursiveCharacterTextSplitter(1000, 200) + the same embedder + Chroma."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    class SameEmbedder(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return [v.tolist() for v in embedder.embed_documents(texts)]
+
+        def embed_query(self, text: str) -> list[float]:
+            return list(map(float, embedder.embed_query(text)))
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    texts: list[str] = []
+    metas: list[dict[str, Any]] = []
+    for path in document_files([corpus]):
+        doc = describe(path)
+        raw = "\n".join(line.text for line in load_lines(path, max_bytes=10**9))
+        for chunk in splitter.split_text(raw):
+            texts.append(chunk)
+            metas.append({"doc_id": doc.manifest.id})
+    client = chromadb.PersistentClient(path=str(workdir), settings=ChromaSettings(anonymized_telemetry=False))
+    store = Chroma(collection_name="naive-langchain", embedding_function=SameEmbedder(), client=client)
+    store.add_texts(texts, metadatas=metas)
+
+    def search(question: str, k: int) -> list[Passage]:
+        return [Passage(d.metadata["doc_id"], d.page_content) for d in store.similarity_search(question, k=k)]
+
+    return search
+
+
+def run_all(location: IndexLocation, corpus: Path, embedder: Embedder) -> dict[str, Any]:
+    golden = load_golden()
+    systems: list[dict[str, Any]] = []
+    for name, mode in (("safeguide", "hybrid"), ("dense-only", "dense"), ("bm25-only", "lexical")):
+        retriever = HybridRetriever(location, embedder, mode=mode)
+        systems.append(evaluate(name, safeguide_search(retriever), golden))
+    with tempfile.TemporaryDirectory() as tmp:
+        systems.append(evaluate("naive-langchain", naive_langchain(corpus, embedder, Path(tmp)), golden))
+    return {"golden": str(GOLDEN.relative_to(HERE.parent)), "questions": len(golden), "systems": systems}
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    cols = ("hit@1", "hit@5", "mrr", "ndcg@10", "para_accuracy", "p50_ms", "p95_ms")
+    lines = ["| system | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for s in report["systems"]:
+        lines.append(f"| {s['name']} | " + " | ".join(str(s[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from safeguide.services import build_embedder
+    from safeguide.settings import get_settings
+
+    settings = get_settings()
+    embedder = build_embedder(settings)
+    location = IndexLocation(settings.index_root)
+    location.require_current()
+    report = run_all(location, settings.corpus_dir, embedder)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "retrieval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    table = markdown_table(report)
+    (RESULTS / "retrieval.md").write_text(
+        f"Retrieval on {report['questions']} golden questions (`python -m eval.retrieval`).\n\n{table}\n",
+        encoding="utf-8",
+    )
+    print(table)
+    for s in report["systems"]:
+        if s["misses@5"]:
+            print(f"{s['name']} misses at 5: {', '.join(s['misses@5'])}")
+
+
+if __name__ == "__main__":
+    main()

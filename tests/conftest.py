@@ -1,0 +1,78 @@
+"""Shared fixtures. No test may reach the network: a guard refuses any non-loopback connection."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+OUTPUT = REPO / "test-output"
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    host = address[0] if isinstance(address, tuple) else None
+    if isinstance(host, str):
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        if host != "localhost" and (ip is None or not ip.is_loopback):
+            raise RuntimeError(f"tests must not reach the network (tried {address!r})")
+    _real_connect(self, address)  # type: ignore[arg-type]
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    from ingest.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+    """The real corpus ingested once with the real embedding model into a temporary data folder."""
+    from ingest.store import IndexLocation, ingest
+
+    data = tmp_path_factory.mktemp("data")
+    location = IndexLocation(data / "index")
+    report = ingest([CORPUS], location, embedder, max_bytes=50 * 1024 * 1024)
+    assert report.chunks > 0
+    return data
+
+
+@pytest.fixture(scope="session")
+def retriever(corpus_index, embedder):  # type: ignore[no-untyped-def]
+    from ingest.store import IndexLocation
+    from safeguide.retrieval import HybridRetriever
+
+    return HybridRetriever(IndexLocation(corpus_index / "index"), embedder)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Iterator[Path]:
+    """A private copy of the corpus that a test may change."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    yield target
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT

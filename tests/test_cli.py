@@ -1,0 +1,75 @@
+"""The command line, through click's runner, on the real index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from safeguide.cli import main
+from safeguide.settings import get_settings
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cli_env(corpus_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEGUIDE_DATA_DIR", str(corpus_index))
+    monkeypatch.setenv("SAFEGUIDE_CORPUS_DIR", str(CORPUS))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_search_json(cli_env: None) -> None:
+    result = CliRunner().invoke(
+        main, ["search", "first core group meeting", "--k", "2", "--authority", "staffordshire", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    results = json.loads(result.stdout)["results"]
+    assert len(results) == 2 and results[0]["authority"] == "staffordshire"
+
+
+def test_search_text_shows_citations(cli_env: None) -> None:
+    result = CliRunner().invoke(
+        main, ["search", "LADO one working day", "--k", "1", "--authority", "hampshire"]
+    )
+    assert result.exit_code == 0
+    assert result.output.startswith("[1] Hampshire CSD safeguarding procedure (2011) 4.2.7")
+
+
+def test_documents_json(cli_env: None) -> None:
+    result = CliRunner().invoke(main, ["documents", "--json"])
+    assert result.exit_code == 0
+    docs = json.loads(result.stdout)["documents"]
+    assert sum(d["chunks"] for d in docs) == 867
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", ""], "the query is empty"),
+        (["search", "referral", "--k", "99"], "k must be between 1 and 50"),
+        (["search", "referral", "--edition", "2023"], "no edition '2023'"),
+    ],
+)
+def test_errors_are_one_line_with_exit_status(cli_env: None, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_ingest_of_a_missing_manifest_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ours.txt").write_text("Our local rule: visit weekly.\n")
+    monkeypatch.setenv("SAFEGUIDE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["ingest", str(tmp_path)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "ours.txt has no manifest entry: create ours.toml" in result.output
+    assert not (tmp_path / "data" / "index" / "CURRENT").exists()

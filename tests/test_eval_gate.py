@@ -1,0 +1,54 @@
+"""The retrieval evaluation as a CI gate: the golden set is sound, and quality does not regress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eval.retrieval import Passage, evaluate, load_golden, matches, names_paragraph, safeguide_search
+from ingest.store import IndexLocation
+from safeguide.retrieval import HybridRetriever
+
+# Just under the figures measured on 2026-11-23 (hit@1 0.64, hit@5 0.94, para_accuracy 0.88):
+# a change that makes retrieval worse fails CI. Raise them when retrieval improves.
+GATE = {"hit@1": 0.60, "hit@5": 0.92, "mrr": 0.72, "para_accuracy": 0.84}
+
+
+def test_golden_set_has_enough_questions_for_every_document() -> None:
+    golden = load_golden()
+    assert len(golden) >= 40
+    docs = {e["doc_id"] for row in golden for e in row["expected"]}
+    assert docs == {
+        "wt2010-managers-guide",
+        "wt2010-summary",
+        "hampshire-csd-2011",
+        "staffordshire-part6",
+        "wt2018-briefing",
+    }
+    assert {row["user"] for row in golden} == {"practitioner", "trainer", "manager"}
+
+
+@pytest.mark.slow
+def test_every_expected_source_exists_in_the_index(corpus_index: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Each expected (document, paragraph or heading, evidence) is a real chunk: the set cannot rot."""
+    retriever = HybridRetriever(IndexLocation(corpus_index / "index"), embedder)
+    reader = retriever.reader()
+    passages = [
+        Passage(m["doc_id"], t, m["paragraph"] or None, m["heading"])
+        for t, m in zip(reader.texts, reader.metas, strict=True)
+    ]
+    for row in load_golden():
+        for e in row["expected"]:
+            found = [p for p in passages if matches(p, e) and names_paragraph(p, e)]
+            assert found, (
+                f"{row['id']}: no chunk of {e['doc_id']} {e.get('paragraph') or e.get('heading')} "
+                f"contains {e['evidence']!r}"
+            )
+
+
+@pytest.mark.slow
+def test_retrieval_quality_gate(retriever: HybridRetriever) -> None:
+    report = evaluate("safeguide", safeguide_search(retriever), load_golden())
+    failing = {k: (report[k], v) for k, v in GATE.items() if report[k] < v}
+    assert not failing, f"retrieval regressed (measured, gate): {failing}; misses: {report['misses@5']}"
