@@ -13,10 +13,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import RetrieverDep, SettingsDep
+from api.timescales import router as timescales_router
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
 from safeguide.retrieval import Filters
-from safeguide.services import build_retriever, documents_status
+from safeguide.services import build_retriever, build_rules, documents_status
 from safeguide.settings import Settings, get_settings
+from safeguide.timescales import UnknownTimescale
 
 
 class SearchRequest(BaseModel):
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.retriever = build_retriever(settings)
+        app.state.rules = build_rules(settings)  # a broken rules file stops start-up with its message
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
@@ -60,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(SafeguideError)
     async def _typed_error(request: Request, exc: SafeguideError) -> JSONResponse:
-        status = {InvalidQuery: 422, IndexNotReady: 503, ModelUnavailable: 503}.get(type(exc), 400)
+        status = {InvalidQuery: 422, IndexNotReady: 503, ModelUnavailable: 503, UnknownTimescale: 404}.get(
+            type(exc), 400
+        )
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -86,4 +91,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def documents(settings: SettingsDep) -> dict[str, Any]:
         return documents_status(settings)
 
+    app.include_router(timescales_router)
     return app

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
+from safeguide.timescales import RuleSet
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -20,5 +21,11 @@ def get_retriever(request: Request) -> HybridRetriever:
     return retriever
 
 
+def get_rules(request: Request) -> RuleSet:
+    rules: RuleSet = request.app.state.rules
+    return rules
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+RulesDep = Annotated[RuleSet, Depends(get_rules)]
 RetrieverDep = Annotated[HybridRetriever, Depends(get_retriever)]

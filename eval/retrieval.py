@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ from ingest.embedder import Embedder
 from ingest.loaders import load_lines
 from ingest.manifest import describe, document_files
 from ingest.store import IndexLocation
+from safeguide.citations import contains, names
 from safeguide.retrieval import HybridRetriever
 
 HERE = Path(__file__).resolve().parent
@@ -54,19 +54,12 @@ def load_golden(path: Path = GOLDEN) -> list[dict[str, Any]]:
     return rows
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("‘", "'").replace("’", "'")).strip().lower()
-
-
 def matches(passage: Passage, expected: dict[str, Any]) -> bool:
-    return passage.doc_id == expected["doc_id"] and _norm(expected["evidence"]) in _norm(passage.text)
+    return passage.doc_id == expected["doc_id"] and contains(passage.text, expected["evidence"])
 
 
 def names_paragraph(passage: Passage, expected: dict[str, Any]) -> bool:
-    if expected.get("paragraph"):
-        return passage.paragraph == expected["paragraph"]
-    heading = expected.get("heading")
-    return bool(heading) and heading in passage.heading.split(" › ")
+    return names(passage.paragraph, passage.heading, expected.get("paragraph"), expected.get("heading"))
 
 
 def score_question(results: list[Passage], expected: list[dict[str, Any]]) -> dict[str, float]:

@@ -129,6 +129,20 @@ def documents_cmd(as_json: bool) -> None:
         click.echo(f"- {d['id']}: {d['title']} [{d['edition']}, {d['authority']}] {state}")
 
 
+def _register_timescales() -> None:
+    from safeguide.timescales_cli import timescales
+
+    for name, command in timescales.commands.items():
+        timescales.commands[name] = _wrap(command)
+    main.add_command(timescales)
+
+
+def _wrap(command: click.Command) -> click.Command:
+    if command.callback is not None:
+        command.callback = friendly_errors(command.callback)
+    return command
+
+
 @main.command("serve")
 @click.option("--host", default=None, help="Default 127.0.0.1 (SAFEGUIDE_HOST).")
 @click.option("--port", default=None, type=int, help="Default 8000 (SAFEGUIDE_PORT).")
@@ -137,5 +151,11 @@ def serve_cmd(host: str | None, port: int | None) -> None:
     """Serve the API (and, later, the web chat) with uvicorn."""
     import uvicorn
 
+    from safeguide.services import build_rules
+
     settings = get_settings()
+    build_rules(settings)  # a broken rules file is a one-line error here, not a traceback from the server
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)
+
+
+_register_timescales()

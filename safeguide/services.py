@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -9,9 +11,12 @@ from typing import Any
 from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from ingest.manifest import document_files, read_manifest
 from ingest.store import IndexLocation
-from safeguide.errors import CorpusError
+from safeguide.calendar import WorkingCalendar, default_calendar
+from safeguide.citations import CitedPassage, find_passage
+from safeguide.errors import CorpusError, IndexNotReady
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
+from safeguide.timescales import RuleSet
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -69,3 +74,55 @@ def documents_status(settings: Settings) -> dict[str, Any]:
                 "ingested_at": None,
             }
     return {"build": build.name if build else None, "documents": [docs[k] for k in sorted(docs)]}
+
+
+def build_rules(settings: Settings) -> RuleSet:
+    return _load_rules(settings.rules_path)
+
+
+@lru_cache(maxsize=4)
+def _load_rules(path: Path) -> RuleSet:
+    return RuleSet.load(path)
+
+
+def build_calendar(settings: Settings, authority: str | None = None) -> WorkingCalendar:
+    """Bank holidays always; an authority's closure days only where a closure file is configured."""
+    closures: dict[date, str] = {}
+    if settings.closure_days_file is not None and authority:
+        closures = _load_closures(settings.closure_days_file).get(authority.lower(), {})
+    return _calendar(tuple(sorted(closures.items())))
+
+
+@lru_cache(maxsize=16)
+def _calendar(closures: tuple[tuple[date, str], ...]) -> WorkingCalendar:
+    return default_calendar(closures=dict(closures))
+
+
+def _load_closures(path: Path) -> dict[str, dict[date, str]]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {
+            area.lower(): {date.fromisoformat(str(d)): str(why) for d, why in days.items()}
+            for area, days in raw.items()
+        }
+    except (OSError, tomllib.TOMLDecodeError, ValueError, AttributeError) as exc:
+        raise CorpusError(f"closure days file {path}: {exc} (SAFEGUIDE_CLOSURE_DAYS_FILE)") from exc
+
+
+def rule_citations(rules: RuleSet, retriever: HybridRetriever) -> dict[str, CitedPassage | None]:
+    """Each rule's cited paragraph, looked up in the index (None where the index lacks it)."""
+    try:
+        reader = retriever.reader()
+    except IndexNotReady:
+        return dict.fromkeys(rules.rules)
+    return {
+        r.id: find_passage(
+            reader.metas,
+            reader.texts,
+            r.citation.doc_id,
+            r.citation.paragraph,
+            r.citation.heading,
+            r.citation.evidence,
+        )
+        for r in rules.rules.values()
+    }

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     max_paragraph_chars: int = Field(default=1200, ge=200)
     min_fragment_chars: int = Field(default=40, ge=0)
 
+    timescales_file: Path | None = Field(
+        default=None, description="The timescale rules; default: timescales.toml in the corpus folder."
+    )
+    closure_days_file: Path | None = Field(
+        default=None,
+        description='Optional TOML of office closure days per authority ([hampshire] "2025-12-29" = '
+        '"office closed"); off unless set. Closure days then count as non-working days for that area.',
+    )
+
     @field_validator("corpus_dir", "data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -37,6 +46,10 @@ class Settings(BaseSettings):
     @property
     def index_root(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def rules_path(self) -> Path:
+        return self.timescales_file or self.corpus_dir / "timescales.toml"
 
 
 @lru_cache(maxsize=1)

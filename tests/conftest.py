@@ -76,3 +76,13 @@ def corpus_copy(tmp_path: Path) -> Iterator[Path]:
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def server(corpus_index: Path, output_dir: Path) -> Iterator[str]:
+    """The real app under uvicorn on loopback, serving the session's index."""
+    from tests.servers import running_server
+
+    env = {"SAFEGUIDE_DATA_DIR": str(corpus_index), "SAFEGUIDE_CORPUS_DIR": str(CORPUS)}
+    with running_server(env, output_dir / "api-server.log") as url:
+        yield url

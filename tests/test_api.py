@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,13 +23,6 @@ FIELDS = {
     "text",
     "score",
 }
-
-
-@pytest.fixture(scope="module")
-def server(corpus_index: Path, output_dir: Path) -> Iterator[str]:
-    env = {"SAFEGUIDE_DATA_DIR": str(corpus_index), "SAFEGUIDE_CORPUS_DIR": str(CORPUS)}
-    with running_server(env, output_dir / "api-server.log") as url:
-        yield url
 
 
 def test_healthz_reports_the_loaded_index(server: str) -> None:

@@ -1,0 +1,59 @@
+"""Find the indexed paragraph a citation points at: document + paragraph number (or heading) + evidence."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+def normalise(text: str) -> str:
+    """Fold white space, case and curly quotes, so an evidence phrase matches however it was typed."""
+    text = text.replace("‘", "'").replace("’", "'").replace("“", '"').replace("”", '"')
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def contains(text: str, phrase: str) -> bool:
+    return normalise(phrase) in normalise(text)
+
+
+def names(paragraph: str | None, heading: str, want_paragraph: str | None, want_heading: str | None) -> bool:
+    """Does a passage (its paragraph number and heading path) sit where a citation points?"""
+    if want_paragraph:
+        return paragraph == want_paragraph
+    return bool(want_heading) and want_heading in heading.split(" › ")
+
+
+@dataclass(frozen=True)
+class CitedPassage:
+    doc_id: str
+    paragraph: str | None
+    heading: str
+    label: str
+    text: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "paragraph": self.paragraph,
+            "heading": self.heading,
+            "label": self.label,
+            "text": self.text,
+        }
+
+
+def find_passage(
+    metas: list[dict[str, Any]],
+    texts: list[str],
+    doc_id: str,
+    paragraph: str | None,
+    heading: str | None,
+    evidence: str,
+) -> CitedPassage | None:
+    """The first chunk of `doc_id` at that paragraph (or under that heading) whose text holds `evidence`."""
+    for meta, text in zip(metas, texts, strict=True):
+        if meta["doc_id"] != doc_id:
+            continue
+        if names(meta["paragraph"] or None, meta["heading"], paragraph, heading) and contains(text, evidence):
+            return CitedPassage(doc_id, meta["paragraph"] or None, meta["heading"], meta["citation"], text)
+    return None

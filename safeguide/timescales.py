@@ -1,0 +1,327 @@
+"""Timescale rules as data, computed to the date. Pure: rules, calendar and dates are inputs.
+
+No language model ever produces or computes a date: everything a user sees as a deadline comes
+from `due()` or `plan()` here, with the rule's citation and the counting conventions used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from safeguide.calendar import CONVENTIONS, WorkingCalendar, add_months, long_date
+from safeguide.errors import InvalidQuery, SafeguideError
+
+Unit = Literal["working_days", "calendar_days", "weeks", "months", "years", "hours", "minutes"]
+UNIT_WORDS = {
+    "working_days": ("working day", "working days"),
+    "calendar_days": ("day", "days"),
+    "weeks": ("week", "weeks"),
+    "months": ("month", "months"),
+    "years": ("year", "years"),
+    "hours": ("hour", "hours"),
+    "minutes": ("minute", "minutes"),
+}
+
+
+class UnknownTimescale(SafeguideError):
+    """A rule id or event that the rules file does not hold."""
+
+
+class RulesError(SafeguideError):
+    """The rules file is not valid."""
+
+
+class RuleCitation(BaseModel):
+    doc_id: str
+    paragraph: str | None = None
+    heading: str | None = None
+    evidence: str
+
+    @model_validator(mode="after")
+    def _points_somewhere(self) -> RuleCitation:
+        if not (self.paragraph or self.heading):
+            raise ValueError("a citation needs a paragraph or, for unnumbered documents, a heading")
+        return self
+
+
+class Rule(BaseModel):
+    id: str
+    name: str
+    trigger: str
+    event: str
+    amount: int = Field(ge=0)
+    minimum: int | None = None
+    unit: Unit
+    direction: Literal["after", "before"] = "after"
+    kind: Literal["deadline", "interval", "threshold", "notice"] = "deadline"
+    as_written: str
+    ambiguous: bool = False
+    reading: str = ""
+    editions: list[str]
+    authority: str
+    conflicts_with: list[str] = Field(default_factory=list)
+    note: str = ""
+    citation: RuleCitation
+
+    @model_validator(mode="after")
+    def _ambiguous_has_reading(self) -> Rule:
+        if self.ambiguous and not self.reading:
+            raise ValueError("an ambiguous rule must say which reading it uses")
+        return self
+
+    def duration_text(self) -> str:
+        one, many = UNIT_WORDS[self.unit]
+        if self.minimum is not None:
+            return f"{self.minimum}-{self.amount} {many}"
+        return f"{self.amount} {one if self.amount == 1 else many}"
+
+
+class RuleSet:
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = {r.id: r for r in rules}
+        if len(self.rules) != len(rules):
+            seen: set[str] = set()
+            dupes = sorted({r.id for r in rules if r.id in seen or seen.add(r.id)})  # type: ignore[func-returns-value]
+            raise RulesError(f"duplicate rule ids: {', '.join(dupes)}")
+        for r in rules:
+            missing = [c for c in r.conflicts_with if c not in self.rules]
+            if missing:
+                raise RulesError(f"rule {r.id}: conflicts_with names unknown rules {missing}")
+
+    @classmethod
+    def load(cls, path: Path) -> RuleSet:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise RulesError(f"{path}: {exc}") from exc
+        try:
+            return cls([Rule.model_validate(r) for r in raw.get("rule", [])])
+        except ValidationError as exc:
+            raise RulesError(f"{path.name}: {exc}") from exc
+
+    def get(self, rule_id: str) -> Rule:
+        try:
+            return self.rules[rule_id]
+        except KeyError:
+            near = difflib.get_close_matches(rule_id, list(self.rules), n=5, cutoff=0.5)
+            hint = (
+                f"; did you mean {', '.join(near)}?"
+                if near
+                else "; `safeguide timescales list` shows them all"
+            )
+            raise UnknownTimescale(f"no timescale rule '{rule_id}'{hint}") from None
+
+    def events(self) -> set[str]:
+        return {r.trigger for r in self.rules.values()} | {r.event for r in self.rules.values()}
+
+    def for_authority(self, authority: str | None) -> list[Rule]:
+        """The rules that apply in an area: its own rules, and the national defaults for the steps it does
+        not set itself. With no area, the national defaults alone."""
+        area = (authority or "national").lower()
+        national = [r for r in self.rules.values() if r.authority == "national" and not _is_variant(r)]
+        if area == "national":
+            return national
+        own = [r for r in self.rules.values() if r.authority == area]
+        covered = {(r.trigger, r.event) for r in own}
+        return own + [r for r in national if (r.trigger, r.event) not in covered]
+
+
+def _is_variant(rule: Rule) -> bool:
+    """National rules that are another reading or an older edition, not the default."""
+    return rule.ambiguous or "pre-2010" in rule.editions
+
+
+class Skipped(BaseModel):
+    date: date
+    reason: str
+
+
+class DueResult(BaseModel):
+    rule_id: str
+    name: str
+    start: date
+    start_time: time | None = None
+    due: date
+    due_time: time | None = None
+    weekday: str
+    due_text: str
+    explanation: str
+    skipped: list[Skipped]
+    warnings: list[str]
+    conventions: dict[str, str]
+    kind: str
+    direction: str
+
+
+def due(rule: Rule, start: date, calendar: WorkingCalendar, start_time: time | None = None) -> DueResult:
+    """When `rule` falls for a trigger on `start` (and, for hours and minutes, at `start_time`)."""
+    sign = 1 if rule.direction == "after" else -1
+    warnings: list[str] = []
+    skipped = []
+    due_time: time | None = None
+    conventions = {k: CONVENTIONS[k] for k in ("working_day", "day_zero")}
+    if rule.unit == "working_days":
+        if not calendar.is_working_day(start) and rule.amount:
+            warnings.append(
+                f"{long_date(start)} is not a working day ({calendar.reason_closed(start)}); "
+                "it is still day 0, so the count starts with the next working day"
+            )
+        result, passed = calendar.shift_working_days(start, sign * rule.amount)
+        skipped = [Skipped(date=s.day, reason=s.reason) for s in passed]
+    else:
+        conventions["calendar_units"] = CONVENTIONS["calendar_units"]
+        if rule.unit in ("hours", "minutes"):
+            delta = timedelta(hours=rule.amount) if rule.unit == "hours" else timedelta(minutes=rule.amount)
+            moment = datetime.combine(start, start_time or time(0, 0)) + sign * delta
+            result = moment.date()
+            due_time = moment.time() if start_time is not None else None
+            if start_time is None and rule.amount % 24 and rule.unit == "hours":
+                warnings.append("no time of day was given: the date assumes the event was at midnight")
+        elif rule.unit in ("months", "years"):
+            conventions["months"] = CONVENTIONS["months"]
+            months = rule.amount * (12 if rule.unit == "years" else 1)
+            result = add_months(start, sign * months)
+            if result.day != start.day:
+                warnings.append(
+                    f"{rule.duration_text()} from {long_date(start)} has no day {start.day} in its month: "
+                    f"the date is the month's last day, {long_date(result)}"
+                )
+        else:
+            days = rule.amount * (7 if rule.unit == "weeks" else 1)
+            result = start + timedelta(days=sign * days)
+        closed = calendar.reason_closed(result)
+        if closed and rule.kind in ("deadline", "notice"):
+            conventions["non_working_due_date"] = CONVENTIONS["non_working_due_date"]
+            fallback, _ = calendar.shift_working_days(result, -1)
+            warnings.append(
+                f"{long_date(result)} is not a working day ({closed}); the guidance does not move the "
+                f"deadline, so plan for {long_date(fallback)}, the working day before"
+            )
+        skipped = (
+            [Skipped(date=s.day, reason=s.reason) for s in calendar.non_working_between(start, result)]
+            if rule.unit in ("calendar_days", "weeks")
+            else []
+        )
+    if rule.ambiguous:
+        warnings.append(f'the text says "{rule.as_written}"; dates here read it as {rule.reading}')
+    due_text = long_date(result) + (f" at {due_time.strftime('%H:%M')}" if due_time else "")
+    return DueResult(
+        rule_id=rule.id,
+        name=rule.name,
+        start=start,
+        start_time=start_time,
+        due=result,
+        due_time=due_time,
+        weekday=long_date(result).split()[0],
+        due_text=due_text,
+        explanation=_explain(rule, start, result, due_text, skipped),
+        skipped=skipped,
+        warnings=warnings,
+        conventions=conventions,
+        kind=rule.kind,
+        direction=rule.direction,
+    )
+
+
+def _explain(rule: Rule, start: date, result: date, due_text: str, skipped: list[Skipped]) -> str:
+    relation = "after" if rule.direction == "after" else "before"
+    head = {
+        "deadline": f"{rule.name}: due by {due_text}",
+        "interval": f"{rule.name}: next by {due_text} at the latest",
+        "threshold": f"{rule.name}: from {due_text}",
+        "notice": f"{rule.name}: by {due_text} at the latest",
+    }[rule.kind]
+    counted = f"{rule.duration_text()} {relation} {long_date(start)}"
+    if rule.unit == "working_days" and rule.amount:
+        counted += f" (day 0 is {long_date(start)})"
+    passed = ""
+    if skipped and rule.unit == "working_days":
+        passed = "; passed over: " + ", ".join(f"{long_date(s.date)} ({s.reason})" for s in skipped)
+    return f"{head}: {counted}{passed}."
+
+
+# An event also counts as each of these when rules are matched to it (every conference is a conference).
+EVENT_ALIASES = {
+    "icpc": ("conference",),
+    "review": ("conference",),
+    "transfer-conference": ("conference",),
+    "receiving-in-conference": ("conference",),
+}
+
+
+def triggered_by(rule: Rule, event: str) -> bool:
+    return rule.trigger == event or rule.trigger in EVENT_ALIASES.get(event, ())
+
+
+class PlanStep(BaseModel):
+    rule_id: str
+    name: str
+    trigger: str
+    trigger_date: date
+    due: DueResult
+    occurrence: int = 1
+
+
+def plan(
+    rules: RuleSet,
+    event: str,
+    start: date,
+    calendar: WorkingCalendar,
+    authority: str | None = None,
+    repeats: int = 2,
+) -> list[PlanStep]:
+    """Every downstream deadline from `event` on `start`, in date order. Recurring rules (a review
+    every six months) are followed `repeats` times. Thresholds and notices are left out: they hang on
+    dates the user sets."""
+    if event not in rules.events():
+        near = difflib.get_close_matches(event, sorted(rules.events()), n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise UnknownTimescale(f"no timescale starts from the event '{event}'{hint}")
+    applicable = [
+        r
+        for r in rules.for_authority(authority)
+        if r.kind in ("deadline", "interval") and r.direction == "after"
+    ]
+    steps: list[PlanStep] = []
+    frontier: list[tuple[str, date, int]] = [(event, start, 0)]
+    used: set[str] = set()
+    while frontier:
+        trigger, when, occurrence = frontier.pop(0)
+        for rule in applicable:
+            if not triggered_by(rule, trigger):
+                continue
+            recurring = rule.trigger == rule.event
+            if recurring and occurrence >= repeats:
+                continue
+            if not recurring and rule.id in used:
+                continue
+            used.add(rule.id)
+            result = due(rule, when, calendar)
+            n = occurrence + 1 if recurring else 1
+            steps.append(
+                PlanStep(
+                    rule_id=rule.id,
+                    name=rule.name,
+                    trigger=trigger,
+                    trigger_date=when,
+                    due=result,
+                    occurrence=n,
+                )
+            )
+            if rule.event != trigger or recurring:
+                frontier.append((rule.event, result.due, n if recurring else 0))
+    steps.sort(key=lambda s: (s.due.due, s.rule_id, s.occurrence))
+    return steps
+
+
+def parse_iso_date(value: str, field: str = "date") -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        raise InvalidQuery(f"{field} '{value}' is not a real date in the form YYYY-MM-DD") from None
