@@ -11,6 +11,7 @@ import pytest
 from safeguide.calendar import default_calendar
 from safeguide.citations import find_passage
 from safeguide.errors import InvalidQuery
+from safeguide.retrieval import NUMBER_WORDS
 from safeguide.timescale_requests import find_timescale_requests, parse_date_phrase
 from safeguide.timescales import RulesError, RuleSet, UnknownTimescale, due, plan
 from tests.conftest import CORPUS
@@ -267,10 +268,8 @@ def test_date_phrases() -> None:
     assert parse_date_phrase("3 days ago", TODAY) == date(2026, 1, 2)
 
 
-_WORDS = dict(enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])) | {
-    15: "fifteen",
+_WORDS = {int(digits): word for word, digits in NUMBER_WORDS.items()} | {
     24: "twenty four",
-    30: "thirty",
     35: "thirty five",
     48: "forty eight",
 }
