@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from api.deps import RetrieverDep, SettingsDep
 from api.timescales import router as timescales_router
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
-from safeguide.retrieval import Filters
+from safeguide.retrieval import Filters, PassageOut
 from safeguide.services import build_retriever, build_rules, documents_status
 from safeguide.settings import Settings, get_settings
 from safeguide.timescales import UnknownTimescale
@@ -29,21 +29,8 @@ class SearchRequest(BaseModel):
     doc_id: str | None = None
 
 
-class SearchResultOut(BaseModel):
-    doc_id: str
-    title: str
-    edition: str
-    authority: str
-    paragraph: str | None
-    page: int | None
-    heading: str
-    citation: str
-    text: str
-    score: float
-
-
 class SearchResponse(BaseModel):
-    results: list[SearchResultOut] = Field(default_factory=list)
+    results: list[PassageOut] = Field(default_factory=list)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import bm25s
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from ingest.embedder import Embedder
 from ingest.store import IndexLocation, open_collection
@@ -65,9 +66,11 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class SearchResult:
-    chunk_id: str
+class PassageOut(BaseModel):
+    """A search result as the API and the CLI's --json show it. Field names are a contract."""
+
+    model_config = ConfigDict(frozen=True)
+
     doc_id: str
     title: str
     edition: str
@@ -78,23 +81,19 @@ class SearchResult:
     citation: str
     text: str
     score: float
+
+
+class SearchResult(PassageOut):
+    """A passage plus what retrieval knows of it: its chunk id and its rank in each ranking."""
+
+    chunk_id: str
     dense_rank: int | None = None
     lexical_rank: int | None = None
 
     def public(self) -> dict[str, Any]:
-        """The API contract: these field names are kept."""
-        return {
-            "doc_id": self.doc_id,
-            "title": self.title,
-            "edition": self.edition,
-            "authority": self.authority,
-            "paragraph": self.paragraph,
-            "page": self.page,
-            "heading": self.heading,
-            "citation": self.citation,
-            "text": self.text,
-            "score": round(self.score, 6),
-        }
+        out = self.model_dump(include=set(PassageOut.model_fields))
+        out["score"] = round(self.score, 6)
+        return out
 
 
 class Reranker(Protocol):

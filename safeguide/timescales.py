@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -109,12 +110,7 @@ class RuleSet:
         try:
             return self.rules[rule_id]
         except KeyError:
-            near = difflib.get_close_matches(rule_id, list(self.rules), n=5, cutoff=0.5)
-            hint = (
-                f"; did you mean {', '.join(near)}?"
-                if near
-                else "; `safeguide timescales list` shows them all"
-            )
+            hint = did_you_mean(rule_id, self.rules) or "; `safeguide timescales list` shows them all"
             raise UnknownTimescale(f"no timescale rule '{rule_id}'{hint}") from None
 
     def events(self) -> set[str]:
@@ -130,6 +126,11 @@ class RuleSet:
         own = [r for r in self.rules.values() if r.authority == area]
         covered = {(r.trigger, r.event) for r in own}
         return own + [r for r in national if (r.trigger, r.event) not in covered]
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    near = difflib.get_close_matches(word, sorted(options), n=5, cutoff=0.5)
+    return f"; did you mean {', '.join(near)}?" if near else ""
 
 
 def _is_variant(rule: Rule) -> bool:
@@ -280,8 +281,7 @@ def plan(
     every six months) are followed `repeats` times. Thresholds and notices are left out: they hang on
     dates the user sets."""
     if event not in rules.events():
-        near = difflib.get_close_matches(event, sorted(rules.events()), n=5, cutoff=0.5)
-        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        hint = did_you_mean(event, rules.events())
         raise UnknownTimescale(f"no timescale starts from the event '{event}'{hint}")
     applicable = [
         r
