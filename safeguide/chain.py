@@ -1,0 +1,461 @@
+"""The answer chain: checks → route → retrieve → generate → verify → notices and provenance.
+
+Every answer says which edition and authority it rests on and flags superseded guidance (fixed text
+from document metadata, never from a model). Dates come only from the timescales module. A child in
+immediate danger always gets the fixed 999 notice. Personal details are removed before anything is
+logged, stored or sent to a model.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from safeguide.calendar import CONVENTIONS, WorkingCalendar, long_date
+from safeguide.citations import find_passage
+from safeguide.llm import ChatModel
+from safeguide.prompts import load_prompt
+from safeguide.retrieval import Filters, HybridRetriever, SearchResult, tokenize
+from safeguide.safety import CheckedInput, check_input
+from safeguide.timescale_requests import find_timescale_requests
+from safeguide.timescales import RuleSet, due
+from safeguide.verify import Verified, judge_answer, split_sentences, verify
+
+EDITION_NAMES = {
+    "pre-2010": "guidance before WT 2010",
+    "2010": "WT 2010",
+    "2013": "WT 2013",
+    "2015": "WT 2015",
+    "2018": "WT 2018",
+    "2023": "WT 2023",
+}
+SUPERSEDED_BY = {"pre-2010": "2010", "2010": "2013", "2013": "2015", "2015": "2018", "2018": "2023"}
+CURRENT = "2023"
+HELP = (
+    "I can help with child safeguarding procedures in England: what to do next in a case, who does "
+    "it, deadlines worked out to the date, and what changed between editions of Working Together, "
+    "always with the paragraph it comes from."
+)
+NOT_ANSWERED = "The guidance held does not answer this. The closest passages are listed below."
+DOMAIN_WORDS = frozenset(
+    tokenize(
+        "child children safeguarding safeguard protection protect conference icpc referral refer "
+        "assessment social worker core group plan review lscb lado abuse neglect harm strategy discussion "
+        "section 47 s47 "
+        "police health school nursery visit seen death died serious case partner partners guidance working "
+        "together procedure procedures key-worker parent parents family carer allegation register timescale "
+        "deadline minutes chair cdop scr panel training induction exploitation trafficking disabled domestic "
+        "violence missing assessment emergency risk welfare early help looked after fostering custody "
+        "practitioner manager supervision threshold edition 2010 2013 2015 2018 2023 hampshire staffordshire "
+        "secret confidential consent information sharing record report"
+    )
+)
+GENERIC = frozenset(
+    tokenize(
+        "child children young people person social care worker work safeguarding welfare "
+        "protection guidance procedure staff practitioner should must"
+    )
+)
+COMPARE = re.compile(r"\b(?:chang\w*|differen\w*|compare\w*|new\s+in|replac\w*)\b", re.IGNORECASE)
+YEARS = re.compile(r"\b(2010|2013|2015|2018|2023)\b")
+PLACEHOLDER = re.compile(r"\[[a-zA-Z ]+ removed\]")
+
+
+@dataclass
+class Source:
+    n: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    edition: str
+    authority: str
+    paragraph: str | None
+    page: int | None
+    heading: str
+    citation: str
+    text: str
+
+    def public(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "chunk_id"}
+
+
+@dataclass
+class Answer:
+    answer: str
+    citations: list[Source]
+    timescales: list[dict[str, Any]]
+    refused: bool
+    notices: list[str]
+    mode: str
+    provenance: dict[str, Any]
+    question: str  # the redacted question, the only form ever stored
+    draft: str = ""
+    verified: Verified | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "citations": [s.public() for s in self.citations],
+            "timescales": self.timescales,
+            "refused": self.refused,
+            "notices": self.notices,
+            "mode": self.mode,
+            "provenance": self.provenance,
+        }
+
+
+@dataclass
+class AnswerChain:
+    retriever: HybridRetriever
+    rules: RuleSet
+    calendar: Callable[[str | None], WorkingCalendar]
+    model: ChatModel | None = None
+    mode: str = "extractive"
+    k: int = 4
+    max_chars: int = 2000
+    doc_hashes: dict[str, str] = field(default_factory=dict)
+    fallback_notice: str | None = None
+
+    # -------------------------------------------------------------------------------------------- entry
+
+    def answer(
+        self,
+        question: str,
+        edition: str | None = None,
+        authority: str | None = None,
+        today: date | None = None,
+        history: list[str] | None = None,
+        on_sources: Callable[[list[Source]], None] | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        checked = check_input(question, self.max_chars)
+        today = today or date.today()
+        notices = list(checked.notices)
+        if self.fallback_notice:
+            notices.append(self.fallback_notice)
+        if checked.injection:
+            return self._refusal(
+                checked, notices, "It looks like the message asks me to change how I work. " + HELP
+            )
+        if not (set(tokenize(checked.text)) & DOMAIN_WORDS) and not checked.emergency:
+            return self._refusal(checked, notices, "That is outside what I can help with. " + HELP)
+        authority = authority or self._named(checked.text, self.retriever.reader().authorities)
+        edition = edition or self._named_edition(checked.text)
+        requests = find_timescale_requests(checked.text, today, self.rules, authority)
+        timings["checks_ms"] = _ms(started)
+        if requests:
+            result = self._timescale_answer(checked, requests, authority, notices)
+        else:
+            result = self._retrieval_answer(
+                checked, edition, authority, history or [], notices, on_sources, on_token, timings
+            )
+        result.provenance["timings_ms"] = {**timings, "total_ms": _ms(started)}
+        return result
+
+    # -------------------------------------------------------------------------------------------- routes
+
+    def _refusal(self, checked: CheckedInput, notices: list[str], text: str) -> Answer:
+        return Answer(text, [], [], True, notices, self.mode, self._provenance([], [], None), checked.text)
+
+    def _timescale_answer(
+        self, checked: CheckedInput, requests: list[Any], authority: str | None, notices: list[str]
+    ) -> Answer:
+        reader = self.retriever.reader()
+        sources: list[Source] = []
+        lines: list[str] = []
+        out: list[dict[str, Any]] = []
+        for req in requests:
+            rule = self.rules.get(req.rule_id)
+            result = due(rule, req.start, self.calendar(authority))
+            c = rule.citation
+            passage = find_passage(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
+            n = None
+            if passage is not None:
+                idx = next(
+                    i
+                    for i, (m, t) in enumerate(zip(reader.metas, reader.texts, strict=True))
+                    if t == passage.text and m["doc_id"] == c.doc_id
+                )
+                n = self._add_source(sources, reader.result(idx, 0.0, None, None))
+            marker = f" [{n}]" if n else ""
+            verb = "is due by" if rule.direction == "after" else "must be done by"
+            lines.append(
+                f"{rule.name} {verb} {result.due_text}: {rule.duration_text()} "
+                f"{rule.direction} the {req.trigger.replace('-', ' ')} on {long_date(req.start)}.{marker}"
+            )
+            notices.extend(result.warnings)
+            out.append(
+                {
+                    "rule_id": rule.id,
+                    "start": req.start.isoformat(),
+                    "due": result.due.isoformat(),
+                    "due_text": result.due_text,
+                    "weekday": result.weekday,
+                    "explanation": result.explanation,
+                    "citation": passage.public() if passage else None,
+                    "conflicts_with": rule.conflicts_with,
+                }
+            )
+            for other in rule.conflicts_with:
+                o = self.rules.get(other)
+                notices.append(
+                    f"Another source sets this differently: {o.name}, {o.duration_text()} "
+                    f"({o.authority}, {'/'.join(EDITION_NAMES.get(e, e) for e in o.editions)})."
+                )
+        notices.append("Counted as: " + CONVENTIONS["working_day"] + "; " + CONVENTIONS["day_zero"] + ".")
+        notices.extend(self._edition_notices(sources))
+        return Answer(
+            " ".join(lines),
+            sources,
+            out,
+            False,
+            _unique(notices),
+            self.mode,
+            self._provenance(sources, [t["rule_id"] for t in out], None),
+            checked.text,
+        )
+
+    def _retrieval_answer(
+        self,
+        checked: CheckedInput,
+        edition: str | None,
+        authority: str | None,
+        history: list[str],
+        notices: list[str],
+        on_sources: Callable[[list[Source]], None] | None,
+        on_token: Callable[[str], None] | None,
+        timings: dict[str, float],
+    ) -> Answer:
+        started = time.perf_counter()
+        query = PLACEHOLDER.sub(" ", checked.text)  # "[postcode removed]" must not steer the search
+        if history and len(tokenize(query)) < 6:
+            query = f"{history[-1]} {query}"  # a short follow-up leans on the question before it
+        years = sorted(set(YEARS.findall(checked.text)))
+        comparing = bool(COMPARE.search(checked.text)) and len(years) >= 2 and not edition
+        results: list[SearchResult] = []
+        if comparing:
+            held = set(self.retriever.reader().editions)
+            for year in years:
+                if year in held:
+                    results += self.retriever.search(
+                        query, k=2, filters=Filters(edition=year, authority=authority)
+                    )
+            notices.append("This compares editions: each sentence names the edition its source belongs to.")
+        else:
+            results = self.retriever.search(
+                query, k=self.k, filters=Filters(edition=edition, authority=authority)
+            )
+        sources: list[Source] = []
+        for r in results:
+            self._add_source(sources, r)
+        timings["retrieval_ms"] = _ms(started)
+        if on_sources is not None:
+            on_sources(sources)
+        started = time.perf_counter()
+        if self.model is None:
+            draft = self._extractive(checked.text, sources)
+            judge = None
+        else:
+            draft = self._generate(checked.text, sources, on_token)
+            judge = self._judge
+        timings["generation_ms"] = _ms(started)
+        started = time.perf_counter()
+        verified = verify(draft, [s.text for s in sources], set(), judge)
+        timings["verification_ms"] = _ms(started)
+        kept = verified.kept
+        text = verified.text() if kept else NOT_ANSWERED
+        used = sorted({n for s in kept for n in s.cited})
+        dropped = len(verified.sentences) - len(kept)
+        if dropped and kept:
+            notices.append(
+                f"{dropped} sentence(s) of the draft were removed: their sources did not support them."
+            )
+        if len({(s.edition, s.authority) for s in sources if s.n in used}) > 1:
+            notices.append(
+                "The sources differ by edition or area: each sentence cites the source it rests on."
+            )
+        notices.extend(self._edition_notices([s for s in sources if s.n in used] or sources))
+        return Answer(
+            text,
+            sources,
+            [],
+            False,
+            _unique(notices),
+            self.mode,
+            self._provenance(sources, [], verified),
+            checked.text,
+            draft=draft,
+            verified=verified,
+        )
+
+    # -------------------------------------------------------------------------------------------- generation
+
+    def _extractive(self, question: str, sources: list[Source]) -> str:
+        """Quote the sentence of each source that best matches the question; cite it."""
+        wanted = set(tokenize(question)) - GENERIC
+        parts: list[str] = []
+        for s in sources[:3]:
+            best, score = "", 0
+            for sentence in split_sentences(s.text):
+                overlap = len(wanted & set(tokenize(sentence)))
+                if overlap > score:
+                    best, score = sentence, overlap
+            if score >= min(2, len(wanted)) and best:
+                label = f"{s.citation} ({EDITION_NAMES.get(s.edition, s.edition)}, {s.authority})"
+                parts.append(f"{label} says: “{best.strip(' -·•▶').rstrip('.')}.” [{s.n}]")
+        return "\n".join(parts)
+
+    def _generate(self, question: str, sources: list[Source], on_token: Callable[[str], None] | None) -> str:
+        assert self.model is not None
+        prompt = load_prompt("answer").render(
+            sources="\n".join(
+                f"[{s.n}] ({s.citation}; {EDITION_NAMES.get(s.edition, s.edition)}; {s.authority}) {s.text}"
+                for s in sources
+            ),
+            question=question,
+        )
+        messages = [{"role": "user", "content": prompt}]
+        if on_token is None:
+            draft = self.model.complete(messages, max_tokens=220)
+        else:
+            pieces: list[str] = []
+            for piece in self.model.stream(messages, max_tokens=220):
+                pieces.append(piece)
+                on_token(piece)
+            draft = "".join(pieces)
+        return "" if "NOT IN SOURCES" in draft else draft
+
+    def _judge(self, passage: str, statement: str) -> str:
+        assert self.model is not None
+        prompt = load_prompt("judge").render(passage=passage[:1500], statement=statement)
+        return judge_answer(self.model.complete([{"role": "user", "content": prompt}], max_tokens=3))
+
+    # -------------------------------------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _add_source(sources: list[Source], r: SearchResult) -> int:
+        for s in sources:
+            if s.chunk_id == r.chunk_id:
+                return s.n
+        n = len(sources) + 1
+        sources.append(
+            Source(
+                n,
+                r.chunk_id,
+                r.doc_id,
+                r.title,
+                r.edition,
+                r.authority,
+                r.paragraph,
+                r.page,
+                r.heading,
+                r.citation,
+                r.text,
+            )
+        )
+        return n
+
+    @staticmethod
+    def _named(text: str, options: list[str]) -> str | None:
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        named = [o for o in options if o != "national" and o in words]
+        return named[0] if len(named) == 1 else None
+
+    def _named_edition(self, text: str) -> str | None:
+        years = set(YEARS.findall(text))
+        held = set(self.retriever.reader().editions)
+        if len(years) == 1 and not COMPARE.search(text):
+            year = years.pop()
+            return year if year in held else None
+        return None
+
+    @staticmethod
+    def _edition_notices(sources: list[Source]) -> list[str]:
+        out: list[str] = []
+        seen = sorted({(s.edition, s.authority, s.title) for s in sources})
+        if seen:
+            out.append(
+                "Based on: "
+                + "; ".join(
+                    f"{title} ({EDITION_NAMES.get(ed, ed)}, {'national' if au == 'national' else au})"
+                    for ed, au, title in seen
+                )
+                + "."
+            )
+        for ed in sorted({e for e, _, _ in seen}):
+            if ed in SUPERSEDED_BY:
+                out.append(
+                    f"{EDITION_NAMES.get(ed, ed)} has been superseded "
+                    f"(by {EDITION_NAMES[SUPERSEDED_BY[ed]]}); current national guidance is "
+                    f"{EDITION_NAMES[CURRENT]}, which is not in the documents held. Check the current edition "
+                    "and your local procedures."
+                )
+        for area in sorted({au for _, au, _ in seen if au != "national"}):
+            out.append(f"{area.title()}'s procedure applies in {area.title()} only.")
+        return out
+
+    def _provenance(
+        self, sources: list[Source], rule_ids: list[str], verified: Verified | None
+    ) -> dict[str, Any]:
+        prompt = load_prompt("answer") if self.model is not None else None
+        return {
+            "mode": self.mode,
+            "model": self.model.name if self.model is not None else None,
+            "prompt": {"name": prompt.name, "sha256": prompt.sha256} if prompt else None,
+            "chunks": [s.chunk_id for s in sources],
+            "documents": {s.doc_id: self.doc_hashes.get(s.doc_id) for s in sources},
+            "timescale_rules": rule_ids,
+            "verification": [
+                {
+                    "sentence": c.text,
+                    "cited": c.cited,
+                    "lexical": c.lexical,
+                    "judge": c.judge,
+                    "kept": c.kept,
+                    "reason": c.reason,
+                }
+                for c in (verified.sentences if verified else [])
+            ],
+        }
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def stream_answer(chain: AnswerChain, question: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    """Events for the streaming endpoint: ("sources", [...]), ("token", str)..., ("answer", Answer).
+    Runs the chain in this thread and yields as it goes."""
+    import queue
+    import threading
+
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            result = chain.answer(
+                question,
+                on_sources=lambda s: events.put(("sources", s)),
+                on_token=lambda t: events.put(("token", t)),
+                **kwargs,
+            )
+            events.put(("answer", result))
+        except Exception as exc:  # handed to the caller, which turns typed errors into messages
+            events.put(("error", exc))
+
+    threading.Thread(target=run, daemon=True).start()
+    while True:
+        kind, value = events.get()
+        yield kind, value
+        if kind in ("answer", "error"):
+            return

@@ -1,0 +1,116 @@
+"""Check a drafted answer, sentence by sentence, in code.
+
+- a citation that names no retrieved source is removed; a sentence left with none is dropped;
+- each sentence is checked against the passages it cites: a lexical overlap test (share of its content
+  words found in the passage) and, where a model is available, the model as a yes/no judge;
+- a date, or a deadline (a number of days, weeks, months or hours), that neither the timescales module
+  produced nor the cited passage states, drops the sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from safeguide.retrieval import tokenize
+
+CITE = re.compile(r"\s*\[(\d{1,2})\]")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"'(])|\n+")
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+DATE_TEXT = re.compile(
+    rf"\b(?:{_WEEKDAY},?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?:\s+\d{{4}})?\b"
+    rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b"
+)
+_NUM = (
+    r"(?:\d+(?:-\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty)"
+)
+DURATION = re.compile(
+    rf"\b{_NUM}[\s-]+(?:working\s+|calendar\s+|clear\s+)?(?:days?|weeks?|months?|hours?|minutes?|years?)\b",
+    re.IGNORECASE,
+)
+LEXICAL_THRESHOLD = 0.6  # share of a sentence's content words that its passage must contain
+LEXICAL_WITH_JUDGE = 0.35  # a lower bar when the model judge also says yes
+
+
+@dataclass
+class SentenceCheck:
+    text: str
+    cited: list[int]
+    lexical: float
+    judge: str | None  # "yes", "no" or None (no model)
+    kept: bool
+    reason: str = ""
+
+
+@dataclass
+class Verified:
+    sentences: list[SentenceCheck] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[SentenceCheck]:
+        return [s for s in self.sentences if s.kept]
+
+    def text(self) -> str:
+        return " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.cited) for s in self.kept).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def lexical_support(sentence: str, passage: str) -> float:
+    words = set(tokenize(sentence))
+    if not words:
+        return 0.0
+    return len(words & set(tokenize(passage))) / len(words)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower())
+
+
+def verify(
+    draft: str,
+    passages: Sequence[str],
+    allowed_dates: set[str],
+    judge: Callable[[str, str], str] | None = None,
+) -> Verified:
+    """`passages[n-1]` is source [n]; `allowed_dates` are date texts the timescales module produced."""
+    result = Verified()
+    for raw in split_sentences(draft):
+        numbers = [int(n) for n in CITE.findall(raw)]
+        text = CITE.sub("", raw).strip()
+        if not text or not re.search(r"[A-Za-z]", text):
+            continue
+        cited = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
+        check = SentenceCheck(text=text, cited=cited, lexical=0.0, judge=None, kept=False)
+        result.sentences.append(check)
+        if not cited:
+            check.reason = "cites no retrieved source" if numbers else "cites nothing"
+            continue
+        support = " ".join(passages[n - 1] for n in cited)
+        check.lexical = round(lexical_support(text, support), 3)
+        dates = [d for d in DATE_TEXT.findall(text) if not any(_norm(d) in _norm(a) for a in allowed_dates)]
+        if dates:
+            check.reason = f"date not from the timescales module: {dates[0]}"
+            continue
+        durations = [d for d in DURATION.findall(text) if _norm(d) not in _norm(support)]
+        if durations:
+            check.reason = f"deadline not in the cited source: {durations[0]}"
+            continue
+        if judge is not None:
+            check.judge = judge(support, text)
+            check.kept = check.judge == "yes" and check.lexical >= LEXICAL_WITH_JUDGE
+            check.reason = "" if check.kept else f"judge: {check.judge}, overlap {check.lexical}"
+        else:
+            check.kept = check.lexical >= LEXICAL_THRESHOLD
+            check.reason = "" if check.kept else f"overlap {check.lexical} below {LEXICAL_THRESHOLD}"
+    return result
+
+
+def judge_answer(reply: str) -> str:
+    """Read a yes/no from the judge model's reply; anything else counts as no."""
+    word = re.findall(r"[a-z]+", reply.lower())
+    return "yes" if word and word[0] == "yes" else "no"
