@@ -393,8 +393,8 @@ class AnswerChain:
                 out.append(
                     f"{EDITION_NAMES.get(ed, ed)} has been superseded "
                     f"(by {EDITION_NAMES[SUPERSEDED_BY[ed]]}); current national guidance is "
-                    f"{EDITION_NAMES[CURRENT]}, which is not in the documents held. Check the current edition "
-                    "and your local procedures."
+                    f"{EDITION_NAMES[CURRENT]}, which is not in the documents held. Check the current "
+                    "edition and your local procedures."
                 )
         for area in sorted({au for _, au, _ in seen if au != "national"}):
             out.append(f"{area.title()}'s procedure applies in {area.title()} only.")
