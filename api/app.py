@@ -5,20 +5,26 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from api.ask import router as ask_router
 from api.deps import RetrieverDep, SettingsDep
 from api.timescales import router as timescales_router
+from safeguide.conversations import ConversationStore
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
 from safeguide.retrieval import Filters, PassageOut
-from safeguide.services import build_retriever, build_rules, documents_status
+from safeguide.services import build_chain, build_model, build_retriever, build_rules, documents_status
 from safeguide.settings import Settings, get_settings
 from safeguide.timescales import UnknownTimescale
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 class SearchRequest(BaseModel):
@@ -41,10 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.retriever = build_retriever(settings)
         app.state.rules = build_rules(settings)  # a broken rules file stops start-up with its message
+        app.state.model = build_model(settings)
+        app.state.chain = build_chain(settings, app.state.retriever, app.state.rules, app.state.model)
+        app.state.conversations = ConversationStore(settings.conversations_db)
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
         yield
+        app.state.conversations.close()
 
     app = FastAPI(title="safeguide", version="0.1.0", lifespan=lifespan)
 
@@ -79,4 +89,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return documents_status(settings)
 
     app.include_router(timescales_router)
+    app.include_router(ask_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/status")
+    def status(request: Request) -> dict[str, Any]:
+        chain = request.app.state.chain
+        return {
+            "mode": chain.mode,
+            "model": chain.model.name if chain.model else None,
+            "notice": chain.fallback_notice,
+        }
+
     return app

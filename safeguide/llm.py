@@ -44,13 +44,16 @@ class LocalModel:
         self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
 
     def complete(self, messages: list[Message], max_tokens: int = 256) -> str:
-        out: Any = self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0)
+        llm: Any = self._llm  # llama-cpp-python types messages as TypedDicts; ours are plain dicts
+        out: Any = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0)
         return str(out["choices"][0]["message"]["content"] or "")
 
     def stream(self, messages: list[Message], max_tokens: int = 256) -> Iterator[str]:
-        for chunk in self._llm.create_chat_completion(
+        llm: Any = self._llm
+        chunks: Any = llm.create_chat_completion(
             messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
-        ):
+        )
+        for chunk in chunks:
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 yield str(piece)

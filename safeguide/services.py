@@ -12,8 +12,10 @@ from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from ingest.manifest import document_files, read_manifest
 from ingest.store import IndexLocation
 from safeguide.calendar import WorkingCalendar, default_calendar
+from safeguide.chain import AnswerChain
 from safeguide.citations import CitedPassage, find_passage
-from safeguide.errors import CorpusError, IndexNotReady
+from safeguide.errors import CorpusError, IndexNotReady, ModelUnavailable
+from safeguide.llm import ChatModel
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
 from safeguide.timescales import RuleSet
@@ -126,3 +128,47 @@ def rule_citations(rules: RuleSet, retriever: HybridRetriever) -> dict[str, Cite
         )
         for r in rules.rules.values()
     }
+
+
+def build_model(settings: Settings) -> tuple[ChatModel | None, str, str | None]:
+    """The configured model, the mode actually in use, and a notice when it fell back to extractive.
+    A broken backend never shows a stack trace: it falls back, and says so in every answer."""
+    from safeguide.llm import LocalModel, OpenAICompatibleModel
+    from safeguide.model_fetch import FILENAME
+
+    if settings.llm_backend == "extractive":
+        return None, "extractive", None
+    try:
+        if settings.llm_backend == "local":
+            path = settings.llm_model_path or settings.models_dir / FILENAME
+            return LocalModel(path, threads=settings.llm_threads), "local", None
+        model = OpenAICompatibleModel(settings.llm_base_url, settings.llm_model, settings.llm_api_key or None)
+        return model, "openai", None
+    except ModelUnavailable as exc:
+        notice = (
+            f"The {settings.llm_backend} model is not available ({exc}); answers are quoted from the "
+            "guidance instead (extractive mode)."
+        )
+        return None, "extractive", notice
+
+
+def build_chain(
+    settings: Settings,
+    retriever: HybridRetriever,
+    rules: RuleSet,
+    model: tuple[ChatModel | None, str, str | None],
+) -> AnswerChain:
+    location = IndexLocation(settings.index_root)
+    build = location.current_build()
+    hashes = {k: v.content_hash for k, v in location.read_state(build).items()}
+    chat, mode, notice = model
+    return AnswerChain(
+        retriever=retriever,
+        rules=rules,
+        calendar=lambda area: build_calendar(settings, area),
+        model=chat,
+        mode=mode,
+        max_chars=settings.max_question_chars,
+        doc_hashes=hashes,
+        fallback_notice=notice,
+    )

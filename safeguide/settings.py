@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,23 @@ class Settings(BaseSettings):
         '"office closed"); off unless set. Closure days then count as non-working days for that area.',
     )
 
+    llm_backend: Literal["extractive", "local", "openai"] = Field(
+        default="local",
+        description="extractive (no model), local (packaged GGUF via llama.cpp) or openai (a server).",
+    )
+    llm_model_path: Path | None = Field(
+        default=None, description="GGUF file for the local backend; default: the packaged model in models/."
+    )
+    llm_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model.")
+    llm_base_url: str = Field(
+        default="", description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1"
+    )
+    llm_model: str = Field(default="", description="Model name to ask the OpenAI-compatible server for.")
+    llm_api_key: str = Field(
+        default="", description="API key for the OpenAI-compatible server, if it needs one."
+    )
+    max_question_chars: int = Field(default=2000, ge=20)
+
     @field_validator("corpus_dir", "data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -46,6 +64,14 @@ class Settings(BaseSettings):
     @property
     def index_root(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return REPO_ROOT / "models"
+
+    @property
+    def conversations_db(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
 
     @property
     def rules_path(self) -> Path:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from safeguide.retrieval import tokenize
 
 CITE = re.compile(r"\s*\[(\d{1,2})\]")
+QUOTE = re.compile(r"“([^”]{12,})”")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"'(])|\n+")
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
@@ -53,7 +54,15 @@ class Verified:
         return [s for s in self.sentences if s.kept]
 
     def text(self) -> str:
-        return " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.cited) for s in self.kept).strip()
+        """The kept sentences, each with its markers before the closing punctuation: "... intervals [1]."."""
+        out = []
+        for s in self.kept:
+            markers = "".join(f"[{n}]" for n in s.cited)
+            body, end = (s.text[:-1], s.text[-1]) if s.text[-1:] in ".!?" else (s.text, ".")
+            if body.endswith(("”", '"')) and s.text[-1:] not in ".!?":
+                end = ""
+            out.append(f"{body} {markers}{end}")
+        return " ".join(out)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -91,17 +100,33 @@ def verify(
             check.reason = "cites no retrieved source" if numbers else "cites nothing"
             continue
         support = " ".join(passages[n - 1] for n in cited)
-        check.lexical = round(lexical_support(text, support), 3)
-        dates = [d for d in DATE_TEXT.findall(text) if not any(_norm(d) in _norm(a) for a in allowed_dates)]
+        quoted = QUOTE.search(text)
+        if quoted:
+            # A quotation must stand in its source word for word; the words around it only label it.
+            words = _norm(quoted.group(1)).rstrip(". ")
+            if words not in _norm(support):
+                check.lexical = round(lexical_support(quoted.group(1), support), 3)
+                check.reason = "quotation not found word for word in the cited source"
+                continue
+            check.lexical = 1.0
+            text_to_check = quoted.group(1)
+        else:
+            check.lexical = round(lexical_support(text, support), 3)
+            text_to_check = text
+        dates = [
+            d
+            for d in DATE_TEXT.findall(text_to_check)
+            if not any(_norm(d) in _norm(a) for a in allowed_dates)
+        ]
         if dates:
             check.reason = f"date not from the timescales module: {dates[0]}"
             continue
-        durations = [d for d in DURATION.findall(text) if _norm(d) not in _norm(support)]
+        durations = [d for d in DURATION.findall(text_to_check) if _norm(d) not in _norm(support)]
         if durations:
             check.reason = f"deadline not in the cited source: {durations[0]}"
             continue
         if judge is not None:
-            check.judge = judge(support, text)
+            check.judge = judge(support, text_to_check)
             check.kept = check.judge == "yes" and check.lexical >= LEXICAL_WITH_JUDGE
             check.reason = "" if check.kept else f"judge: {check.judge}, overlap {check.lexical}"
         else:

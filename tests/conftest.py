@@ -14,6 +14,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
+os.environ["SAFEGUIDE_LLM_BACKEND"] = "extractive"  # the suite's default; model backends have their own tests
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -83,6 +84,10 @@ def server(corpus_index: Path, output_dir: Path) -> Iterator[str]:
     """The real app under uvicorn on loopback, serving the session's index."""
     from tests.servers import running_server
 
-    env = {"SAFEGUIDE_DATA_DIR": str(corpus_index), "SAFEGUIDE_CORPUS_DIR": str(CORPUS)}
+    env = {
+        "SAFEGUIDE_DATA_DIR": str(corpus_index),
+        "SAFEGUIDE_CORPUS_DIR": str(CORPUS),
+        "SAFEGUIDE_LLM_BACKEND": "extractive",
+    }
     with running_server(env, output_dir / "api-server.log") as url:
         yield url

@@ -26,3 +26,26 @@ class HashingEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]
+
+
+class ScriptedModel:
+    """A chat model that answers from a script and records every prompt it was sent."""
+
+    name = "scripted-test-model"
+
+    def __init__(self, draft: str, judge: dict[str, str] | None = None) -> None:
+        self.draft = draft
+        self.judge = judge or {}
+        self.prompts: list[str] = []
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int = 256) -> str:
+        prompt = messages[-1]["content"]
+        self.prompts.append(prompt)
+        if prompt.startswith("Does the passage support the statement?"):
+            statement = prompt.split("Statement:")[1]
+            return next((v for k, v in self.judge.items() if k in statement), "yes")
+        return self.draft
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int = 256):  # type: ignore[no-untyped-def]
+        text = self.complete(messages, max_tokens)
+        yield from (text[i : i + 7] for i in range(0, len(text), 7))

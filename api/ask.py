@@ -1,0 +1,122 @@
+"""Chat routes: ask (plain and streamed), conversations, feedback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from safeguide.chain import Answer, AnswerChain, stream_answer
+from safeguide.conversations import ConversationStore
+from safeguide.errors import InvalidQuery, SafeguideError
+from safeguide.timescales import parse_iso_date
+
+router = APIRouter(tags=["chat"])
+
+
+class AskRequest(BaseModel):
+    question: str
+    edition: str | None = None
+    authority: str | None = None
+    today: str | None = None
+    conversation_id: str | None = None
+
+
+class FeedbackRequest(BaseModel):
+    conversation_id: str
+    message_index: int = Field(ge=0)
+    rating: str
+    comment: str = ""
+
+
+def _chain(request: Request) -> AnswerChain:
+    chain: AnswerChain = request.app.state.chain
+    return chain
+
+
+def _store(request: Request) -> ConversationStore:
+    store: ConversationStore = request.app.state.conversations
+    return store
+
+
+def _args(body: AskRequest, store: ConversationStore) -> tuple[str, dict[str, Any]]:
+    today = parse_iso_date(body.today, "today") if body.today else date.today()
+    conversation = store.ensure(body.conversation_id)
+    return conversation, {
+        "edition": body.edition or None,
+        "authority": body.authority or None,
+        "today": today,
+        "history": store.history(conversation),
+    }
+
+
+def _record(store: ConversationStore, conversation: str, answer: Answer) -> dict[str, Any]:
+    meta = {
+        "citations": [s.public() for s in answer.citations],
+        "timescales": answer.timescales,
+        "notices": answer.notices,
+        "refused": answer.refused,
+        "mode": answer.mode,
+    }
+    index = store.add_exchange(conversation, answer.question, answer.answer, meta)
+    return {**answer.public(), "conversation_id": conversation, "message_index": index}
+
+
+@router.post("/api/ask")
+def ask(body: AskRequest, request: Request) -> dict[str, Any]:
+    store = _store(request)
+    conversation, kwargs = _args(body, store)
+    return _record(store, conversation, _chain(request).answer(body.question, **kwargs))
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post("/api/ask/stream")
+def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
+    """Server-sent events: `sources` first, then `token`s of the draft, then `answer` (the verified answer,
+    which replaces the draft). Bad input is an `error` event with the reason, never a stack trace."""
+    store = _store(request)
+    chain = _chain(request)
+    conversation, kwargs = _args(body, store)
+
+    def events() -> Iterator[str]:
+        for kind, value in stream_answer(chain, body.question, **kwargs):
+            if kind == "sources":
+                yield _sse(
+                    "sources", {"conversation_id": conversation, "citations": [s.public() for s in value]}
+                )
+            elif kind == "token":
+                yield _sse("token", value)
+            elif kind == "answer":
+                yield _sse("answer", _record(store, conversation, value))
+            else:
+                message = (
+                    str(value) if isinstance(value, SafeguideError) else "Something went wrong on the server."
+                )
+                yield _sse("error", {"detail": message})
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/api/conversations/{conversation_id}")
+def conversation(conversation_id: str, request: Request) -> dict[str, Any]:
+    return _store(request).get(conversation_id)
+
+
+@router.post("/api/feedback")
+def feedback(body: FeedbackRequest, request: Request) -> dict[str, str]:
+    if body.rating not in ("up", "down"):
+        raise InvalidQuery("rating must be 'up' or 'down'")
+    _store(request).add_feedback(body.conversation_id, body.message_index, body.rating, body.comment)
+    return {"status": "recorded"}

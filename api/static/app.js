@@ -1,0 +1,220 @@
+// safeguide web chat. Every piece of user, document or model text is set with textContent:
+// nothing from a document or a model is ever parsed as HTML.
+"use strict";
+
+const state = { conversationId: null, transcript: [] };
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  if (text) node.textContent = text;
+  return node;
+}
+
+async function loadFilters() {
+  try {
+    const [docs, status] = await Promise.all([
+      fetch("/api/documents").then((r) => r.json()),
+      fetch("/api/status").then((r) => r.json()),
+    ]);
+    const editions = new Set(), areas = new Set();
+    for (const d of docs.documents || []) { editions.add(d.edition); areas.add(d.authority); }
+    for (const e of [...editions].sort()) $("edition").append(el("option", { value: e }, e));
+    for (const a of [...areas].sort()) $("authority").append(el("option", { value: a }, a));
+    $("mode").textContent = status.mode === "extractive"
+      ? "Answers quote the guidance directly (no language model)."
+      : `Answers are written by ${status.model} from the guidance, then checked against it.`;
+    if (status.notice) $("mode").textContent += " " + status.notice;
+  } catch (err) {
+    $("mode").textContent = "Could not reach the server.";
+  }
+}
+
+function addUserMessage(text) {
+  const box = el("article", { class: "message user" });
+  box.append(el("p", { class: "role" }, "You"), el("p", { class: "answer-text" }, text));
+  $("conversation").append(box);
+  state.transcript.push(`You: ${text}`);
+}
+
+function renderAnswerText(container, text, citations) {
+  container.textContent = "";
+  const byN = new Map(citations.map((c) => [c.n, c]));
+  for (const part of text.split(/(\[\d+\])/)) {
+    const m = part.match(/^\[(\d+)\]$/);
+    if (m && byN.has(Number(m[1]))) {
+      const c = byN.get(Number(m[1]));
+      const button = el("button", { type: "button", class: "cite", "aria-label": `Source ${m[1]}: ${c.citation}` },
+        `[${m[1]}]`);
+      button.addEventListener("click", () => openSource(c));
+      container.append(button);
+    } else {
+      container.append(document.createTextNode(part));
+    }
+  }
+}
+
+function openSource(c) {
+  $("source-title").textContent = c.citation;
+  $("source-meta").textContent = `${c.heading || c.title} · edition ${c.edition} · ${c.authority}`
+    + (c.page ? ` · page ${c.page}` : "");
+  $("source-text").textContent = c.text;
+  $("source-panel").hidden = false;
+  $("source-panel").focus();
+}
+
+function renderNotices(box, notices) {
+  const wrap = el("div", { class: "notices" });
+  for (const n of notices) {
+    const emergency = n.startsWith("If a child is in immediate danger");
+    wrap.append(el("p", { class: emergency ? "notice emergency" : "notice", role: emergency ? "alert" : "note" }, n));
+  }
+  box.append(wrap);
+}
+
+function renderDeadlines(box, timescales, authority) {
+  for (const t of timescales) {
+    const card = el("div", { class: "deadline" });
+    card.append(el("p", { class: "due" }, t.due_text), el("p", {}, t.explanation));
+    const params = new URLSearchParams({ rule_id: t.rule_id, start: t.start });
+    if (authority) params.set("authority", authority);
+    const link = el("a", { href: `/api/timescales/due.ics?${params}`, class: "ics", download: "" },
+      "Add to calendar (.ics)");
+    card.append(link);
+    box.append(card);
+  }
+}
+
+function renderFeedback(box, index) {
+  const bar = el("div", { class: "feedback" });
+  for (const [rating, label] of [["up", "Helpful"], ["down", "Not helpful"]]) {
+    const b = el("button", { type: "button", "aria-label": `${label} answer` }, label);
+    b.addEventListener("click", async () => {
+      const comment = rating === "down" ? (window.prompt("What was wrong? (optional, no personal details)") || "") : "";
+      await fetch("/api/feedback", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ conversation_id: state.conversationId, message_index: index, rating, comment }),
+      });
+      bar.textContent = "Thank you for the feedback.";
+    });
+    bar.append(b);
+  }
+  box.append(bar);
+}
+
+function finishAnswer(box, body, data, authority) {
+  box.textContent = "";
+  box.append(el("p", { class: "role" }, "safeguide"));
+  // The 999 notice and the personal-data notice come before anything else; the rest follow the answer.
+  const urgent = (n) => n.startsWith("If a child is in immediate danger") || n.startsWith("Personal details");
+  const notices = data.notices || [];
+  renderNotices(box, notices.filter(urgent));
+  const text = el("p", { class: "answer-text" });
+  renderAnswerText(text, data.answer, data.citations || []);
+  box.append(text);
+  renderDeadlines(box, data.timescales || [], authority);
+  renderNotices(box, notices.filter((n) => !urgent(n)));
+  if ((data.citations || []).length) {
+    const list = el("ol", { class: "sources-list", "aria-label": "Sources" });
+    for (const c of data.citations) {
+      const item = el("li", { value: String(c.n) });
+      const b = el("button", { type: "button", class: "cite" }, c.citation);
+      b.addEventListener("click", () => openSource(c));
+      item.append(b, document.createTextNode(` (${c.edition}, ${c.authority})`));
+      list.append(item);
+    }
+    box.append(list);
+  }
+  if (data.message_index !== undefined) renderFeedback(box, data.message_index);
+  state.transcript.push(`safeguide: ${data.answer}`);
+  for (const c of data.citations || []) state.transcript.push(`  [${c.n}] ${c.citation}`);
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  $("form-error").hidden = true;
+  if (!question) return;
+  const authority = $("authority").value || null;
+  addUserMessage(question);
+  $("question").value = "";
+  const box = el("article", { class: "message assistant", "aria-busy": "true" });
+  box.append(el("p", { class: "role" }, "safeguide"));
+  const sources = el("p", { class: "sources-list" }, "Searching the guidance…");
+  const draft = el("p", { class: "answer-text draft" });
+  box.append(sources, draft);
+  $("conversation").append(box);
+  $("ask").disabled = true;
+  try {
+    const response = await fetch("/api/ask/stream", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question, edition: $("edition").value || null, authority,
+        conversation_id: state.conversationId }),
+    });
+    if (!response.ok) {
+      const detail = await response.json().catch(() => ({}));
+      throw new Error(detail.detail || `The server said ${response.status}.`);
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const raw = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const kind = (raw.match(/^event: (.*)$/m) || [])[1];
+        const data = JSON.parse((raw.match(/^data: (.*)$/m) || [])[1] || "null");
+        if (kind === "sources") {
+          state.conversationId = data.conversation_id;
+          sources.textContent = `Found ${data.citations.length} passage(s): ` +
+            data.citations.map((c) => c.citation).join("; ");
+        } else if (kind === "token") {
+          draft.textContent += data;
+        } else if (kind === "answer") {
+          state.conversationId = data.conversation_id;
+          finishAnswer(box, null, data, authority);
+        } else if (kind === "error") {
+          throw new Error(data.detail);
+        }
+      }
+    }
+  } catch (err) {
+    box.textContent = "";
+    box.append(el("p", { class: "error", role: "alert" }, err.message || "Something went wrong."));
+  } finally {
+    box.setAttribute("aria-busy", "false");
+    $("ask").disabled = false;
+    $("question").focus();
+  }
+}
+
+function transcript() {
+  return state.transcript.join("\n") + "\n";
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  loadFilters();
+  $("ask-form").addEventListener("submit", ask);
+  $("question").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask-form").requestSubmit(); }
+  });
+  $("close-source").addEventListener("click", () => { $("source-panel").hidden = true; $("question").focus(); });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("source-panel").hidden = true; });
+  $("copy").addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(transcript()); $("copy").textContent = "Copied"; }
+    catch { $("copy").textContent = "Copy failed"; }
+  });
+  $("export").addEventListener("click", () => {
+    const url = URL.createObjectURL(new Blob([transcript()], { type: "text/plain" }));
+    const a = el("a", { href: url, download: "safeguide-conversation.txt" });
+    document.body.append(a); a.click(); a.remove(); URL.revokeObjectURL(url);
+  });
+});
