@@ -17,7 +17,8 @@ from safeguide.retrieval import tokenize
 
 CITE = re.compile(r"\s*\[(\d{1,2})\]")
 QUOTE = re.compile(r"“([^”]{12,})”")
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"'(])|\n+")
+# A sentence ends at . ! ? or at a citation marker ("... intervals.” [1] Next ..."), or at a line break.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"'(])|(?<=\])\s+(?=[A-Z“\"'(])|\n+")
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 DATE_TEXT = re.compile(
@@ -65,8 +66,20 @@ class Verified:
         return " ".join(out)
 
 
+_QUOTED = re.compile(r"“[^”]*”")
+
+
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in SENTENCE_END.split(text.strip()) if s.strip()]
+    """Sentences, never cut inside a “quotation” (a quote of several sentences stays one claim)."""
+    quotes: list[str] = []
+
+    def stash(m: re.Match[str]) -> str:
+        quotes.append(m.group(0))
+        return f"\x00{len(quotes) - 1}\x00"
+
+    protected = _QUOTED.sub(stash, text.strip())
+    parts = [p.strip() for p in SENTENCE_END.split(protected) if p.strip()]
+    return [re.sub(r"\x00(\d+)\x00", lambda m: quotes[int(m.group(1))], p) for p in parts]
 
 
 def lexical_support(sentence: str, passage: str) -> float:
