@@ -61,6 +61,8 @@ GENERIC = frozenset(
     )
 )
 EXTRACT_MIN_COSINE = 0.5
+RELEVANCE_MIN_COSINE = 0.4
+ECHO = re.compile(r"^\s*(?:sources:|question:|answer:|\[\d+\]\s*\()", re.IGNORECASE)
 COMPARE = re.compile(r"\b(?:chang\w*|differen\w*|compare\w*|new\s+in|replac\w*)\b", re.IGNORECASE)
 YEARS = re.compile(r"\b(2010|2013|2015|2018|2023)\b")
 FOLLOW_UP = re.compile(
@@ -276,7 +278,8 @@ class AnswerChain:
             judge = self._judge
         timings["generation_ms"] = _ms(started)
         started = time.perf_counter()
-        verified = verify(draft, [s.text for s in sources], set(), judge)
+        verified = verify(_clean_draft(draft), [s.text for s in sources], set(), judge)
+        self._require_relevance(checked.text, verified)
         timings["verification_ms"] = _ms(started)
         kept = verified.kept
         text = verified.text() if kept else NOT_ANSWERED
@@ -364,6 +367,18 @@ class AnswerChain:
                 on_token(piece)
             draft = "".join(pieces)
         return "" if "NOT IN SOURCES" in draft else draft
+
+    def _require_relevance(self, question: str, verified: Verified) -> None:
+        """A kept sentence must be about the question, not merely true of its source."""
+        kept = verified.kept
+        if not kept:
+            return
+        embedder = self.retriever.embedder
+        vectors = embedder.embed_documents([c.text for c in kept])
+        for check, cosine in zip(kept, vectors @ embedder.embed_query(question), strict=True):
+            if cosine < RELEVANCE_MIN_COSINE:
+                check.kept = False
+                check.reason = f"not about the question (similarity {float(cosine):.2f})"
 
     def _judge(self, passage: str, statement: str) -> str:
         assert self.model is not None
@@ -453,10 +468,16 @@ class AnswerChain:
                     "judge": c.judge,
                     "kept": c.kept,
                     "reason": c.reason,
+                    "cited_by": c.cited_by,
                 }
                 for c in (verified.sentences if verified else [])
             ],
         }
+
+
+def _clean_draft(draft: str) -> str:
+    """Drop what a small model echoes back from its prompt (the sources list, "Question:" lines)."""
+    return "\n".join(line for line in draft.splitlines() if not ECHO.match(line))
 
 
 def _trim(text: str, limit: int) -> str:

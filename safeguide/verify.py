@@ -44,6 +44,7 @@ class SentenceCheck:
     judge: str | None  # "yes", "no" or None (no model)
     kept: bool
     reason: str = ""
+    cited_by: str = "model"  # or "code" where the model gave no marker and verification assigned one
 
 
 @dataclass
@@ -109,9 +110,18 @@ def verify(
         cited = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
         check = SentenceCheck(text=text, cited=cited, lexical=0.0, judge=None, kept=False)
         result.sentences.append(check)
-        if not cited:
-            check.reason = "cites no retrieved source" if numbers else "cites nothing"
+        if numbers and not cited:
+            check.reason = "cites no retrieved source"
             continue
+        if not cited:
+            # Small models often forget the marker. The passage that best supports the sentence is
+            # assigned in code, and the sentence is then checked against it like any other.
+            best = max(range(len(passages)), key=lambda i: lexical_support(text, passages[i]), default=None)
+            if best is None or lexical_support(text, passages[best]) < LEXICAL_WITH_JUDGE:
+                check.reason = "cites nothing, and no source supports it"
+                continue
+            check.cited = cited = [best + 1]
+            check.cited_by = "code"
         support = " ".join(passages[n - 1] for n in cited)
         quoted = QUOTE.search(text)
         if quoted:
