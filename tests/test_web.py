@@ -70,6 +70,8 @@ def test_deadline_question_shows_a_card_a_citation_and_a_calendar_file(page, out
 
 def test_streamed_answer_with_sources_and_feedback(page, server: str) -> None:  # type: ignore[no-untyped-def]
     answer = ask(page, "How often should the core group meet in Staffordshire?")
+    # The page saw the stream as it came: sources, then the draft's tokens, then the verified answer.
+    assert answer.get_attribute("data-events") == "sources,token,answer"
     text = answer.locator(".answer-text").inner_text()
     assert "six-weekly" in text and "[1]" in text
     assert "Staffordshire's procedure applies in Staffordshire only." in answer.inner_text()

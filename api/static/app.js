@@ -159,6 +159,7 @@ async function ask(event) {
       const detail = await response.json().catch(() => ({}));
       throw new Error(detail.detail || `The server said ${response.status}.`);
     }
+    const seen = [];  // the order events arrived in, kept on the message for tests and debugging
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -172,6 +173,8 @@ async function ask(event) {
         buffer = buffer.slice(cut + 2);
         const kind = (raw.match(/^event: (.*)$/m) || [])[1];
         const data = JSON.parse((raw.match(/^data: (.*)$/m) || [])[1] || "null");
+        if (seen[seen.length - 1] !== kind) seen.push(kind);
+        box.dataset.events = seen.join(",");
         if (kind === "sources") {
           state.conversationId = data.conversation_id;
           sources.textContent = `Found ${data.citations.length} passage(s): ` +
