@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,46 +37,27 @@ def _stream(client: httpx.Client, question: str) -> dict[str, float]:
 
 
 def run(backend: str, questions: int) -> dict[str, Any]:
-    from tests.servers import free_port
+    from tests.servers import running_process
 
-    port = free_port()
     env = {**os.environ, "SAFEGUIDE_LLM_BACKEND": backend}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "safeguide", "serve", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
     golden = [row["question"] for row in load_golden()][:questions]
-    try:
-        started = time.perf_counter()
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.perf_counter() - started > 180:
-                raise RuntimeError("server did not start")
-            time.sleep(0.3)
-        with httpx.Client(base_url=url, timeout=300) as client:
-            status = client.get("/api/status").json()
-            if status["mode"] != backend:
-                raise SystemExit(f"the server runs {status['mode']}, not {backend}: {status['notice']}")
-            client.post("/api/ask", json={"question": "warm up: when is the core group?"})
-            ask_ms: list[float] = []
-            if backend == "extractive":
-                for q in golden:
-                    t0 = time.perf_counter()
-                    client.post("/api/ask", json={"question": q}).raise_for_status()
-                    ask_ms.append((time.perf_counter() - t0) * 1000)
-            streams = [_stream(client, q) for q in golden]
-        peak = _peak_rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_process(env, Path(tmp) / "server.log", timeout=180) as (url, pid),
+        httpx.Client(base_url=url, timeout=300) as client,
+    ):
+        status = client.get("/api/status").json()
+        if status["mode"] != backend:
+            raise SystemExit(f"the server runs {status['mode']}, not {backend}: {status['notice']}")
+        client.post("/api/ask", json={"question": "warm up: when is the core group?"})
+        ask_ms: list[float] = []
+        if backend == "extractive":
+            for q in golden:
+                t0 = time.perf_counter()
+                client.post("/api/ask", json={"question": q}).raise_for_status()
+                ask_ms.append((time.perf_counter() - t0) * 1000)
+        streams = [_stream(client, q) for q in golden]
+        peak = _peak_rss_mb(pid)
 
     def stat(key: str) -> dict[str, float]:
         values = [m[key] for m in streams if key in m]

@@ -59,47 +59,26 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 def run(rounds: int = 4) -> dict[str, Any]:
-    from tests.servers import free_port  # the same helper the end-to-end tests use
+    from tests.servers import running_process  # the same helper the end-to-end tests use
 
     questions = [row["question"] for row in load_golden()]
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SAFEGUIDE_DATA_DIR": tmp}
         scratch = _timed_ingest(env)
         unchanged = _timed_ingest(env)
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "safeguide", "serve", "--port", str(port)],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            started = time.perf_counter()
-            while True:
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.perf_counter() - started > 120:
-                    raise RuntimeError("server did not start")
-                time.sleep(0.2)
-            startup = time.perf_counter() - started
+        with (
+            running_process(env, Path(tmp) / "server.log", timeout=120) as (url, pid),
+            httpx.Client(base_url=url) as client,
+        ):
+            client.post("/api/search", json={"query": "warm up"})
             http_ms: list[float] = []
-            with httpx.Client(base_url=url) as client:
-                client.post("/api/search", json={"query": "warm up"})
-                for _ in range(rounds):
-                    for q in questions:
-                        t0 = time.perf_counter()
-                        r = client.post("/api/search", json={"query": q, "k": 5})
-                        http_ms.append((time.perf_counter() - t0) * 1000)
-                        r.raise_for_status()
-            peak = _peak_rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for _ in range(rounds):
+                for q in questions:
+                    t0 = time.perf_counter()
+                    r = client.post("/api/search", json={"query": q, "k": 5})
+                    http_ms.append((time.perf_counter() - t0) * 1000)
+                    r.raise_for_status()
+            peak = _peak_rss_mb(pid)
 
         from ingest.store import IndexLocation
         from safeguide.retrieval import HybridRetriever
@@ -123,7 +102,6 @@ def run(rounds: int = 4) -> dict[str, Any]:
         },
         "ingest_from_scratch": scratch,
         "ingest_unchanged": unchanged,
-        "server_startup_s": round(startup, 2),
         "search_http": {
             "requests": len(http_ms),
             "p50_ms": round(statistics.median(http_ms), 1),

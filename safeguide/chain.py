@@ -19,7 +19,7 @@ from safeguide.calendar import CONVENTIONS, WorkingCalendar, long_date
 from safeguide.citations import find_passage
 from safeguide.llm import ChatModel
 from safeguide.prompts import load_prompt
-from safeguide.retrieval import Filters, HybridRetriever, SearchResult, tokenize
+from safeguide.retrieval import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
 from safeguide.safety import CheckedInput, check_input
 from safeguide.timescale_requests import find_timescale_requests
 from safeguide.timescales import RuleSet, due
@@ -72,22 +72,13 @@ FOLLOW_UP = re.compile(
 PLACEHOLDER = re.compile(r"\[[a-zA-Z ]+ removed\]")
 
 
-@dataclass
-class Source:
+class Source(SearchResult):
+    """A retrieved passage as an answer cites it: [n]."""
+
     n: int
-    chunk_id: str
-    doc_id: str
-    title: str
-    edition: str
-    authority: str
-    paragraph: str | None
-    page: int | None
-    heading: str
-    citation: str
-    text: str
 
     def public(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "chunk_id"}
+        return {"n": self.n, **self.model_dump(include=set(PassageOut.model_fields) - {"score"})}
 
 
 @dataclass
@@ -393,21 +384,7 @@ class AnswerChain:
             if s.chunk_id == r.chunk_id:
                 return s.n
         n = len(sources) + 1
-        sources.append(
-            Source(
-                n,
-                r.chunk_id,
-                r.doc_id,
-                r.title,
-                r.edition,
-                r.authority,
-                r.paragraph,
-                r.page,
-                r.heading,
-                r.citation,
-                r.text,
-            )
-        )
+        sources.append(Source(**r.model_dump(), n=n))
         return n
 
     @staticmethod

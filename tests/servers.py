@@ -24,6 +24,13 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
+    with running_process(env, log) as (url, _):
+        yield url
+
+
+@contextmanager
+def running_process(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[tuple[str, int]]:
+    """`safeguide serve` on a free loopback port; yields its URL and process id once /healthz answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
@@ -35,7 +42,7 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     raise RuntimeError(f"server exited early: {log.read_text()[-2000:]}")
@@ -45,8 +52,8 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
                 except httpx.TransportError:
                     time.sleep(0.2)
             else:
-                raise RuntimeError("server did not start within 90 s")
-            yield url
+                raise RuntimeError(f"server did not start within {timeout} s")
+            yield url, proc.pid
         finally:
             proc.terminate()
             try:
