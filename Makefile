@@ -48,8 +48,11 @@ pytest: setup
 
 test: lint typecheck browser pytest
 
-eval: setup
-	$(BIN)/python -m eval.retrieval
+# Every suite with the extractive backend, then the answers and safety suites with the local model.
+eval: ingest models
+	$(BIN)/safeguide eval --suite all --backend extractive
+	$(BIN)/safeguide eval --suite answers --backend local
+	$(BIN)/safeguide eval --suite safety --backend local
 
 bench: setup
 	$(BIN)/python -m eval.bench

@@ -62,6 +62,7 @@ GENERIC = frozenset(
 )
 EXTRACT_MIN_COSINE = 0.5
 RELEVANCE_MIN_COSINE = 0.4
+OFF_TOPIC_MAX_COSINE = 0.4
 ECHO = re.compile(r"^\s*(?:sources:|question:|answer:|\[\d+\]\s*\()", re.IGNORECASE)
 COMPARE = re.compile(r"\b(?:chang\w*|differen\w*|compare\w*|new\s+in|replac\w*)\b", re.IGNORECASE)
 YEARS = re.compile(r"\b(2010|2013|2015|2018|2023)\b")
@@ -143,7 +144,11 @@ class AnswerChain:
             return self._refusal(
                 checked, notices, "It looks like the message asks me to change how I work. " + HELP
             )
-        if not (set(tokenize(checked.text)) & DOMAIN_WORDS) and not checked.emergency:
+        if (
+            not checked.emergency
+            and not (set(tokenize(checked.text)) & DOMAIN_WORDS)
+            and not self._guidance_speaks_to(checked.text)
+        ):
             return self._refusal(checked, notices, "That is outside what I can help with. " + HELP)
         authority = authority or self._named(checked.text, self.retriever.reader().authorities)
         edition = edition or self._named_edition(checked.text)
@@ -358,6 +363,21 @@ class AnswerChain:
                 on_token(piece)
             draft = "".join(pieces)
         return "" if "NOT IN SOURCES" in draft else draft
+
+    def _guidance_speaks_to(self, question: str) -> bool:
+        """For a question with none of the domain words: does any sentence of the guidance come close?
+        ("When should DNA testing be considered?" 0.64; a lasagne recipe 0.25; the floor is 0.4.)"""
+        sentences = [
+            t
+            for r in self.retriever.search(question, k=5)
+            for t in split_sentences(r.text)
+            if len(t.split()) >= 6
+        ]
+        if not sentences:
+            return False
+        embedder = self.retriever.embedder
+        best = float((embedder.embed_documents(sentences) @ embedder.embed_query(question)).max())
+        return best >= OFF_TOPIC_MAX_COSINE
 
     def _require_relevance(self, question: str, verified: Verified) -> None:
         """A kept sentence must be about the question, not merely true of its source."""

@@ -143,6 +143,49 @@ def _wrap(command: click.Command) -> click.Command:
     return command
 
 
+@main.command("eval")
+@click.option(
+    "--suite",
+    type=click.Choice(["retrieval", "answers", "timescales", "safety", "all"]),
+    default="all",
+    show_default=True,
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["extractive", "local", "openai"]),
+    default="extractive",
+    show_default=True,
+    help="Model behind the answers and safety suites.",
+)
+@click.option("--limit", type=int, default=None, help="Answers suite: only the first N golden questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def eval_cmd(suite: str, backend: str, limit: int | None, as_json: bool) -> None:
+    """Run the evaluation suites; write eval/results/<suite>.json and a plot."""
+    from tqdm import tqdm
+
+    from eval.run import SUITES, plot, result_path, run_suite, table
+
+    reports: dict[str, Any] = {}
+    for name in SUITES if suite == "all" else (suite,):
+        with tqdm(desc=name, unit="q", file=sys.stderr) as bar:
+
+            def step(bar: Any = bar) -> None:
+                bar.update(1)
+
+            report = run_suite(name, backend, limit, step)
+        path = result_path(name, backend)
+        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        picture = plot(name)
+        reports[name] = report
+        if not as_json:
+            click.echo(
+                f"\n## {name} ({path.name}{', ' + picture.name if picture else ''})\n{table(name, report)}"
+            )
+    if as_json:
+        click.echo(json.dumps(reports if suite == "all" else reports[suite], indent=2))
+
+
 @main.group("models")
 def models() -> None:
     """The packaged local language model."""

@@ -147,3 +147,8 @@ def test_quotations_must_be_word_for_word() -> None:
     made_up = verify("Staffordshire Part 6 ¶11 says: “The core group meets weekly.” [1]", source, set())
     assert not made_up.sentences[0].kept
     assert made_up.sentences[0].reason == "quotation not found word for word in the cited source"
+
+
+def test_a_safeguarding_question_outside_the_word_list_is_not_refused(retriever: HybridRetriever) -> None:
+    a = chain(retriever).answer("When should DNA testing be considered?", today=TODAY)
+    assert not a.refused and "DNA testing" in a.answer

@@ -10,14 +10,15 @@ from eval.retrieval import Passage, evaluate, load_golden, matches, names_paragr
 from ingest.store import IndexLocation
 from safeguide.retrieval import HybridRetriever
 
-# Just under the figures measured on 2026-11-23 (hit@1 0.64, hit@5 0.94, para_accuracy 0.88):
-# a change that makes retrieval worse fails CI. Raise them when retrieval improves.
-GATE = {"hit@1": 0.60, "hit@5": 0.92, "mrr": 0.72, "para_accuracy": 0.84}
+# Just under the figures measured on 2026-11-23 on 82 questions (hit@1 0.62, hit@5 0.93, MRR 0.74,
+# para_accuracy 0.88): a change that makes retrieval worse fails CI. Raise them when retrieval improves.
+GATE = {"hit@1": 0.60, "hit@5": 0.90, "mrr": 0.72, "para_accuracy": 0.85}
 
 
 def test_golden_set_has_enough_questions_for_every_document() -> None:
     golden = load_golden()
-    assert len(golden) >= 40
+    assert len(golden) >= 80
+    assert all(row.get("key_facts") for row in golden)
     docs = {e["doc_id"] for row in golden for e in row["expected"]}
     assert docs == {
         "wt2010-managers-guide",
@@ -52,3 +53,41 @@ def test_retrieval_quality_gate(retriever: HybridRetriever) -> None:
     report = evaluate("safeguide", safeguide_search(retriever), load_golden())
     failing = {k: (report[k], v) for k, v in GATE.items() if report[k] < v}
     assert not failing, f"retrieval regressed (measured, gate): {failing}; misses: {report['misses@5']}"
+
+
+def test_timescale_suite_is_exact() -> None:
+    from eval.run import run_timescales
+
+    report = run_timescales()
+    assert report["cases"] >= 20 and report["exact"] == 1.0, report["wrong"]
+
+
+@pytest.mark.slow
+def test_safety_suite_extractive(retriever: HybridRetriever) -> None:
+    from eval.answers import run_safety
+
+    report = run_safety(_extractive_chain(retriever))
+    assert report["refusal_recall"] == 1.0 and report["refusal_precision"] == 1.0
+    assert report["checks_passed"] == report["checks_total"], report["checks"]
+    assert report["dates_not_from_module"] == 0
+
+
+@pytest.mark.slow
+def test_answers_suite_extractive(retriever: HybridRetriever) -> None:
+    from eval.answers import run_answers
+
+    report = run_answers(_extractive_chain(retriever), load_golden())
+    assert report["supported"] == 1.0 and report["citation_precision"] == 1.0
+    assert report["dates_not_from_module"] == 0 and report["refused_golden"] == 0
+    # Just under the figures measured on 2026-11-23 (cites_expected 0.68, key_fact_recall 0.60).
+    assert report["cites_expected"] >= 0.64 and report["key_fact_recall"] >= 0.56, report
+
+
+def _extractive_chain(retriever: HybridRetriever):  # type: ignore[no-untyped-def]
+    from safeguide.calendar import default_calendar
+    from safeguide.chain import AnswerChain
+    from safeguide.timescales import RuleSet
+    from tests.conftest import CORPUS
+
+    cal = default_calendar()
+    return AnswerChain(retriever, RuleSet.load(CORPUS / "timescales.toml"), lambda area: cal)
