@@ -136,7 +136,7 @@ def plot(suite: str) -> Path | None:
     ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(metrics))], metrics)
     ax.set_ylim(0, 1.05)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(systems), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     out = RESULTS / f"{suite}.png"
     fig.tight_layout()
