@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from safeguide.chain import Answer, AnswerChain, stream_answer
+from api.deps import ChainDep, ConversationsDep
+from safeguide.chain import Answer, stream_answer
 from safeguide.conversations import ConversationStore
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.timescales import parse_iso_date
@@ -32,16 +33,6 @@ class FeedbackRequest(BaseModel):
     message_index: int = Field(ge=0)
     rating: str
     comment: str = ""
-
-
-def _chain(request: Request) -> AnswerChain:
-    chain: AnswerChain = request.app.state.chain
-    return chain
-
-
-def _store(request: Request) -> ConversationStore:
-    store: ConversationStore = request.app.state.conversations
-    return store
 
 
 def _args(body: AskRequest, store: ConversationStore) -> tuple[str, dict[str, Any]]:
@@ -68,10 +59,9 @@ def _record(store: ConversationStore, conversation: str, answer: Answer) -> dict
 
 
 @router.post("/api/ask")
-def ask(body: AskRequest, request: Request) -> dict[str, Any]:
-    store = _store(request)
+def ask(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> dict[str, Any]:
     conversation, kwargs = _args(body, store)
-    return _record(store, conversation, _chain(request).answer(body.question, **kwargs))
+    return _record(store, conversation, chain.answer(body.question, **kwargs))
 
 
 def _sse(event: str, data: Any) -> str:
@@ -79,11 +69,9 @@ def _sse(event: str, data: Any) -> str:
 
 
 @router.post("/api/ask/stream")
-def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
+def ask_stream(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> StreamingResponse:
     """Server-sent events: `sources` first, then `token`s of the draft, then `answer` (the verified answer,
     which replaces the draft). Bad input is an `error` event with the reason, never a stack trace."""
-    store = _store(request)
-    chain = _chain(request)
     conversation, kwargs = _args(body, store)
 
     def events() -> Iterator[str]:
@@ -110,13 +98,13 @@ def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
 
 
 @router.get("/api/conversations/{conversation_id}")
-def conversation(conversation_id: str, request: Request) -> dict[str, Any]:
-    return _store(request).get(conversation_id)
+def conversation(conversation_id: str, store: ConversationsDep) -> dict[str, Any]:
+    return store.get(conversation_id)
 
 
 @router.post("/api/feedback")
-def feedback(body: FeedbackRequest, request: Request) -> dict[str, str]:
+def feedback(body: FeedbackRequest, store: ConversationsDep) -> dict[str, str]:
     if body.rating not in ("up", "down"):
         raise InvalidQuery("rating must be 'up' or 'down'")
-    _store(request).add_feedback(body.conversation_id, body.message_index, body.rating, body.comment)
+    store.add_feedback(body.conversation_id, body.message_index, body.rating, body.comment)
     return {"status": "recorded"}

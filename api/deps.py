@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from safeguide.chain import AnswerChain
+from safeguide.conversations import ConversationStore
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
 from safeguide.timescales import RuleSet
@@ -26,6 +28,18 @@ def get_rules(request: Request) -> RuleSet:
     return rules
 
 
+def get_chain(request: Request) -> AnswerChain:
+    chain: AnswerChain = request.app.state.chain
+    return chain
+
+
+def get_conversations(request: Request) -> ConversationStore:
+    store: ConversationStore = request.app.state.conversations
+    return store
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ChainDep = Annotated[AnswerChain, Depends(get_chain)]
+ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
 RulesDep = Annotated[RuleSet, Depends(get_rules)]
 RetrieverDep = Annotated[HybridRetriever, Depends(get_retriever)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -97,3 +98,58 @@ def test_without_an_index_health_is_503_and_says_what_to_do(tmp_path: Path, outp
         assert r.status_code == 503
         docs = httpx.get(url + "/api/documents").json()
         assert docs["build"] is None and not any(d["indexed"] for d in docs["documents"])
+
+
+def test_conversations_keep_only_redacted_text_and_take_feedback(server: str) -> None:
+    first = httpx.post(
+        server + "/api/ask",
+        json={
+            "question": "Jane Smith (DOB 03/03/2015) lives at SO23 8UG. How often does the core group "
+            "meet in Staffordshire?",
+            "today": "2026-01-05",
+        },
+        timeout=60,
+    ).json()
+    cid = first["conversation_id"]
+    assert any(n.startswith("Personal details were removed") for n in first["notices"])
+    second = httpx.post(
+        server + "/api/ask", json={"question": "What about in Hampshire?", "conversation_id": cid}, timeout=60
+    ).json()
+    assert second["conversation_id"] == cid and second["message_index"] == 3
+    stored = httpx.get(server + f"/api/conversations/{cid}").json()
+    assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
+    text = json.dumps(stored)
+    assert "Jane Smith" not in text and "SO23 8UG" not in text and "03/03/2015" not in text
+    ok = httpx.post(
+        server + "/api/feedback",
+        json={
+            "conversation_id": cid,
+            "message_index": 1,
+            "rating": "down",
+            "comment": "call me on 07700 900123",
+        },
+    )
+    assert ok.status_code == 200
+    for body, detail in (
+        ({"conversation_id": cid, "message_index": 0, "rating": "up"}, "no answer 0"),
+        ({"conversation_id": cid, "message_index": 1, "rating": "meh"}, "rating must be"),
+        ({"conversation_id": "nope", "message_index": 1, "rating": "up"}, "no answer 1"),
+    ):
+        r = httpx.post(server + "/api/feedback", json=body)
+        assert r.status_code == 422 and detail in r.json()["detail"]
+    r = httpx.post(server + "/api/ask", json={"question": "When is the ICPC?", "conversation_id": "nope"})
+    assert r.status_code == 422 and "no conversation 'nope'" in r.json()["detail"]
+    r = httpx.post(server + "/api/ask", json={"question": "When is the ICPC?", "today": "2026-02-30"})
+    assert r.status_code == 422 and "not a real date" in r.json()["detail"]
+
+
+def test_feedback_comments_are_redacted(tmp_path: Path) -> None:
+    from safeguide.conversations import ConversationStore
+
+    store = ConversationStore(tmp_path / "c.sqlite3")
+    cid = store.ensure(None)
+    index = store.add_exchange(cid, "question", "answer", {})
+    store.add_feedback(cid, index, "down", "ring mum on 07700 900123")
+    assert store.feedback(cid) == [
+        {"message_index": 1, "rating": "down", "comment": "ring mum on [phone number removed]"}
+    ]
