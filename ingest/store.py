@@ -30,6 +30,7 @@ from typing import Any
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from ingest.chunks import Chunk, make_chunks
 from ingest.embedder import ChromaEmbedding, Embedder
@@ -40,7 +41,7 @@ from safeguide.errors import CorpusError, IndexNotReady
 
 COLLECTION = "safeguide-chunks"
 # Bump when parsing, chunking or the embedded text changes: every document is then re-ingested.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 STATE_FILE = "state.json"
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 
@@ -51,11 +52,18 @@ def chroma_client(path: Path) -> Any:
     )
 
 
+# HNSW is approximate, and a multi-threaded build differs run to run. With a corpus of thousands of
+# paragraphs, a wide search and a single-threaded build cost little and make results repeatable.
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200, "max_neighbors": 32, "num_threads": 1}
+
+
 def open_collection(path: Path, embedder: Embedder) -> Any:
     client = chroma_client(path)
-    return client.get_or_create_collection(
-        COLLECTION, embedding_function=ChromaEmbedding(embedder), metadata={"hnsw:space": "cosine"}
-    )
+    function = ChromaEmbedding(embedder)
+    try:
+        return client.get_collection(COLLECTION, embedding_function=function)
+    except NotFoundError:
+        return client.create_collection(COLLECTION, embedding_function=function, configuration={"hnsw": HNSW})
 
 
 @dataclass

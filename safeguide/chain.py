@@ -239,9 +239,9 @@ class AnswerChain:
         timings: dict[str, float],
     ) -> Answer:
         started = time.perf_counter()
-        query = PLACEHOLDER.sub(" ", checked.text)  # "[postcode removed]" must not steer the search
+        query = self._search_text(checked.text)
         if history and FOLLOW_UP.search(query) and len(tokenize(query)) < 8:
-            query = f"{history[-1]} {query}"  # "what about Hampshire?" leans on the question before it
+            query = self._search_text(f"{query} {history[-1]}")  # "what about Hampshire?" leans on the last
         years = sorted(set(YEARS.findall(checked.text)))
         comparing = bool(COMPARE.search(checked.text)) and len(years) >= 2 and not edition
         results: list[SearchResult] = []
@@ -364,12 +364,17 @@ class AnswerChain:
             draft = "".join(pieces)
         return "" if "NOT IN SOURCES" in draft else draft
 
+    def _search_text(self, question: str) -> str:
+        """What goes to search: placeholders removed ("[postcode removed]" must not steer it), and clipped
+        to the search limit (a question may be longer than a search query)."""
+        return PLACEHOLDER.sub(" ", question)[: self.retriever.max_query_chars]
+
     def _guidance_speaks_to(self, question: str) -> bool:
         """For a question with none of the domain words: does any sentence of the guidance come close?
         ("When should DNA testing be considered?" 0.64; a lasagne recipe 0.25; the floor is 0.4.)"""
         sentences = [
             t
-            for r in self.retriever.search(question, k=5)
+            for r in self.retriever.search(self._search_text(question), k=5)
             for t in split_sentences(r.text)
             if len(t.split()) >= 6
         ]

@@ -152,3 +152,12 @@ def test_quotations_must_be_word_for_word() -> None:
 def test_a_safeguarding_question_outside_the_word_list_is_not_refused(retriever: HybridRetriever) -> None:
     a = chain(retriever).answer("When should DNA testing be considered?", today=TODAY)
     assert not a.refused and "DNA testing" in a.answer
+
+
+def test_a_question_longer_than_a_search_query_is_answered(retriever: HybridRetriever) -> None:
+    long_question = "How often does the core group meet in Staffordshire? " + "Some background. " * 100
+    assert 1000 < len(long_question) <= 2000
+    a = chain(retriever).answer(long_question, today=TODAY)
+    assert not a.refused and a.citations
+    off_topic = chain(retriever).answer("x" * 1500, today=TODAY)
+    assert off_topic.refused
