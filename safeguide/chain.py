@@ -276,6 +276,16 @@ class AnswerChain:
         started = time.perf_counter()
         verified = verify(_clean_draft(draft), [s.text for s in sources], set(), judge)
         self._require_relevance(checked.text, verified)
+        if self.model is not None and not verified.kept:
+            # Nothing the model wrote survived the checks: quote the guidance instead, checked the same way.
+            quotes = verify(self._extractive(checked.text, sources), [s.text for s in sources], set(), None)
+            self._require_relevance(checked.text, quotes)
+            if quotes.kept:
+                verified = Verified(verified.sentences + quotes.sentences)
+                notices.append(
+                    "The model's draft could not be checked against the guidance, so these are quotes "
+                    "from the guidance itself."
+                )
         timings["verification_ms"] = _ms(started)
         kept = verified.kept
         text = verified.text() if kept else NOT_ANSWERED

@@ -161,3 +161,11 @@ def test_a_question_longer_than_a_search_query_is_answered(retriever: HybridRetr
     assert not a.refused and a.citations
     off_topic = chain(retriever).answer("x" * 1500, today=TODAY)
     assert off_topic.refused
+
+
+def test_an_unverifiable_model_draft_falls_back_to_checked_quotes(retriever: HybridRetriever) -> None:
+    model = ScriptedModel("Core groups are a kind of football team [1].", judge={"football": "no"})
+    a = chain(retriever, model).answer("How often does the core group meet in Staffordshire?", today=TODAY)
+    assert "six-weekly" in a.answer and "football" not in a.answer
+    assert any("quotes from the guidance itself" in n for n in a.notices)
+    assert a.provenance["verification"][0]["kept"] is False
