@@ -281,6 +281,8 @@ class AnswerChain:
             quotes = verify(self._extractive(checked.text, sources), [s.text for s in sources], set(), None)
             self._require_relevance(checked.text, quotes)
             if quotes.kept:
+                for q in quotes.sentences:
+                    q.cited_by = "quote"  # composed in code from the passage, checked word for word
                 verified = Verified(verified.sentences + quotes.sentences)
                 notices.append(
                     "The model's draft could not be checked against the guidance, so these are quotes "

@@ -44,7 +44,8 @@ class SentenceCheck:
     judge: str | None  # "yes", "no" or None (no model)
     kept: bool
     reason: str = ""
-    cited_by: str = "model"  # or "code" where the model gave no marker and verification assigned one
+    cited_by: str = "model"  # "code": the model gave no marker and verification assigned one;
+    # "quote": a quotation composed in code when nothing the model wrote survived
 
 
 @dataclass
