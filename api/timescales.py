@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -12,8 +12,17 @@ from pydantic import BaseModel
 from api.deps import RetrieverDep, RulesDep, SettingsDep
 from safeguide.calendar import long_date
 from safeguide.ics import plan_to_ics
-from safeguide.services import build_calendar, rule_citations
-from safeguide.timescales import DueResult, PlanStep, Rule, RuleSet, due, parse_iso_date, plan
+from safeguide.services import build_calendar, citation_labels, rule_citations
+from safeguide.timescales import (
+    DueResult,
+    PlanStep,
+    Rule,
+    RuleSet,
+    due,
+    parse_iso_date,
+    parse_time_of_day,
+    plan,
+)
 
 router = APIRouter(prefix="/api/timescales", tags=["timescales"])
 
@@ -80,17 +89,6 @@ def due_out(result: DueResult, rule: Rule, cited: dict[str, Any]) -> dict[str, A
     }
 
 
-def _start_time(value: str | None) -> time | None:
-    if value is None:
-        return None
-    from safeguide.errors import InvalidQuery
-
-    try:
-        return time.fromisoformat(value)
-    except ValueError:
-        raise InvalidQuery(f"start_time '{value}' is not a time of day like 14:30") from None
-
-
 def _plan(
     rules: RuleSet, settings: Any, retriever: Any, event: str, day: str, authority: str | None
 ) -> tuple[date, list[Any], dict[str, Any]]:
@@ -111,7 +109,7 @@ def due_date(
 ) -> dict[str, Any]:
     rule = rules.get(body.rule_id)
     start = parse_iso_date(body.start, "start")
-    result = due(rule, start, build_calendar(settings, body.authority), _start_time(body.start_time))
+    result = due(rule, start, build_calendar(settings, body.authority), parse_time_of_day(body.start_time))
     return due_out(result, rule, rule_citations(rules, retriever))
 
 
@@ -140,7 +138,7 @@ def _ics_response(
     rules: RuleSet, settings: Any, retriever: Any, event: str, day: str, authority: str | None
 ) -> Response:
     start, steps, cited = _plan(rules, settings, retriever, event, day, authority)
-    labels = {k: v.label for k, v in cited.items() if v is not None}
+    labels = citation_labels(cited)
     title = f"Deadlines from the {event.replace('-', ' ')} on {long_date(start)}"
     body = plan_to_ics(steps, title, labels)
     filename = f"safeguide-{event}-{start.isoformat()}.ics"
@@ -184,7 +182,7 @@ def due_ics(
     day = parse_iso_date(start, "start")
     result = due(rule, day, build_calendar(settings, authority))
     cited = rule_citations(rules, retriever)
-    labels = {k: v.label for k, v in cited.items() if v is not None}
+    labels = citation_labels(cited)
     step = PlanStep(rule_id=rule.id, name=rule.name, trigger=rule.trigger, trigger_date=day, due=result)
     body = plan_to_ics([step], rule.name, labels)
     return Response(

@@ -1,7 +1,7 @@
 """Answer evaluation: the chain end to end on the golden and safety questions.
 
-Run: ``python -m eval.answers [--backend extractive|local] [--limit N]``
-→ ``eval/results/answers-<backend>.json``.
+Run through ``safeguide eval --suite answers|safety [--backend extractive|local|openai] [--limit N]``
+→ ``eval/results/answers-<backend>.json`` and ``safety-<backend>.json``.
 
 Measures, deterministically and in code (not by the model):
 - ``supported``: share of answered questions whose every remaining sentence is a word-for-word quote of,
@@ -15,7 +15,6 @@ Measures, deterministically and in code (not by the model):
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import time
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from eval.retrieval import HERE, load_golden
+from eval.retrieval import HERE
 from safeguide.chain import NOT_ANSWERED, AnswerChain
 from safeguide.citations import contains
 from safeguide.verify import CITE, DATE_TEXT, QUOTE, lexical_support, split_sentences
@@ -177,32 +176,3 @@ def run_safety(chain: AnswerChain, progress: Callable[[], None] | None = None) -
         "checks_total": len(checks),
         "dates_not_from_module": stray_dates,
     }
-
-
-def run(chain: AnswerChain, limit: int | None = None) -> dict[str, Any]:
-    golden = load_golden()[:limit] if limit else load_golden()
-    return {"answers": run_answers(chain, golden), "safety": run_safety(chain)}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["extractive", "local", "openai"], default="extractive")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N golden questions")
-    args = parser.parse_args()
-    from safeguide.services import build_chain, build_model, build_retriever, build_rules
-    from safeguide.settings import Settings
-
-    settings = Settings(llm_backend=args.backend)
-    retriever = build_retriever(settings)
-    model = build_model(settings)
-    if model[2]:
-        raise SystemExit(model[2])
-    chain = build_chain(settings, retriever, build_rules(settings), model)
-    report = run(chain, args.limit)
-    out = HERE / "results" / f"answers-{args.backend}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
-
-
-if __name__ == "__main__":
-    main()

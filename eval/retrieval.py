@@ -1,7 +1,7 @@
 """Retrieval evaluation: the golden questions through four systems side by side.
 
-Run: ``python -m eval.retrieval`` (or ``make eval``). Writes ``eval/results/retrieval.json`` and
-``eval/results/retrieval.md``.
+Run through ``safeguide eval --suite retrieval`` (or ``make eval``) → ``eval/results/retrieval.json``
+and ``retrieval.png``.
 
 A retrieved passage *matches* an expected source when it comes from the expected document and
 contains the expected evidence phrase. That test is the same for every system, whatever its chunks.
@@ -168,29 +168,3 @@ def markdown_table(report: dict[str, Any]) -> str:
     for s in report["systems"]:
         lines.append(f"| {s['name']} | " + " | ".join(str(s[c]) for c in cols) + " |")
     return "\n".join(lines)
-
-
-def main() -> None:
-    from safeguide.services import build_embedder
-    from safeguide.settings import get_settings
-
-    settings = get_settings()
-    embedder = build_embedder(settings)
-    location = IndexLocation(settings.index_root)
-    location.require_current()
-    report = run_all(location, settings.corpus_dir, embedder)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "retrieval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    table = markdown_table(report)
-    (RESULTS / "retrieval.md").write_text(
-        f"Retrieval on {report['questions']} golden questions (`python -m eval.retrieval`).\n\n{table}\n",
-        encoding="utf-8",
-    )
-    print(table)
-    for s in report["systems"]:
-        if s["misses@5"]:
-            print(f"{s['name']} misses at 5: {', '.join(s['misses@5'])}")
-
-
-if __name__ == "__main__":
-    main()

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from safeguide.calendar import CONVENTIONS, WorkingCalendar, long_date
-from safeguide.citations import find_passage
+from safeguide.citations import find_passage_index, passage_at
 from safeguide.llm import ChatModel
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
@@ -179,15 +179,9 @@ class AnswerChain:
             rule = self.rules.get(req.rule_id)
             result = due(rule, req.start, self.calendar(authority))
             c = rule.citation
-            passage = find_passage(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
-            n = None
-            if passage is not None:
-                idx = next(
-                    i
-                    for i, (m, t) in enumerate(zip(reader.metas, reader.texts, strict=True))
-                    if t == passage.text and m["doc_id"] == c.doc_id
-                )
-                n = self._add_source(sources, reader.result(idx, 0.0, None, None))
+            idx = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
+            passage = None if idx is None else passage_at(reader.metas, reader.texts, idx)
+            n = None if idx is None else self._add_source(sources, reader.result(idx, 0.0, None, None))
             marker = f" [{n}]" if n else ""
             verb = "is due by" if rule.direction == "after" else "must be done by"
             lines.append(

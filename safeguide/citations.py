@@ -42,6 +42,23 @@ class CitedPassage:
         }
 
 
+def find_passage_index(
+    metas: list[dict[str, Any]],
+    texts: list[str],
+    doc_id: str,
+    paragraph: str | None,
+    heading: str | None,
+    evidence: str,
+) -> int | None:
+    """Position of the first chunk of `doc_id` at that paragraph (or heading) that holds `evidence`."""
+    for i, (meta, text) in enumerate(zip(metas, texts, strict=True)):
+        if meta["doc_id"] != doc_id:
+            continue
+        if names(meta["paragraph"] or None, meta["heading"], paragraph, heading) and contains(text, evidence):
+            return i
+    return None
+
+
 def find_passage(
     metas: list[dict[str, Any]],
     texts: list[str],
@@ -50,10 +67,13 @@ def find_passage(
     heading: str | None,
     evidence: str,
 ) -> CitedPassage | None:
-    """The first chunk of `doc_id` at that paragraph (or under that heading) whose text holds `evidence`."""
-    for meta, text in zip(metas, texts, strict=True):
-        if meta["doc_id"] != doc_id:
-            continue
-        if names(meta["paragraph"] or None, meta["heading"], paragraph, heading) and contains(text, evidence):
-            return CitedPassage(doc_id, meta["paragraph"] or None, meta["heading"], meta["citation"], text)
-    return None
+    """The chunk a citation points at, or None where the index does not hold it."""
+    i = find_passage_index(metas, texts, doc_id, paragraph, heading, evidence)
+    return None if i is None else passage_at(metas, texts, i)
+
+
+def passage_at(metas: list[dict[str, Any]], texts: list[str], i: int) -> CitedPassage:
+    meta = metas[i]
+    return CitedPassage(
+        meta["doc_id"], meta["paragraph"] or None, meta["heading"], meta["citation"], texts[i]
+    )

@@ -130,6 +130,11 @@ def rule_citations(rules: RuleSet, retriever: HybridRetriever) -> dict[str, Cite
     }
 
 
+def citation_labels(cited: dict[str, CitedPassage | None]) -> dict[str, str]:
+    """Rule id -> the citation label of its paragraph, for calendar files."""
+    return {k: v.label for k, v in cited.items() if v is not None}
+
+
 def build_model(settings: Settings) -> tuple[ChatModel | None, str, str | None]:
     """The configured model, the mode actually in use, and a notice when it fell back to extractive.
     A broken backend never shows a stack trace: it falls back, and says so in every answer."""

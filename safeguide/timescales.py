@@ -325,3 +325,12 @@ def parse_iso_date(value: str, field: str = "date") -> date:
         return date.fromisoformat(value.strip())
     except (ValueError, AttributeError):
         raise InvalidQuery(f"{field} '{value}' is not a real date in the form YYYY-MM-DD") from None
+
+
+def parse_time_of_day(value: str | None) -> time | None:
+    if value is None:
+        return None
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise InvalidQuery(f"start_time '{value}' is not a time of day like 14:30") from None

@@ -12,11 +12,11 @@ from safeguide.calendar import long_date
 from safeguide.settings import get_settings
 
 
-def _context() -> tuple[Any, Any, Any]:
+def _context() -> tuple[Any, Any]:
     from safeguide.services import build_rules
 
     settings = get_settings()
-    return settings, build_rules(settings), None
+    return settings, build_rules(settings)
 
 
 def _citations(rules: Any, settings: Any) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def list_cmd(as_json: bool, authority: str | None) -> None:
     """List every rule with its source."""
     from api.timescales import rule_out
 
-    settings, rules, _ = _context()
+    settings, rules = _context()
     chosen = rules.for_authority(authority) if authority else list(rules.rules.values())
     if as_json:
         cited = _citations(rules, settings)
@@ -70,14 +70,17 @@ def list_cmd(as_json: bool, authority: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def due_cmd(rule_id: str, start: str, start_time: str | None, authority: str | None, as_json: bool) -> None:
     """When RULE_ID falls for an event on --start."""
-    from api.timescales import _start_time, due_out
+    from api.timescales import due_out
     from safeguide.services import build_calendar
-    from safeguide.timescales import due, parse_iso_date
+    from safeguide.timescales import due, parse_iso_date, parse_time_of_day
 
-    settings, rules, _ = _context()
+    settings, rules = _context()
     rule = rules.get(rule_id)
     result = due(
-        rule, parse_iso_date(start, "--start"), build_calendar(settings, authority), _start_time(start_time)
+        rule,
+        parse_iso_date(start, "--start"),
+        build_calendar(settings, authority),
+        parse_time_of_day(start_time),
     )
     if as_json:
         click.echo(
@@ -107,21 +110,19 @@ def plan_cmd(event: str, day: str, authority: str | None, ics_file: Path | None,
     """Every deadline that follows an event, in date order."""
     from api.timescales import due_out
     from safeguide.ics import plan_to_ics
-    from safeguide.services import build_calendar
+    from safeguide.services import build_calendar, citation_labels
     from safeguide.timescales import parse_iso_date, plan
 
-    settings, rules, _ = _context()
+    settings, rules = _context()
     start = parse_iso_date(day, "--date")
     steps = plan(rules, event, start, build_calendar(settings, authority), authority)
+    cited = _citations(rules, settings) if ics_file is not None or as_json else {}
     if ics_file is not None:
-        cited = _citations(rules, settings)
-        labels = {k: v.label for k, v in cited.items() if v is not None}
-        data = plan_to_ics(steps, f"Deadlines from the {event} on {long_date(start)}", labels)
+        data = plan_to_ics(steps, f"Deadlines from the {event} on {long_date(start)}", citation_labels(cited))
         tmp = ics_file.with_name(ics_file.name + ".part")
         tmp.write_bytes(data)
         tmp.replace(ics_file)  # never a half-written calendar file
     if as_json:
-        cited = _citations(rules, settings)
         out = [{**due_out(s.due, rules.get(s.rule_id), cited), "occurrence": s.occurrence} for s in steps]
         click.echo(
             json.dumps(
