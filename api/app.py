@@ -15,12 +15,19 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from api.ask import router as ask_router
+from api.compare import router as compare_router
 from api.deps import RetrieverDep, SettingsDep
 from api.timescales import router as timescales_router
 from safeguide.conversations import ConversationStore
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
 from safeguide.retrieval import Filters, PassageOut
-from safeguide.services import build_chain, build_model, build_retriever, build_rules, documents_status
+from safeguide.services import (
+    build_chain,
+    build_model,
+    build_retriever,
+    build_rules,
+    documents_status,
+)
 from safeguide.settings import Settings, get_settings
 from safeguide.timescales import UnknownTimescale
 
@@ -50,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.model = build_model(settings)
         app.state.chain = build_chain(settings, app.state.retriever, app.state.rules, app.state.model)
         app.state.conversations = ConversationStore(settings.conversations_db)
+        app.state.comparer = app.state.chain.comparer
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
@@ -90,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(timescales_router)
     app.include_router(ask_router)
+    app.include_router(compare_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

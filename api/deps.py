@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from safeguide.chain import AnswerChain
+from safeguide.compare import Comparer
 from safeguide.conversations import ConversationStore
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
@@ -38,8 +39,14 @@ def get_conversations(request: Request) -> ConversationStore:
     return store
 
 
+def get_comparer(request: Request) -> Comparer:
+    comparer: Comparer = request.app.state.comparer
+    return comparer
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ChainDep = Annotated[AnswerChain, Depends(get_chain)]
 ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
 RulesDep = Annotated[RuleSet, Depends(get_rules)]
 RetrieverDep = Annotated[HybridRetriever, Depends(get_retriever)]
+ComparerDep = Annotated[Comparer, Depends(get_comparer)]

@@ -16,7 +16,7 @@ from typing import Any
 
 from eval.retrieval import HERE, RESULTS, load_golden
 
-SUITES = ("retrieval", "answers", "timescales", "safety")
+SUITES = ("retrieval", "answers", "timescales", "safety", "compare")
 TIMESCALES = HERE / "golden" / "timescales.jsonl"
 
 
@@ -66,6 +66,13 @@ def _chain(backend: str) -> Any:
 def run_suite(suite: str, backend: str, limit: int | None, progress: Callable[[], None]) -> dict[str, Any]:
     if suite == "timescales":
         return run_timescales(progress)
+    if suite == "compare":
+        from eval.compare import run_compare
+        from safeguide.services import build_comparer, build_retriever, build_rules
+        from safeguide.settings import get_settings
+
+        settings = get_settings()
+        return run_compare(build_comparer(settings, build_retriever(settings), build_rules(settings)))
     if suite == "retrieval":
         from eval.retrieval import run_all
         from ingest.store import IndexLocation
@@ -86,7 +93,7 @@ def run_suite(suite: str, backend: str, limit: int | None, progress: Callable[[]
 
 
 def result_path(suite: str, backend: str) -> Path:
-    name = suite if suite in ("retrieval", "timescales") else f"{suite}-{backend}"
+    name = suite if suite in ("retrieval", "timescales", "compare") else f"{suite}-{backend}"
     return RESULTS / f"{name}.json"
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from safeguide.calendar import CONVENTIONS, WorkingCalendar, long_date
 from safeguide.citations import find_passage_index, passage_at
+from safeguide.compare import Comparer
+from safeguide.errors import SafeguideError
 from safeguide.llm import ChatModel
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
@@ -70,6 +72,13 @@ FOLLOW_UP = re.compile(
     r"^\s*(?:and|what about|how about|what if|also|then|same)\b|\b(?:that|this|it|they|them|there|those)\b",
     re.IGNORECASE,
 )
+COMPARE_MAX_LINES = 6
+COMPARE_FILLER = frozenset(
+    tokenize(
+        "what how has have changed change changes between from since in the edition editions working "
+        "together wt guidance about for regarding tell me please difference differences new compare"
+    )
+)
 PLACEHOLDER = re.compile(r"\[[a-zA-Z ]+ removed\]")
 
 
@@ -118,6 +127,7 @@ class AnswerChain:
     max_chars: int = 2000
     doc_hashes: dict[str, str] = field(default_factory=dict)
     fallback_notice: str | None = None
+    comparer: Comparer | None = None
     model_sources: int = 3
     model_source_chars: int = 700
 
@@ -154,8 +164,11 @@ class AnswerChain:
         edition = edition or self._named_edition(checked.text)
         requests = find_timescale_requests(checked.text, today, self.rules, authority)
         timings["checks_ms"] = _ms(started)
+        comparison = self._comparison_answer(checked, authority, notices) if not requests else None
         if requests:
             result = self._timescale_answer(checked, requests, authority, notices)
+        elif comparison is not None:
+            result = comparison
         else:
             result = self._retrieval_answer(
                 checked, edition, authority, history or [], notices, on_sources, on_token, timings
@@ -219,6 +232,64 @@ class AnswerChain:
             self.mode,
             self._provenance(sources, [t["rule_id"] for t in out], None),
             checked.text,
+        )
+
+    def _comparison_answer(
+        self, checked: CheckedInput, authority: str | None, notices: list[str]
+    ) -> Answer | None:
+        """ "What changed about X between 2010 and 2018?" from the comparison module, each change cited.
+        None (ordinary retrieval instead) when it is not such a question or no change is about X."""
+        years = sorted(set(YEARS.findall(checked.text)))
+        if self.comparer is None or len(years) != 2 or not COMPARE.search(checked.text):
+            return None
+        words = re.findall(r"[A-Za-z][A-Za-z'-]*", COMPARE.sub(" ", YEARS.sub(" ", checked.text)))
+        topic = " ".join(w for w in words if set(tokenize(w)) - COMPARE_FILLER) or None
+        try:
+            comparison = self.comparer.compare(years[0], years[1], topic, authority)
+        except SafeguideError:
+            return None
+        old, new = (EDITION_NAMES.get(y, y) for y in years)
+        if not comparison.changes:
+            text = (
+                f"The edition comparison finds no change about “{topic}” between {old} and {new} in the "
+                "documents held. The Compare tab lists every change it finds."
+            )
+            return Answer(
+                text, [], [], False, _unique(notices + comparison.notes), self.mode,
+                self._provenance([], [], None), checked.text,
+            )  # fmt: skip
+        reader = self.retriever.reader()
+        position = {cid: i for i, cid in enumerate(reader.ids)}
+        sources: list[Source] = []
+        lines = [
+            f"Changes between {old} and {new}"
+            + (f" about “{comparison.topic}”" if comparison.topic else "")
+            + f" ({len(comparison.changes)} found; the Compare tab lists them all):"
+        ]
+        for ch in comparison.changes[:COMPARE_MAX_LINES]:
+            marks = []
+            for label, side in (("before", ch.before), ("after", ch.after)):
+                if side is not None and side.chunk_id in position:
+                    n = self._add_source(sources, reader.result(position[side.chunk_id], 0.0, None, None))
+                    marks.append(f"{label} [{n}]")
+            lines.append(f"- {ch.kind.capitalize()}: {ch.summary} ({', '.join(marks)})")
+        if len(comparison.changes) > COMPARE_MAX_LINES:
+            lines.append(f"- … and {len(comparison.changes) - COMPARE_MAX_LINES} more in the Compare tab.")
+        notices.append(
+            "From the edition comparison: each change quotes or summarises the passages it cites, and the "
+            "curated changes are listed first."
+        )
+        notices.extend(comparison.notes)
+        notices.extend(self._edition_notices(sources))
+        provenance = self._provenance(sources, [], None)
+        provenance["comparison"] = {
+            "from": years[0],
+            "to": years[1],
+            "topic": comparison.topic,
+            "changes": [ch.id for ch in comparison.changes[:COMPARE_MAX_LINES]],
+        }
+        return Answer(
+            "\n".join(lines), sources, [], False, _unique(notices), self.mode, provenance, checked.text
         )
 
     def _retrieval_answer(

@@ -146,7 +146,7 @@ def _wrap(command: click.Command) -> click.Command:
 @main.command("eval")
 @click.option(
     "--suite",
-    type=click.Choice(["retrieval", "answers", "timescales", "safety", "all"]),
+    type=click.Choice(["retrieval", "answers", "timescales", "safety", "compare", "all"]),
     default="all",
     show_default=True,
 )
@@ -184,6 +184,43 @@ def eval_cmd(suite: str, backend: str, limit: int | None, as_json: bool) -> None
             )
     if as_json:
         click.echo(json.dumps(reports if suite == "all" else reports[suite], indent=2))
+
+
+@main.command("compare")
+@click.option("--from", "from_edition", default="2010", show_default=True, help="The older edition.")
+@click.option("--to", "to_edition", default="2018", show_default=True, help="The newer edition.")
+@click.option("--topic", default=None, help='Only changes about this, e.g. "child deaths".')
+@click.option("--authority", default=None, help="Whose documents (default: national).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "csv", "html", "json"]), default="md", show_default=True
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
+@friendly_errors
+def compare_cmd(
+    from_edition: str, to_edition: str, topic: str | None, authority: str | None, fmt: str, out: Path | None
+) -> None:
+    """What changed between two editions, point by point, each change with its sources."""
+    from safeguide.compare import export
+    from safeguide.services import build_comparer, build_retriever, build_rules
+
+    settings = get_settings()
+    comparer = build_comparer(settings, build_retriever(settings), build_rules(settings))
+    comparison = comparer.compare(from_edition, to_edition, topic, authority)
+    if fmt == "json":
+        text = json.dumps(comparison.public(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = export(comparison, fmt)[0]
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)  # never a half-written file
+    click.echo(
+        f"{len(comparison.changes)} changes ({len(comparison.earlier)} more listed as new in "
+        f"{from_edition}) written to {out} in {comparison.took_ms:.0f} ms",
+        err=True,
+    )
 
 
 @main.group("models")

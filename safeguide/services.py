@@ -14,6 +14,7 @@ from ingest.store import IndexLocation
 from safeguide.calendar import WorkingCalendar, default_calendar
 from safeguide.chain import AnswerChain
 from safeguide.citations import CitedPassage, find_passage
+from safeguide.compare import Comparer
 from safeguide.errors import CorpusError, IndexNotReady, ModelUnavailable
 from safeguide.llm import ChatModel
 from safeguide.retrieval import HybridRetriever
@@ -176,4 +177,24 @@ def build_chain(
         max_chars=settings.max_question_chars,
         doc_hashes=hashes,
         fallback_notice=notice,
+        comparer=build_comparer(settings, retriever, rules),
+    )
+
+
+def edition_ids(settings: Settings) -> list[str]:
+    """The editions in corpus/editions.toml, oldest first."""
+    path = settings.corpus_dir / "editions.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return [str(e["id"]) for e in raw["edition"]]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+        raise CorpusError(f"editions file {path}: {exc}") from exc
+
+
+def build_comparer(settings: Settings, retriever: HybridRetriever, rules: RuleSet) -> Comparer:
+    return Comparer(
+        reader=retriever.reader,
+        rules=rules,
+        curated_file=settings.corpus_dir / "changes.toml",
+        editions=edition_ids(settings),
     )

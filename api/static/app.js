@@ -203,7 +203,31 @@ function transcript() {
   return state.transcript.join("\n") + "\n";
 }
 
+// Tabs: Ask | Compare editions | ... Arrow keys move between tabs (WAI-ARIA tabs pattern).
+function showTab(button) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const on = tab === button;
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(tab.getAttribute("aria-controls")).hidden = !on;
+  }
+  button.focus();
+  document.dispatchEvent(new CustomEvent("tabshown", { detail: button.getAttribute("aria-controls") }));
+}
+
+function setUpTabs() {
+  const tabs = [...document.querySelectorAll("[role=tab]")];
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => showTab(tab));
+    tab.addEventListener("keydown", (e) => {
+      if (e.key === "ArrowRight") showTab(tabs[(i + 1) % tabs.length]);
+      if (e.key === "ArrowLeft") showTab(tabs[(i - 1 + tabs.length) % tabs.length]);
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setUpTabs();
   loadFilters();
   $("ask-form").addEventListener("submit", ask);
   $("question").addEventListener("keydown", (e) => {

@@ -1,0 +1,738 @@
+"""Edition comparison: what changed between two editions, point by point, each change cited.
+
+Three sources of changes, in this order of trust:
+
+1. curated: corpus/changes.toml, known structural changes with citations on both sides. They anchor
+   the result, so the big changes are never missed however the automatic part does;
+2. Before/Now pairs: a change document's quoted "Before" and "Now" wording, compared word by word;
+3. change statements: each item of a change document of the newer edition ("a new section on ...",
+   "X will be replaced by Y") becomes a change, with the closest passage of the older edition as its
+   `before` when one is close enough in meaning and shares a key term.
+
+Changes that the older edition's own summaries list as new in that edition ("new in 2010") are kept
+apart, in `earlier`: they are not changes between the two editions compared. Timescale differences
+come from the timescale rules, never from text. Summaries are quoted from the sources (extractive);
+`summarise()` can rewrite them with a model, and keeps a rewrite only when both sources support it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from ingest.store import IndexLocation
+from safeguide.citations import contains, find_passage_index, normalise
+from safeguide.errors import CorpusError, InvalidQuery
+from safeguide.retrieval import IndexReader, tokenize
+from safeguide.timescales import RuleSet
+
+Kind = Literal["new", "removed", "changed", "replaced", "renamed"]
+KINDS: tuple[str, ...] = ("new", "removed", "changed", "replaced", "renamed")
+CHANGE_DOC_KINDS = frozenset({"briefing", "summary of changes"})
+# Words a summary may use that say *how* something changed rather than *what*; every other content
+# word of a summary must be in the text it cites (tests/test_compare.py checks this for every change).
+CHANGE_WORDS = frozenset(
+    tokenize(
+        "replaced replaces now no longer new removed added becomes become renamed named changed "
+        "was were is are dropped before"
+    )
+)
+_REPLACED = re.compile(r"\breplac(?:e|es|ed|ing)\b", re.IGNORECASE)
+_NEW = re.compile(r"\bnew\b|\badditional\b|\badded\b", re.IGNORECASE)
+_CHANGED = re.compile(
+    r"\b(?:specifies|highlights|sets out|must|should|will|responsible|requirement|duty|duties|expected|"
+    r"extended|revised|updated|greater|clarif\w+|expanded|strengthen\w*|now|need to|responsib\w+|"
+    r"are those|is defined|means)\b",
+    re.IGNORECASE,
+)
+_EXPLICIT = re.compile(
+    r"\b(?:new|replac\w+|additional|added|extended|revised|updated|greater|clarif\w+|expanded|widened|"
+    r"strengthen\w*|increased|emphasis|now|no longer)\b",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"(?:^|\s)-?\s*▶\s*|\n-\s+")
+_PAIR = re.compile(r"^Before:\s*(?P<before>.+?)\s*Now:\s*(?P<now>.+)$", re.DOTALL)
+_QUOTES = "“”\"'‘’"
+GENERIC_WORDS = frozenset(
+    tokenize(
+        "child children young people person social care worker work safeguarding welfare protection "
+        "guidance procedure staff practitioner should must local new"
+    )
+)
+ALIGN_MIN_COSINE = 0.6
+ALIGN_SURE_COSINE = 0.72
+ALIGNED_NOTE = (
+    "The {edition} passage was matched by meaning and shared terms ({terms}), not cited by a document: "
+    "read it before relying on it."
+)
+SUMMARY_MAX_CHARS = 220
+PAIR_NOTE = "“Before” is the wording of the edition the briefing compares with, as the briefing quotes it."
+
+
+class CitedSide(BaseModel):
+    """One side of a change: the passage it rests on, as the API shows it."""
+
+    doc_id: str
+    paragraph: str | None
+    heading: str
+    citation: str
+    edition: str
+    text: str
+    chunk_id: str
+
+
+class Change(BaseModel):
+    id: str
+    topic: str
+    kind: Kind
+    summary: str
+    before: CitedSide | None
+    after: CitedSide | None
+    origin: Literal["curated", "pair", "statement", "timescales", "model"] = "statement"
+    note: str = ""
+    aligned: bool = False  # `before` was matched by meaning, not cited by a document
+
+    def words_supported(self) -> list[str]:
+        """Content words of the summary that neither cited text contains (empty when all are)."""
+        cited = set()
+        for side in (self.before, self.after):
+            if side is not None:
+                cited |= set(tokenize(side.text))
+        return sorted(set(tokenize(self.summary)) - cited - CHANGE_WORDS)
+
+
+class Comparison(BaseModel):
+    from_edition: str = Field(serialization_alias="from")
+    to_edition: str = Field(serialization_alias="to")
+    topic: str | None = None
+    changes: list[Change]
+    earlier: list[Change] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    build: str = ""
+    took_ms: float = 0.0
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+# ------------------------------------------------------------------------------------------------ curated
+
+
+class CuratedSide(BaseModel):
+    doc_id: str
+    paragraph: str | None = None
+    heading: str | None = None
+    evidence: str
+    part: Literal["before", "now"] | None = None
+
+    @model_validator(mode="after")
+    def _points_somewhere(self) -> CuratedSide:
+        if not (self.paragraph or self.heading):
+            raise ValueError("a side needs a paragraph or, for unnumbered documents, a heading")
+        return self
+
+
+class CuratedChange(BaseModel):
+    id: str
+    from_edition: str = Field(alias="from")
+    to_edition: str = Field(alias="to")
+    topic: str
+    kind: Kind
+    summary: str
+    before: CuratedSide | None = None
+    after: CuratedSide | None = None
+    absorbs: bool = True
+
+    @model_validator(mode="after")
+    def _has_a_side(self) -> CuratedChange:
+        if self.before is None and self.after is None:
+            raise ValueError("a change needs a before or an after source")
+        return self
+
+
+def load_curated(path: Path) -> list[CuratedChange]:
+    """The curated changes file; a missing file is an empty list, a broken one an error naming it."""
+    if not path.exists():
+        return []
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        changes = [CuratedChange.model_validate(c) for c in raw.get("change", [])]
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise CorpusError(f"changes file {path}: {exc}") from exc
+    seen: set[str] = set()
+    for c in changes:
+        if c.id in seen:
+            raise CorpusError(f"changes file {path}: the id {c.id!r} is used twice")
+        seen.add(c.id)
+    return changes
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def split_pair(text: str) -> tuple[str, str] | None:
+    """A Before/Now passage as its two quoted halves, or None when it is not one."""
+    m = _PAIR.match(text.strip())
+    if not m:
+        return None
+    return m.group("before").strip().strip(_QUOTES), m.group("now").strip().strip(_QUOTES)
+
+
+def _side(reader: IndexReader, i: int, text: str | None = None, part: str | None = None) -> CitedSide:
+    m = reader.metas[i]
+    label = m["citation"] + (f" ({'Before' if part == 'before' else 'Now'})" if part else "")
+    return CitedSide(
+        doc_id=m["doc_id"],
+        paragraph=m["paragraph"] or None,
+        heading=m["heading"],
+        citation=label,
+        edition=m["edition"],
+        text=reader.texts[i] if text is None else text,
+        chunk_id=reader.ids[i],
+    )
+
+
+def _one_line(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
+    text = re.sub(r"\s+", " ", text.replace("▶", " ")).strip().strip(_QUOTES + " -").strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + " …"
+
+
+def _stable_id(*parts: str) -> str:
+    return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:10]
+
+
+def _topic_of(heading: str) -> str:
+    return heading.split(" › ")[-1] if heading else ""
+
+
+def _items(text: str) -> list[str]:
+    """A passage's statements: its bullet items, with a lead-in ("... for a child who:") keeping the
+    items that complete it (lower-case continuations, or short items that state no change of their own).
+    """
+    parts = [p.strip() for p in _BULLET.split(text) if p and p.strip()] or [text.strip()]
+    groups: list[list[str]] = []
+    for part in parts:
+        lead = groups[-1] if groups else None
+        if (
+            lead is not None
+            and lead[0].endswith(":")
+            and (part[:1].islower() or (len(part.split()) < 8 and classify(part) is None))
+        ):
+            lead.append(part.rstrip(";"))
+        else:
+            groups.append([part])
+    return [g[0] if len(g) == 1 else f"{g[0]} {'; '.join(g[1:])}" for g in groups]
+
+
+def classify(item: str) -> Kind | None:
+    """What kind of change a statement in a change document describes; None when it states none."""
+    if _REPLACED.search(item):
+        return "replaced"
+    if _NEW.search(item):
+        return "new"
+    if _CHANGED.search(item):
+        return "changed"
+    return None
+
+
+def describe_edits(before: str, now: str, limit: int = 3) -> list[str]:
+    """Word-level edits from `before` to `now`: removed “…”, added “…”, “a” → “b”."""
+    a, b = before.split(), now.split()
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(a=[w.lower() for w in a], b=[w.lower() for w in b], autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        old = " ".join(a[i1:i2]).strip(".,;:" + _QUOTES)
+        new = " ".join(b[j1:j2]).strip(".,;:" + _QUOTES)
+        if op == "delete" and old:
+            out.append(f"removed “{old}”")
+        elif op == "insert" and new:
+            out.append(f"added “{new}”")
+        elif op == "replace" and (old or new):
+            out.append(f"“{old}” → “{new}”")
+    # Spelling-only edits ("judgements" → "judgments") say nothing to a manager; list them last.
+    out.sort(key=lambda e: _spelling_only(e))
+    return out[:limit] + (["…"] if len(out) > limit else [])
+
+
+def _spelling_only(edit: str) -> bool:
+    m = re.match(r"“(.+)” → “(.+)”$", edit)
+    return m is not None and difflib.SequenceMatcher(a=m.group(1), b=m.group(2)).ratio() > 0.8
+
+
+def _changed_sentence(before: str, now: str) -> str:
+    """The first sentence of `now` whose wording differs from `before`."""
+    from safeguide.verify import split_sentences
+
+    old = {normalise(s) for s in split_sentences(before)}
+    for s in split_sentences(now):
+        if normalise(s) not in old:
+            return s
+    return now
+
+
+def topic_matches(change: Change, topic: str) -> bool:
+    """Every word of the topic ("child deaths", "conferences") is in the change or the texts it cites."""
+    wanted = set(tokenize(topic)) - GENERIC_WORDS - {"change", "chang", "changed", "between", "edition"}
+    if not wanted:
+        return True
+    have = set(tokenize(f"{change.topic} {change.summary}"))
+    for side in (None if change.aligned else change.before, change.after):
+        if side is not None:
+            have |= set(tokenize(f"{side.heading} {side.text}"))
+    return wanted <= have
+
+
+# ----------------------------------------------------------------------------------------------- the comparer
+
+
+@dataclass
+class Comparer:
+    """Builds comparisons from the open index, the curated changes and the timescale rules."""
+
+    reader: Callable[[], IndexReader]
+    rules: RuleSet
+    curated_file: Path
+    editions: list[str]
+    _cache: dict[tuple[str, str, str, str | None], Comparison] = field(default_factory=dict)
+
+    def compare(
+        self, from_edition: str, to_edition: str, topic: str | None = None, authority: str | None = None
+    ) -> Comparison:
+        self._check(from_edition, to_edition)
+        if topic is not None and len(topic) > 200:
+            raise InvalidQuery("a topic is a few words (at most 200 characters)")
+        reader = self.reader()
+        key = (reader.build.name, from_edition, to_edition, authority)
+        if key not in self._cache:
+            self._cache.clear()  # one build's comparisons at a time; a new build starts afresh
+            self._cache[key] = self._build(reader, from_edition, to_edition, authority or "national")
+        full = self._cache[key]
+        if not topic or not topic.strip():
+            return full
+        return full.model_copy(
+            update={
+                "topic": topic.strip(),
+                "changes": [c for c in full.changes if topic_matches(c, topic)],
+                "earlier": [c for c in full.earlier if topic_matches(c, topic)],
+            }
+        )
+
+    def _check(self, from_edition: str, to_edition: str) -> None:
+        for e in (from_edition, to_edition):
+            if e not in self.editions:
+                raise InvalidQuery(f"unknown edition {e!r}; editions are {', '.join(self.editions)}")
+        if self.editions.index(from_edition) >= self.editions.index(to_edition):
+            raise InvalidQuery(
+                f"compare an older edition with a newer one ({from_edition} is not before {to_edition})"
+            )
+
+    # -------------------------------------------------------------------------------------------- build
+
+    def _build(self, reader: IndexReader, old: str, new: str, authority: str) -> Comparison:
+        started = time.perf_counter()
+        notes: list[str] = []
+        between = self.editions[self.editions.index(old) + 1 : self.editions.index(new) + 1]
+        held = set(reader.editions)
+        if new not in held:
+            notes.append(f"The index holds no document of edition {new}: only curated changes can be shown.")
+        if old not in held:
+            notes.append(f"The index holds no document of edition {old}: changes have no “before” text.")
+
+        curated, absorbed = self._curated(reader, old, new, notes)
+        pairs, statements = self._automatic(reader, between, authority, absorbed)
+        self._align(reader, statements, old, authority)
+        changes = curated + pairs + _dedupe(statements, curated + pairs)
+        changes += self._timescales(reader, old, new, authority, notes)
+        earlier = self._earlier(reader, old, authority)
+        if len({c.note for c in changes if c.origin == "pair"}) == 1:
+            notes.append(PAIR_NOTE)
+        return Comparison(
+            from_edition=old,
+            to_edition=new,
+            changes=changes,
+            earlier=earlier,
+            notes=notes,
+            build=reader.build.name,
+            took_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+
+    def _curated(
+        self, reader: IndexReader, old: str, new: str, notes: list[str]
+    ) -> tuple[list[Change], set[int]]:
+        out: list[Change] = []
+        absorbed: set[int] = set()
+        for c in load_curated(self.curated_file):
+            if (c.from_edition, c.to_edition) != (old, new):
+                continue
+            sides: list[CitedSide | None] = []
+            missing = False
+            for want in (c.before, c.after):
+                if want is None:
+                    sides.append(None)
+                    continue
+                i = find_passage_index(
+                    reader.metas, reader.texts, want.doc_id, want.paragraph, want.heading, want.evidence
+                )
+                text = None if i is None else reader.texts[i]
+                if text is not None and want.part is not None:
+                    pair = split_pair(text)
+                    text = None if pair is None else pair[0 if want.part == "before" else 1]
+                if i is None or text is None or not contains(text, want.evidence):
+                    missing = True
+                    break
+                sides.append(_side(reader, i, text, want.part))
+                if c.absorbs:
+                    absorbed.add(i)
+            if missing:
+                notes.append(
+                    f"The curated change {c.id!r} cites a passage the index does not hold; left out."
+                )
+                continue
+            out.append(
+                Change(
+                    id=c.id,
+                    topic=c.topic,
+                    kind=c.kind,
+                    summary=c.summary,
+                    before=sides[0],
+                    after=sides[1],
+                    origin="curated",
+                    note=PAIR_NOTE if any(w is not None and w.part for w in (c.before, c.after)) else "",
+                )
+            )
+        return out, absorbed
+
+    def _change_docs(self, reader: IndexReader, editions: Iterable[str], authority: str) -> list[int]:
+        """Passages of the documents that describe changes (briefings, summaries of changes)."""
+        wanted = set(editions)
+        state = IndexLocation(reader.build.parent.parent).read_state(reader.build)
+        kinds = {doc_id: str(s.manifest.get("kind", "")) for doc_id, s in state.items()}
+        chosen = [
+            i
+            for i, m in enumerate(reader.metas)
+            if m["edition"] in wanted
+            and m["authority"] == authority
+            and kinds.get(m["doc_id"]) in CHANGE_DOC_KINDS
+        ]
+        chosen.sort(key=lambda i: (reader.metas[i]["doc_id"], int(reader.metas[i].get("ordinal", 0))))
+        # A document's opening heading holds its title page (what it is, when it commences), not
+        # statements of change.
+        opening: dict[str, str] = {}
+        for i in chosen:
+            opening.setdefault(reader.metas[i]["doc_id"], _top(reader.metas[i]["heading"]))
+        return [i for i in chosen if _top(reader.metas[i]["heading"]) != opening[reader.metas[i]["doc_id"]]]
+
+    def _automatic(
+        self, reader: IndexReader, editions: list[str], authority: str, absorbed: set[int]
+    ) -> tuple[list[Change], list[tuple[Change, int]]]:
+        pairs: list[Change] = []
+        statements: list[tuple[Change, int]] = []
+        for i in self._change_docs(reader, editions, authority):
+            text = reader.texts[i]
+            meta = reader.metas[i]
+            pair = split_pair(text) if meta.get("kind") == "comparison" else None
+            if pair is not None and i in absorbed:
+                continue  # a curated change already reads this Before/Now pair
+            if pair is not None:
+                before, now = pair
+                edits = describe_edits(before, now)
+                if not edits:
+                    continue
+                sentence = _one_line(_changed_sentence(before, now), 160)
+                pairs.append(
+                    Change(
+                        id="pair-" + _stable_id(reader.ids[i]),
+                        topic=_topic_of(meta["heading"]),
+                        kind="removed" if all(e.startswith("removed") for e in edits) else "changed",
+                        summary=f"{sentence} ({'; '.join(edits)})",
+                        before=_side(reader, i, before, "before"),
+                        after=_side(reader, i, now, "now"),
+                        origin="pair",
+                        note=PAIR_NOTE,
+                    )
+                )
+                continue
+            for item in _items(text):
+                kind = classify(item)
+                if kind is None or len(item.split()) < 5:
+                    continue
+                change = Change(
+                    id="stmt-" + _stable_id(reader.ids[i], normalise(item)),
+                    topic=_topic_of(meta["heading"]),
+                    kind=kind,
+                    summary=_one_line(item),
+                    before=None,
+                    after=_side(reader, i),
+                    origin="statement",
+                )
+                statements.append((change, i))
+        return pairs, statements
+
+    def _earlier(self, reader: IndexReader, old: str, authority: str) -> list[Change]:
+        """What the older edition's own change summaries call new in it: kept apart from the comparison."""
+        out: list[Change] = []
+        seen: set[str] = set()
+        for i in self._change_docs(reader, [old], authority):
+            for item in _items(reader.texts[i]):
+                kind = classify(item) if _EXPLICIT.search(item) else None
+                key = normalise(item)
+                if kind is None or len(item.split()) < 5 or key in seen:
+                    continue
+                seen.add(key)
+                out.append(
+                    Change(
+                        id="earlier-" + _stable_id(reader.ids[i], key),
+                        topic=_topic_of(reader.metas[i]["heading"]),
+                        kind="new" if kind == "new" else "changed",
+                        summary=_one_line(item),
+                        before=None,
+                        after=_side(reader, i),
+                        origin="statement",
+                        note=f"Listed as new in edition {old} by its own summary of changes.",
+                    )
+                )
+        return out
+
+    def _align(
+        self, reader: IndexReader, statements: list[tuple[Change, int]], old: str, authority: str
+    ) -> None:
+        """Give each statement the older edition's closest passage as `before`, when one is close enough.
+
+        Close enough: cosine ≥ ALIGN_MIN_COSINE between the statement and the passage, and at least one
+        shared key term (a word that is not generic and is rarer than one passage in twenty).
+        """
+        candidates = [
+            i for i, m in enumerate(reader.metas) if m["edition"] == old and m["authority"] == authority
+        ]
+        if not statements or not candidates:
+            return
+        got = reader.collection.get(ids=[reader.ids[i] for i in candidates], include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        matrix = np.asarray([by_id[reader.ids[i]] for i in candidates], dtype=np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-9
+        queries = reader.embedder.embed_documents([c.summary for c, _ in statements])
+        queries = queries / (np.linalg.norm(queries, axis=1, keepdims=True) + 1e-9)
+        rare = _rare_terms(reader)
+        for (change, _), q in zip(statements, queries, strict=True):
+            scores = matrix @ q
+            terms = set(tokenize(change.summary)) & rare
+            for j in np.argsort(-scores)[:5]:
+                score = float(scores[j])
+                if score < ALIGN_MIN_COSINE:
+                    break
+                i = candidates[int(j)]
+                shared = terms & set(tokenize(f"{reader.metas[i]['heading']} {reader.texts[i]}"))
+                if len(shared) >= 2 or (shared and score >= ALIGN_SURE_COSINE):
+                    change.before = _side(reader, i)
+                    change.aligned = True
+                    change.note = ALIGNED_NOTE.format(edition=old, terms=", ".join(sorted(shared)))
+                    break
+
+    def _timescales(
+        self, reader: IndexReader, old: str, new: str, authority: str, notes: list[str]
+    ) -> list[Change]:
+        """Differences between the rules of the two editions for the same event, from the rules file."""
+        by_event: dict[str, dict[str, Any]] = {}
+        for rule in self.rules.rules.values():
+            if rule.authority != authority:
+                continue
+            for e in (old, new):
+                if e in rule.editions:
+                    by_event.setdefault(rule.event, {}).setdefault(e, rule)
+        if not any(new in v for v in by_event.values()):
+            notes.append(
+                f"The timescale rules hold no {authority} timescale for edition {new}, so no timescale "
+                "differences can be shown."
+            )
+            return []
+        out: list[Change] = []
+        for event, got in sorted(by_event.items()):
+            if old not in got or new not in got:
+                continue
+            a, b = got[old], got[new]
+            if (a.amount, a.unit) == (b.amount, b.unit):
+                continue
+            sides = []
+            for rule in (a, b):
+                c = rule.citation
+                i = find_passage_index(
+                    reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence
+                )
+                sides.append(None if i is None else _side(reader, i))
+            out.append(
+                Change(
+                    id=f"timescale-{event}",
+                    topic="Timescales",
+                    kind="changed",
+                    summary=f"{b.name}: {a.duration_text()} in {old}, {b.duration_text()} in {new}",
+                    before=sides[0],
+                    after=sides[1],
+                    origin="timescales",
+                    note=f"From the timescale rules {a.id} and {b.id}.",
+                )
+            )
+        return out
+
+
+def _dedupe(statements: list[tuple[Change, int]], anchors: list[Change]) -> list[Change]:
+    """Drop statements that repeat another (a slide shown twice) or that a curated change already says."""
+    out: list[Change] = []
+    seen: set[str] = set()
+    anchored = [normalise(c.after.text) for c in anchors if c.after is not None]
+    for change, _ in statements:
+        key = normalise(change.summary)
+        if key in seen:
+            continue
+        seen.add(key)
+        if any(key.rstrip(" …") in a for a in anchored) and _said_by(change, anchors):
+            continue
+        out.append(change)
+    return out
+
+
+def _said_by(change: Change, anchors: list[Change]) -> bool:
+    """Does a curated change, citing the same passage, cover this statement's key words?"""
+    mine = set(tokenize(change.summary)) - GENERIC_WORDS
+    for a in anchors:
+        if a.origin != "curated" or a.after is None or change.after is None:
+            continue
+        if (
+            a.after.citation == change.after.citation
+            and len(mine & set(tokenize(a.summary))) >= len(mine) / 2
+        ):
+            return True
+    return False
+
+
+def _top(heading: str) -> str:
+    return heading.split(" › ")[0]
+
+
+def _rare_terms(reader: IndexReader) -> set[str]:
+    counts: dict[str, int] = {}
+    for t in reader.texts:
+        for w in set(tokenize(t)):
+            counts[w] = counts.get(w, 0) + 1
+    limit = max(2, len(reader.texts) // 20)  # in at most one passage in twenty
+    return {w for w, n in counts.items() if n <= limit and not w.isdigit()} - GENERIC_WORDS
+
+
+# ------------------------------------------------------------------------------------------------ exports
+
+EXPORT_FORMATS = ("md", "csv", "html")
+_MEDIA = {
+    "md": "text/markdown; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+
+
+def export(comparison: Comparison, fmt: str) -> tuple[str, str]:
+    """The comparison as Markdown, CSV or a printable HTML briefing: (text, media type)."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidQuery(f"unknown format {fmt!r}; formats are {', '.join(EXPORT_FORMATS)}")
+    text = {"md": _markdown, "csv": _csv, "html": _html}[fmt](comparison)
+    return text, _MEDIA[fmt]
+
+
+def _title(c: Comparison) -> str:
+    return f"What changed between Working Together {c.from_edition} and {c.to_edition}" + (
+        f" (topic: {c.topic})" if c.topic else ""
+    )
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", re.sub(r"\s+", " ", text)).strip()
+
+
+def _markdown(c: Comparison) -> str:
+    lines = [f"# {_md_escape(_title(c))}", ""]
+    lines += [f"> {_md_escape(n)}" for n in c.notes] + ([""] if c.notes else [])
+    for section, changes in (("Changes", c.changes), (f"Already new in {c.from_edition}", c.earlier)):
+        if not changes:
+            continue
+        lines += [f"## {section}", ""]
+        for ch in changes:
+            lines.append(f"### {_md_escape(ch.topic)}: {ch.kind}")
+            lines.append("")
+            lines.append(_md_escape(ch.summary))
+            lines.append("")
+            for label, side in (("Before", ch.before), ("After", ch.after)):
+                if side is not None:
+                    lines.append(f"- **{label}** ({_md_escape(side.citation)}): {_md_escape(side.text)}")
+            if ch.note:
+                lines.append(f"- *{_md_escape(ch.note)}*")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _csv(c: Comparison) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out)
+    header = "section id topic kind summary before_citation before_text after_citation after_text note"
+    w.writerow(header.split())
+    for section, changes in (("change", c.changes), (f"new in {c.from_edition}", c.earlier)):
+        for ch in changes:
+            b, a = ch.before, ch.after
+            w.writerow(
+                [section, ch.id, ch.topic, ch.kind, ch.summary, b.citation if b else "", b.text if b else "",
+                 a.citation if a else "", a.text if a else "", ch.note]
+            )  # fmt: skip
+    return "\ufeff" + out.getvalue()  # a byte-order mark so spreadsheet programs read UTF-8
+
+
+def _html(c: Comparison) -> str:
+    from html import escape
+
+    def side(s: CitedSide | None) -> str:
+        if s is None:
+            return '<td class="none">Not in the corpus</td>'
+        return f'<td><p class="cite">{escape(s.citation)}</p><blockquote>{escape(s.text)}</blockquote></td>'
+
+    def table(changes: list[Change]) -> str:
+        rows = "".join(
+            f'<tr><th scope="row"><span class="kind">{escape(ch.kind)}</span> {escape(ch.topic)}'
+            f"<p>{escape(ch.summary)}</p>{f'<p class=note>{escape(ch.note)}</p>' if ch.note else ''}</th>"
+            f"{side(ch.before)}{side(ch.after)}</tr>"
+            for ch in changes
+        )
+        return (
+            f"<table><thead><tr><th>Change</th><th>Before ({escape(c.from_edition)})</th>"
+            f"<th>After ({escape(c.to_edition)})</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+
+    notes = "".join(f"<p class=note>{escape(n)}</p>" for n in c.notes)
+    earlier = (
+        f"<h2>Already new in {escape(c.from_edition)} (not a change between these editions)</h2>"
+        + table(c.earlier)
+        if c.earlier
+        else ""
+    )
+    return (
+        '<!doctype html><html lang="en-GB"><head><meta charset="utf-8">'
+        f"<title>{escape(_title(c))}</title><style>"
+        "body{font:11pt/1.4 system-ui,sans-serif;margin:1.5cm}table{border-collapse:collapse;width:100%}"
+        "td,th{border:1px solid #999;padding:.4em;vertical-align:top;text-align:left}"
+        "blockquote{margin:0}.cite{font-weight:600;margin:0 0 .3em}.kind{text-transform:uppercase;"
+        "font-size:.8em;border:1px solid;padding:0 .3em}.note{font-style:italic;color:#444}"
+        ".none{color:#666}@media print{tr{break-inside:avoid}}"
+        f"</style></head><body><h1>{escape(_title(c))}</h1>{notes}"
+        f"<p>{len(c.changes)} changes, each with the passages it rests on. Build {escape(c.build)}.</p>"
+        f"<h2>Changes</h2>{table(c.changes)}{earlier}</body></html>"
+    )
