@@ -17,9 +17,12 @@ from pydantic import BaseModel, Field
 from api.ask import router as ask_router
 from api.compare import router as compare_router
 from api.deps import RetrieverDep, SettingsDep
+from api.quiz import router as quiz_router
 from api.timescales import router as timescales_router
 from safeguide.conversations import ConversationStore
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
+from safeguide.quiz import QuizBuilder, QuizError
+from safeguide.quiz_store import QuizStore, UnknownQuiz
 from safeguide.retrieval import Filters, PassageOut
 from safeguide.services import (
     build_chain,
@@ -58,19 +61,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.chain = build_chain(settings, app.state.retriever, app.state.rules, app.state.model)
         app.state.conversations = ConversationStore(settings.conversations_db)
         app.state.comparer = app.state.chain.comparer
+        app.state.quiz_builder = QuizBuilder(
+            app.state.retriever.reader, app.state.rules, app.state.comparer, app.state.chain.model
+        )
+        app.state.quizzes = QuizStore(settings.quizzes_db)
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
         yield
         app.state.conversations.close()
+        app.state.quizzes.close()
 
     app = FastAPI(title="safeguide", version="0.1.0", lifespan=lifespan)
 
     @app.exception_handler(SafeguideError)
     async def _typed_error(request: Request, exc: SafeguideError) -> JSONResponse:
-        status = {InvalidQuery: 422, IndexNotReady: 503, ModelUnavailable: 503, UnknownTimescale: 404}.get(
-            type(exc), 400
-        )
+        status = {
+            InvalidQuery: 422,
+            IndexNotReady: 503,
+            ModelUnavailable: 503,
+            UnknownTimescale: 404,
+            UnknownQuiz: 404,
+            QuizError: 422,
+        }.get(type(exc), 400)
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -99,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(timescales_router)
     app.include_router(ask_router)
     app.include_router(compare_router)
+    app.include_router(quiz_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

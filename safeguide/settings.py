@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         return self.data_dir / "conversations.sqlite3"
 
     @property
+    def quizzes_db(self) -> Path:
+        return self.data_dir / "quizzes.sqlite3"
+
+    @property
     def rules_path(self) -> Path:
         return self.timescales_file or self.corpus_dir / "timescales.toml"
 

@@ -1,0 +1,141 @@
+"""Quiz builder API: build, review (edit, drop, regenerate) and export quizzes."""
+
+from __future__ import annotations
+
+import random
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from safeguide.quiz import Question, QuizBuilder, QuizError, QuizRequest, check_question
+from safeguide.quiz_export import FORMATS, export_quiz
+from safeguide.quiz_store import QuizStore, StoredQuiz
+
+router = APIRouter(prefix="/api/quiz", tags=["quiz"])
+
+
+class QuestionEdit(BaseModel):
+    stem: str | None = Field(default=None, max_length=1000)
+    options: list[str] | None = Field(default=None, min_length=2, max_length=8)
+    answer_index: int | None = Field(default=None, ge=0)
+    feedback: list[str] | None = Field(default=None, max_length=8)
+
+
+def _builder(request: Request) -> QuizBuilder:
+    builder: QuizBuilder = request.app.state.quiz_builder
+    return builder
+
+
+def _store(request: Request) -> QuizStore:
+    store: QuizStore = request.app.state.quizzes
+    return store
+
+
+def _public(quiz: StoredQuiz, report: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "quiz_id": quiz.quiz_id,
+        "seed": quiz.seed,
+        "request": quiz.request.model_dump(),
+        "questions": [q.model_dump() for q in quiz.questions],
+        "updated": quiz.updated,
+    }
+    if report is not None:
+        out["report"] = report
+    return out
+
+
+@router.post("")
+def create_quiz(body: QuizRequest, request: Request) -> dict[str, Any]:
+    seed = body.seed if body.seed is not None else random.SystemRandom().randrange(2**31)
+    req = body.model_copy(update={"seed": seed})
+    questions, report = _builder(request).build(req)
+    quiz = _store(request).create(req, seed, questions)
+    return _public(quiz, report.__dict__)
+
+
+@router.get("/{quiz_id}")
+def get_quiz(quiz_id: str, request: Request) -> dict[str, Any]:
+    return _public(_store(request).get(quiz_id))
+
+
+@router.delete("/{quiz_id}")
+def delete_quiz(quiz_id: str, request: Request) -> dict[str, Any]:
+    _store(request).delete(quiz_id)
+    return {"deleted": quiz_id}
+
+
+@router.put("/{quiz_id}/questions/{question_id}")
+def edit_question(quiz_id: str, question_id: str, body: QuestionEdit, request: Request) -> dict[str, Any]:
+    """Edit a question; the edit must still pass every check (one right answer, backed by its source)."""
+    store = _store(request)
+    quiz = store.get(quiz_id)
+    i = quiz.question(question_id)
+    old = quiz.questions[i]
+    options = body.options if body.options is not None else old.options
+    answer = body.answer_index if body.answer_index is not None else old.answer_index
+    feedback = body.feedback
+    if feedback is None:
+        kept = dict(zip(old.options, old.feedback, strict=True))
+        feedback = [
+            kept.get(o) or ("Right." if k == answer else "Not this one.") for k, o in enumerate(options)
+        ]
+    edited = old.model_copy(
+        update={
+            "stem": body.stem if body.stem is not None else old.stem,
+            "options": [o.strip() for o in options],
+            "answer_index": answer,
+            "feedback": feedback,
+            "reworded": old.reworded or body.stem is not None,
+        }
+    )
+    problems = check_question(Question.model_validate(edited.model_dump()))
+    if problems:
+        raise QuizError("the edited question cannot be kept: " + "; ".join(problems))
+    questions = list(quiz.questions)
+    questions[i] = edited
+    store.save_questions(quiz_id, questions)
+    return edited.model_dump()
+
+
+@router.delete("/{quiz_id}/questions/{question_id}")
+def drop_question(quiz_id: str, question_id: str, request: Request) -> dict[str, Any]:
+    store = _store(request)
+    quiz = store.get(quiz_id)
+    i = quiz.question(question_id)
+    questions = quiz.questions[:i] + quiz.questions[i + 1 :]
+    store.save_questions(quiz_id, questions)
+    return {"quiz_id": quiz_id, "questions": len(questions)}
+
+
+@router.post("/{quiz_id}/questions/{question_id}/regenerate")
+def regenerate_question(quiz_id: str, question_id: str, request: Request) -> dict[str, Any]:
+    """Replace a question with another from the same scope, different from every question in the quiz."""
+    store = _store(request)
+    quiz = store.get(quiz_id)
+    i = quiz.question(question_id)
+    fresh = _builder(request).regenerate(
+        quiz.request, quiz.questions, seed=quiz.seed + 7919 * (i + 1) + len(quiz.updated)
+    )
+    questions = list(quiz.questions)
+    questions[i] = fresh
+    store.save_questions(quiz_id, questions)
+    return fresh.model_dump()
+
+
+@router.get("/{quiz_id}/export")
+def export(
+    quiz_id: str,
+    request: Request,
+    format: Annotated[str, Query(pattern="^(" + "|".join(FORMATS) + ")$")] = "gift",
+) -> Response:
+    quiz = _store(request).get(quiz_id)
+    if not quiz.questions:
+        raise QuizError("the quiz has no questions left to export")
+    data, media, ext = export_quiz(f"safeguide quiz {quiz_id[:8]}", quiz.questions, format)
+    return Response(
+        data,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="quiz-{quiz_id[:8]}.{ext}"'},
+    )

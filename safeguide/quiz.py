@@ -1,0 +1,606 @@
+"""Quiz builder: multiple-choice questions, each grounded in one cited paragraph.
+
+Question sources (each candidate names the passage that backs its right answer):
+
+- timescales: "how long after the strategy discussion is the conference due?" from the timescale rules;
+  the wrong answers are other rules' durations and the same number in another unit ("15 days" vs
+  "15 working days"); a rule that another source sets differently gives its version as a wrong answer;
+- responsibilities: "who should ...?" from sentences whose subject is a known role or agency; the wrong
+  answers are other roles and agencies the guidance names;
+- definitions: "which describes X?" from sentences that define a term;
+- changes: "which of these changed in WT 2018?" from the edition comparison; the wrong answers are changes
+  that WT 2010 itself introduced (true, but not a 2018 change).
+
+Every kept question passes `check_question`: four or more distinct options, exactly one right answer, and
+the right answer's words in the cited text. With a model, stems may be reworded; a rewording is kept only
+when it still fits the cited text and does not give the answer away. Same seed, same scope: same quiz.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from safeguide.citations import find_passage_index, normalise
+from safeguide.compare import Comparer
+from safeguide.errors import InvalidQuery, SafeguideError
+from safeguide.llm import ChatModel
+from safeguide.retrieval import IndexReader, tokenize
+from safeguide.timescales import UNIT_WORDS, Rule, RuleSet
+from safeguide.verify import split_sentences
+
+Difficulty = Literal["easy", "medium", "hard"]
+MAX_QUESTIONS = 50
+OPTIONS = 4
+EDITION_LABEL = {"pre-2010": "guidance before WT 2010"}
+# Roles and agencies a "who does this?" question may ask about, and offer as wrong answers.
+# fmt: off
+ROLES = (
+    "social worker", "lead social worker", "team manager", "conference chair", "chair", "core group",
+    "local authority", "LSCB", "LSCBs", "police", "health visitor", "school", "schools", "GP",
+    "safeguarding partners", "child death review partners", "Panel", "LADO", "Designated Professionals",
+    "PCTs", "Children's Trust Board", "Early years settings", "YOTs", "Probation", "supervisors",
+    "independent LSCB chair", "Local Authority Designated Officer", "referrer", "the registrar",
+)
+# fmt: on
+_ROLE = re.compile(
+    r"^(?P<agent>(?:The |the |A |a |All |Each |Every )?(?:"
+    + "|".join(re.escape(r) for r in sorted(ROLES, key=len, reverse=True))
+    + r"))\s+(?P<verb>should|must|will|is responsible for|are responsible for|has a responsibility to)\s+"
+    r"(?P<rest>[^.;:]{15,200})[.;]?$",
+)
+_DEFINITION = re.compile(
+    r"^(?P<term>[A-Z][\w' -]{2,60}?)\s+(?:is defined as|are those|means|refers to)\s*:?\s+"
+    r"(?P<what>.{20,220}?)\.?$"
+)
+
+
+class QuizCitation(BaseModel):
+    doc_id: str
+    paragraph: str | None
+    label: str
+    text: str
+    heading: str = ""
+    edition: str = ""
+
+
+class Question(BaseModel):
+    id: str
+    kind: Literal["timescale", "responsibility", "definition", "change"]
+    stem: str
+    options: list[str]
+    answer_index: int
+    feedback: list[str]
+    citation: QuizCitation
+    evidence: str = Field(default="", description="The words of the cited text that make the answer right.")
+    reworded: bool = False
+
+
+class QuizRequest(BaseModel):
+    n: int = Field(default=10, ge=1, le=MAX_QUESTIONS)
+    seed: int | None = Field(default=None, ge=0, le=2**31)
+    doc_ids: list[str] | None = None
+    edition: str | None = Field(default=None, max_length=20)
+    authority: str | None = Field(default=None, max_length=60)
+    topic: str | None = Field(default=None, max_length=200)
+    difficulty: Difficulty = "medium"
+    reword: bool = Field(default=False, description="With a model: reword stems (each checked).")
+
+
+class QuizError(SafeguideError):
+    """The scope holds too few questions, or an edit would break a question."""
+
+
+# ------------------------------------------------------------------------------------------------- checks
+
+
+def supports(answer: str, text: str) -> bool:
+    """Are the right answer's words in the cited text? (Numbers folded: "fifteen" = "15".)"""
+    want = set(tokenize(answer))
+    return bool(want) and want <= set(tokenize(text))
+
+
+def backed(right: str, evidence: str, text: str) -> bool:
+    """The right answer is in the cited text, or the evidence phrase is, and the answer is the evidence's:
+    every number of the answer and at least half its words ("6 weeks" from "six-weekly")."""
+    if supports(right, text):
+        return True
+    if not evidence or not supports(evidence, text):
+        return False
+    mine, theirs = set(tokenize(right)), set(tokenize(evidence))
+    numbers = {t for t in mine if t.isdigit()}
+    return numbers <= theirs and len(mine & theirs) * 2 >= len(mine)
+
+
+def check_question(q: Question) -> list[str]:
+    """Why a question cannot be used (empty when it can)."""
+    problems = []
+    if not q.stem.strip():
+        problems.append("the stem is empty")
+    if len(q.options) < OPTIONS:
+        problems.append(f"it needs at least {OPTIONS} options")
+    if len({normalise(o) for o in q.options}) != len(q.options) or any(not o.strip() for o in q.options):
+        problems.append("the options must be distinct and not empty")
+    if not 0 <= q.answer_index < len(q.options):
+        problems.append("the right answer must be one of the options")
+    elif not backed(q.options[q.answer_index], q.evidence, q.citation.text):
+        problems.append("the cited text does not back the right answer")
+    if len(q.feedback) != len(q.options):
+        problems.append("each option needs its feedback")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------- the builder
+
+
+@dataclass
+class Candidate:
+    kind: str
+    key: str  # what makes two candidates the same question
+    make: Callable[[random.Random, Difficulty], Question | None]
+    text: str  # the cited text, for the topic filter
+
+
+@dataclass
+class BuildReport:
+    candidates: int = 0
+    rejected: int = 0
+    reworded: int = 0
+    reword_rejected: int = 0
+    took_ms: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class QuizBuilder:
+    reader: Callable[[], IndexReader]
+    rules: RuleSet
+    comparer: Comparer | None = None
+    model: ChatModel | None = None
+
+    def build(self, req: QuizRequest) -> tuple[list[Question], BuildReport]:
+        started = time.perf_counter()
+        report = BuildReport()
+        seed = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
+        rng = random.Random(seed)
+        pool = self.candidates(req)
+        report.candidates = len(pool)
+        rng.shuffle(pool)
+        pool = _interleave(pool)  # a mix of kinds, not ten timescales in a row
+        out: list[Question] = []
+        seen: set[str] = set()
+        for cand in pool:
+            if len(out) >= req.n:
+                break
+            if cand.key in seen:
+                continue
+            q = cand.make(random.Random(f"{seed}:{cand.key}"), req.difficulty)
+            problems = ["no plausible wrong answers"] if q is None else check_question(q)
+            if problems or q is None:
+                report.rejected += 1
+                for p in problems:
+                    report.reasons[p] = report.reasons.get(p, 0) + 1
+                continue
+            seen.add(cand.key)
+            if req.reword and self.model is not None:
+                q = self._reword(q, report)
+            out.append(q)
+        if not out:
+            raise QuizError(
+                "no question could be built from that scope: widen it (fewer filters, another topic)"
+            )
+        report.took_ms = round((time.perf_counter() - started) * 1000, 1)
+        return out, report
+
+    def regenerate(self, req: QuizRequest, existing: list[Question], seed: int) -> Question:
+        """A new question for the same scope, different from every question already in the quiz."""
+        have = {normalise(q.stem) for q in existing} | {q.id for q in existing}
+        rng = random.Random(seed)
+        pool = self.candidates(req)
+        rng.shuffle(pool)
+        for cand in pool:
+            q = cand.make(random.Random(f"{seed}:{cand.key}"), req.difficulty)
+            if q is not None and not check_question(q) and q.id not in have and normalise(q.stem) not in have:
+                return q
+        raise QuizError("no other question can be made from this quiz's scope")
+
+    # -------------------------------------------------------------------------------------------- candidates
+
+    def candidates(self, req: QuizRequest) -> list[Candidate]:
+        reader = self.reader()
+        for e in [req.edition] if req.edition else []:
+            if e not in reader.editions:
+                raise InvalidQuery(f"unknown edition {e!r}; the index holds {', '.join(reader.editions)}")
+        if req.authority and req.authority not in reader.authorities:
+            raise InvalidQuery(
+                f"unknown area {req.authority!r}; the index holds {', '.join(reader.authorities)}"
+            )
+        for d in req.doc_ids or []:
+            if d not in reader.doc_ids:
+                raise InvalidQuery(f"unknown document {d!r}; the index holds {', '.join(reader.doc_ids)}")
+
+        def in_scope(meta: dict[str, Any]) -> bool:
+            return (
+                (not req.edition or meta["edition"] == req.edition)
+                and (not req.authority or meta["authority"] == req.authority)
+                and (not req.doc_ids or meta["doc_id"] in req.doc_ids)
+            )
+
+        pool = self._timescale_candidates(reader, in_scope)
+        pool += self._sentence_candidates(reader, in_scope)
+        if self.comparer is not None and req.edition in (None, "2018") and not req.authority:
+            pool += self._change_candidates(req)
+        if req.topic and req.topic.strip():
+            wanted = set(tokenize(req.topic))
+            pool = [c for c in pool if wanted <= set(tokenize(c.text))]
+        pool.sort(key=lambda c: c.key)  # a stable order, so the seed alone decides the quiz
+        return pool
+
+    def _timescale_candidates(
+        self, reader: IndexReader, in_scope: Callable[[dict[str, Any]], bool]
+    ) -> list[Candidate]:
+        out: list[Candidate] = []
+        rules = [r for r in self.rules.rules.values() if not r.ambiguous]
+        for rule in rules:
+            c = rule.citation
+            i = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
+            if i is None or not in_scope(reader.metas[i]):
+                continue
+            cite = _citation(reader, i)
+            out.append(
+                Candidate(
+                    "timescale",
+                    f"timescale:{rule.id}",
+                    partial(self._timescale_question, rule, rules, cite),
+                    f"{cite.heading} {cite.text} {rule.name}",
+                )
+            )
+        return out
+
+    def _timescale_question(
+        self, rule: Rule, rules: list[Rule], cite: QuizCitation, rng: random.Random, difficulty: Difficulty
+    ) -> Question | None:
+        right = rule.duration_text()
+        area = "" if rule.authority == "national" else ", " + rule.authority.title()
+        where = f"{cite.label} ({_edition(cite.edition)}{area})"
+        verb = "at least how long before" if rule.direction == "before" else "within how long of"
+        name = rule.name[0].lower() + rule.name[1:]
+        stem = f"According to {where}, {name}: {verb} the {rule.trigger.replace('-', ' ')}?"
+        near: list[tuple[str, str]] = []  # (option, why it is wrong)
+        for other_unit in UNIT_WORDS:
+            if other_unit != rule.unit and other_unit in _NEIGHBOUR_UNITS.get(rule.unit, ()):
+                near.append((_duration(rule.amount, other_unit), "the right number in the wrong unit"))
+        for other_id in rule.conflicts_with:
+            other = self.rules.get(other_id)
+            near.append(
+                (
+                    other.duration_text(),
+                    f"what {_edition(other.editions[0])} / {other.authority} sets ({other.name})",
+                )
+            )
+        for other in rules:
+            if other.id != rule.id and other.trigger == rule.trigger and other.amount > 0:
+                near.append((other.duration_text(), f"the timescale for another step: {other.name}"))
+        far = [
+            (o.duration_text(), f"the timescale for another step: {o.name}") for o in rules if o.id != rule.id
+        ]
+        wrong = _pick_wrong(right, near, far, rng, difficulty)
+        if wrong is None:
+            return None
+        return _assemble(
+            "timescale", f"t-{rule.id}", stem, right, f"Right: {rule.as_written} ({cite.label}).", wrong,
+            cite, rng,
+            evidence=_amount_words(rule),
+        )  # fmt: skip
+
+    def _sentence_candidates(
+        self, reader: IndexReader, in_scope: Callable[[dict[str, Any]], bool]
+    ) -> list[Candidate]:
+        roles: list[tuple[int, str, str, str]] = []
+        definitions: list[tuple[int, str, str]] = []
+        for i, (meta, text) in enumerate(zip(reader.metas, reader.texts, strict=True)):
+            if not in_scope(meta) or meta.get("kind") == "comparison":
+                continue
+            for sentence in split_sentences(text):
+                sentence = re.sub(r"\s+", " ", sentence.strip(" -▶•")).strip()
+                m = _ROLE.match(sentence)
+                if m:
+                    roles.append((i, m.group("agent"), m.group("verb"), m.group("rest").strip()))
+                    continue
+                d = _DEFINITION.match(sentence)
+                if d and len(d.group("term").split()) <= 5 and d.group("term").lower() not in _NOT_TERMS:
+                    definitions.append((i, d.group("term").strip(), d.group("what").strip()))
+        agents_by_edition: dict[str, set[str]] = {}
+        for i, a, _, _ in roles:
+            agents_by_edition.setdefault(reader.metas[i]["edition"], set()).add(_role_name(a))
+        out: list[Candidate] = []
+        for i, agent, verb, rest in roles:
+            cite = _citation(reader, i)
+            agents = sorted(agents_by_edition[cite.edition])  # wrong answers from the same edition
+            out.append(
+                Candidate(
+                    "responsibility",
+                    f"role:{reader.ids[i]}:{normalise(rest)[:60]}",
+                    partial(self._role_question, cite, agent, verb, rest, agents),
+                    f"{cite.heading} {cite.text}",
+                )
+            )
+        meanings = [(t, w) for _, t, w in definitions]
+        for i, term, what in definitions:
+            cite = _citation(reader, i)
+            out.append(
+                Candidate(
+                    "definition",
+                    f"def:{reader.ids[i]}:{normalise(term)}",
+                    partial(self._definition_question, cite, term, what, meanings),
+                    f"{cite.heading} {cite.text}",
+                )
+            )
+        return out
+
+    def _role_question(
+        self, cite: QuizCitation, agent: str, verb: str, rest: str, agents: list[str], rng: random.Random,
+        difficulty: Difficulty,
+    ) -> Question | None:  # fmt: skip
+        right = _role_name(agent)
+        stem = f"According to {cite.label} ({_edition(cite.edition)}), who {verb} {rest.rstrip('.')}?"
+        others: list[str] = []
+        for a in agents:
+            if not _same_role(a, right) and not any(_same_role(a, o) for o in others):
+                others.append(a)
+        wrong = _pick_wrong(
+            right,
+            [],
+            [(a, f"not the role the guidance gives this to ({right})") for a in others],
+            rng,
+            difficulty,
+        )
+        if wrong is None:
+            return None
+        return _assemble(
+            "responsibility", f"r-{_hash(cite.label, rest)}", stem, right,
+            f"Right: “{agent} {verb} {rest}” ({cite.label}).", wrong, cite, rng, evidence=agent,
+        )  # fmt: skip
+
+    def _definition_question(
+        self, cite: QuizCitation, term: str, what: str, meanings: list[tuple[str, str]], rng: random.Random,
+        difficulty: Difficulty,
+    ) -> Question | None:  # fmt: skip
+        stem = f"In {cite.label} ({_edition(cite.edition)}), what does “{term}” describe?"
+        right = _clip(what)
+        far = [(_clip(w), f"that describes {t}") for t, w in meanings if normalise(t) != normalise(term)]
+        wrong = _pick_wrong(right, [], far, rng, difficulty)
+        if wrong is None:
+            return None
+        return _assemble(
+            "definition", f"d-{_hash(cite.label, term)}", stem, right,
+            f"Right: {term}: {what} ({cite.label}).",
+            wrong, cite, rng, evidence=right.rstrip(" …"),
+        )  # fmt: skip
+
+    def _change_candidates(self, req: QuizRequest) -> list[Candidate]:
+        assert self.comparer is not None
+        try:
+            comparison = self.comparer.compare("2010", "2018")
+        except SafeguideError:
+            return []
+        earlier = [
+            (_clip(_PAGE_REF.sub("", c.summary).strip()), "a change WT 2010 made, not one of 2018")
+            for c in comparison.earlier
+            if len(c.summary.split()) >= 8 and not c.summary.rstrip().endswith(":")
+        ]
+        out: list[Candidate] = []
+        for ch in comparison.changes:
+            side = ch.after
+            if (
+                side is None
+                or ch.origin not in ("curated", "statement")
+                or (req.doc_ids and side.doc_id not in req.doc_ids)
+            ):
+                continue
+            cite = QuizCitation(
+                doc_id=side.doc_id, paragraph=side.paragraph, label=side.citation, text=side.text,
+                heading=side.heading, edition=side.edition,
+            )  # fmt: skip
+            summary = _clip(ch.summary)
+            out.append(
+                Candidate(
+                    "change",
+                    f"change:{ch.id}",
+                    partial(self._change_question, ch.id, summary, cite, earlier),
+                    f"{ch.topic} {ch.summary} {side.text}",
+                )
+            )
+        return out
+
+    def _change_question(
+        self, cid: str, summary: str, cite: QuizCitation, earlier: list[tuple[str, str]], rng: random.Random,
+        difficulty: Difficulty,
+    ) -> Question | None:  # fmt: skip
+        stem = "Which of these is a change made by Working Together 2018 (compared with the 2010 guidance)?"
+        wrong = _pick_wrong(summary, [], earlier, rng, difficulty)
+        if wrong is None:
+            return None
+        return _assemble(
+            "change", f"c-{cid}", stem, summary, f"Right: a 2018 change ({cite.label}).", wrong, cite, rng,
+            evidence=summary.rstrip(" …") if supports(summary.rstrip(" …"), cite.text) else "",
+        )  # fmt: skip
+
+    # -------------------------------------------------------------------------------------------- rewording
+
+    def _reword(self, q: Question, report: BuildReport) -> Question:
+        """Ask the model to reword the stem; keep the rewording only if it passes the checks."""
+        assert self.model is not None
+        prompt = (
+            "Rewrite this quiz question so it reads naturally for a safeguarding trainer. Keep its meaning "
+            "and every name, number and document reference. Do not answer it. Reply with the question "
+            "only.\n\n"
+            f"Question: {q.stem}"
+        )
+        try:
+            reply = self.model.complete([{"role": "user", "content": prompt}], max_tokens=90).strip()
+        except Exception:  # a model failure keeps the checked original
+            reply = ""
+        reply = reply.splitlines()[0].strip().strip('"') if reply else ""
+        right = q.options[q.answer_index]
+        keep = (
+            reply.endswith("?")
+            and 15 <= len(reply) <= 300
+            and normalise(right) not in normalise(reply)
+            and len(set(tokenize(reply)) - set(tokenize(q.stem + " " + q.citation.text))) <= 2
+            and all(n in reply for n in re.findall(r"\d+", q.stem))
+        )
+        if not keep:
+            report.reword_rejected += 1
+            return q
+        report.reworded += 1
+        return q.model_copy(update={"stem": reply, "reworded": True})
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+_NEIGHBOUR_UNITS = {
+    "working_days": ("calendar_days", "weeks"),
+    "calendar_days": ("working_days", "weeks"),
+    "weeks": ("working_days", "months"),
+    "months": ("weeks", "years"),
+    "hours": ("working_days", "minutes"),
+    "minutes": ("hours",),
+    "years": ("months",),
+}
+_PAGE_REF = re.compile(r"\s*\((?:p ?\d+[^)]*|\d+\.\d+[^)]*)\)")
+_NOT_TERMS = {
+    "this",
+    "it",
+    "there",
+    "that",
+    "these",
+    "the plan",
+    "the report",
+    "the guidance",
+    "this section",
+}
+
+
+def _duration(amount: int, unit: str) -> str:
+    one, many = UNIT_WORDS[unit]
+    return f"{amount} {one if amount == 1 else many}"
+
+
+def _amount_words(rule: Rule) -> str:
+    """What the cited text must hold for the right answer: the number as written (evidence phrase)."""
+    return rule.citation.evidence
+
+
+def _edition(edition: str) -> str:
+    return EDITION_LABEL.get(edition, f"WT {edition}")
+
+
+def _role_name(agent: str) -> str:
+    a = re.sub(r"^(?:The|the|A|a|All|Each|Every)\s+", "", agent).strip()
+    return a[0].upper() + a[1:] if a[:1].islower() else a
+
+
+def _same_role(a: str, b: str) -> bool:
+    """ "LSCB" and "LSCBs", "chair" and "conference chair": too close to be a fair wrong answer."""
+    x, y = normalise(a).rstrip("s"), normalise(b).rstrip("s")
+    return x in y or y in x
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:10]
+
+
+def _citation(reader: IndexReader, i: int) -> QuizCitation:
+    m = reader.metas[i]
+    return QuizCitation(
+        doc_id=m["doc_id"], paragraph=m["paragraph"] or None, label=m["citation"], text=reader.texts[i],
+        heading=m["heading"], edition=m["edition"],
+    )  # fmt: skip
+
+
+def _pick_wrong(
+    right: str,
+    near: list[tuple[str, str]],
+    far: list[tuple[str, str]],
+    rng: random.Random,
+    difficulty: Difficulty,
+) -> list[tuple[str, str]] | None:
+    """Three distinct wrong answers, none equal to the right one. Hard: near misses first; easy: far ones."""
+    seen = {normalise(right)}
+
+    def unique(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        out = []
+        for text, why in items:
+            if normalise(text) not in seen and text.strip():
+                seen.add(normalise(text))
+                out.append((text, why))
+        return out
+
+    near_u = unique(list(near))
+    far_u = unique(list(far))
+    rng.shuffle(near_u)
+    rng.shuffle(far_u)
+    if difficulty == "hard":
+        order = near_u + far_u
+    elif difficulty == "easy":
+        order = far_u + near_u
+    else:
+        order = near_u[:2] + far_u + near_u[2:]
+    if len(order) < OPTIONS - 1:
+        return None
+    return order[: OPTIONS - 1]
+
+
+def _assemble(
+    kind: Literal["timescale", "responsibility", "definition", "change"],
+    qid: str,
+    stem: str,
+    right: str,
+    right_feedback: str,
+    wrong: list[tuple[str, str]],
+    cite: QuizCitation,
+    rng: random.Random,
+    evidence: str = "",
+) -> Question:
+    options = [(right, right_feedback)] + [(t, f"Not this: {why}.") for t, why in wrong]
+    rng.shuffle(options)
+    answer = next(i for i, (t, _) in enumerate(options) if t == right)
+    return Question(
+        id=qid,
+        kind=kind,
+        stem=stem,
+        options=[t for t, _ in options],
+        answer_index=answer,
+        feedback=[f for _, f in options],
+        citation=cite,
+        evidence=evidence,
+    )
+
+
+def _interleave(pool: list[Candidate]) -> list[Candidate]:
+    by_kind: dict[str, list[Candidate]] = {}
+    for c in pool:
+        by_kind.setdefault(c.kind, []).append(c)
+    out: list[Candidate] = []
+    queues = [by_kind[k] for k in sorted(by_kind)]
+    while any(queues):
+        for q in queues:
+            if q:
+                out.append(q.pop(0))
+    return out
