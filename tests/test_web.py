@@ -124,3 +124,39 @@ def test_compare_tab_side_by_side_with_filter_and_export(page, output_dir: Path)
     page.click("#close-source")
     page.get_by_role("tab", name="Ask").click()
     assert page.locator("#tab-compare").is_hidden() and page.locator("#tab-chat").is_visible()
+
+
+def test_quiz_tab_build_review_export_and_take(page, output_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("tab", name="Quiz").click()
+    page.fill("#quiz-n", "4")
+    page.fill("#quiz-seed", "7")
+    page.click("#quiz-build")
+    page.get_by_text("4 question(s), seed 7").wait_for()
+    items = page.locator("#quiz-review > li")
+    assert items.count() == 4
+    first = items.nth(0)
+    first.locator("textarea").fill("Edited stem: " + first.locator("textarea").input_value())
+    first.get_by_role("button", name="Save").click()
+    first.get_by_text("Saved.").wait_for()
+    # Making a wrong option "right" is refused, with the reason.
+    radios = first.locator("input[type=radio]")
+    wrong = next(i for i in range(radios.count()) if not radios.nth(i).is_checked())
+    radios.nth(wrong).check()
+    first.get_by_role("button", name="Save").click()
+    first.get_by_text("does not back the right answer").wait_for()
+    items.nth(3).get_by_role("button", name="Drop").click()
+    page.get_by_text("3 question(s), seed 7").wait_for()
+    with page.expect_download() as info:
+        page.click("#quiz-export-gift")
+    assert Path(info.value.path()).read_text().count("::") >= 6
+    page.screenshot(path=str(output_dir / "web-quiz-review.png"), full_page=True)
+    page.click("#quiz-take")
+    play = page.locator("#quiz-play-list > li")
+    assert play.count() == 3
+    play.nth(0).locator("input[type=radio]").first.check()
+    page.click("#quiz-submit")
+    score = page.locator("#quiz-score").inner_text()
+    assert score.startswith("You scored ") and score.endswith(" out of 3.")
+    assert play.nth(1).locator(".result").inner_text().startswith("Not quite")  # unanswered counts as wrong
+    assert play.nth(0).locator(".result button.cite").count() == 1
+    page.screenshot(path=str(output_dir / "web-quiz-score.png"), full_page=True)
