@@ -48,11 +48,13 @@ pytest: setup
 
 test: lint typecheck browser pytest
 
-# Every suite with the extractive backend, then the answers and safety suites with the local model.
+# Every suite with the extractive backend, then the model-dependent suites with the local model.
 eval: ingest models
 	$(BIN)/safeguide eval --suite all --backend extractive
 	$(BIN)/safeguide eval --suite answers --backend local
 	$(BIN)/safeguide eval --suite safety --backend local
+	$(BIN)/safeguide eval --suite compare --backend local
+	$(BIN)/safeguide eval --suite quiz --backend local
 
 bench: setup
 	$(BIN)/python -m eval.bench

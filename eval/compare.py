@@ -51,17 +51,24 @@ def score(changes: list[Change], labels: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def run_compare(comparer: Comparer) -> dict[str, Any]:
+    """The full 2010 -> 2018 comparison from a cold cache; with a model, its summaries too."""
     labels = load_labels()
     comparer._cache.clear()
     started = time.perf_counter()
-    comparison = comparer.compare("2010", "2018")
+    comparison = comparer.compare("2010", "2018", summaries="model" if comparer.model else "source")
     took = (time.perf_counter() - started) * 1000
     by_origin: dict[str, int] = {}
     for ch in comparison.changes:
         by_origin[ch.origin] = by_origin.get(ch.origin, 0) + 1
+    by_summary: dict[str, int] = {}
+    for ch in comparison.changes:
+        by_summary[ch.summary_by] = by_summary.get(ch.summary_by, 0) + 1
     return {
         "from": "2010",
         "to": "2018",
+        "summaries": comparer.model.name if comparer.model else "source",
+        "summary_by": by_summary,
+        "unsupported_summaries": sum(1 for ch in comparison.changes if ch.words_supported()),
         "build_ms": round(took, 1),
         "changes": len(comparison.changes),
         "by_origin": by_origin,

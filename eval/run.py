@@ -1,7 +1,9 @@
 """`safeguide eval`: run the evaluation suites, print a table, write results and a plot.
 
 Suites: retrieval (four systems side by side), answers (the chain on the golden questions), timescales
-(hand-worked due dates), safety (refusals, 999 notice, redaction, no invented deadlines), or all.
+(hand-worked due dates), safety (refusals, 999 notice, redaction, no invented deadlines), compare (the
+2010 -> 2018 comparison against hand-labelled changes), quiz (time to build 20-question quizzes, share of
+candidates rejected), or all.
 Results go to ``eval/results/<suite>.json`` (with ``-<backend>`` for answers and safety) and plots to
 ``eval/results/<suite>.png``; they are committed so every change shows up as a diff.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from eval.retrieval import HERE, RESULTS, load_golden
 
-SUITES = ("retrieval", "answers", "timescales", "safety", "compare")
+SUITES = ("retrieval", "answers", "timescales", "safety", "compare", "quiz")
 TIMESCALES = HERE / "golden" / "timescales.jsonl"
 
 
@@ -66,13 +68,18 @@ def _chain(backend: str) -> Any:
 def run_suite(suite: str, backend: str, limit: int | None, progress: Callable[[], None]) -> dict[str, Any]:
     if suite == "timescales":
         return run_timescales(progress)
-    if suite == "compare":
+    if suite in ("compare", "quiz"):
         from eval.compare import run_compare
-        from safeguide.services import build_comparer, build_retriever, build_rules
-        from safeguide.settings import get_settings
+        from eval.quiz import run_quiz
+        from safeguide.quiz import QuizBuilder
 
-        settings = get_settings()
-        return run_compare(build_comparer(settings, build_retriever(settings), build_rules(settings)))
+        chain = _chain(backend)
+        comparer = chain.comparer
+        assert comparer is not None
+        if suite == "compare":
+            return run_compare(comparer)
+        builder = QuizBuilder(chain.retriever.reader, chain.rules, comparer, chain.model)
+        return run_quiz(builder, reword=chain.model is not None, progress=progress)
     if suite == "retrieval":
         from eval.retrieval import run_all
         from ingest.store import IndexLocation
@@ -93,7 +100,7 @@ def run_suite(suite: str, backend: str, limit: int | None, progress: Callable[[]
 
 
 def result_path(suite: str, backend: str) -> Path:
-    name = suite if suite in ("retrieval", "timescales", "compare") else f"{suite}-{backend}"
+    name = suite if suite in ("retrieval", "timescales") else f"{suite}-{backend}"
     return RESULTS / f"{name}.json"
 
 

@@ -146,7 +146,7 @@ def _wrap(command: click.Command) -> click.Command:
 @main.command("eval")
 @click.option(
     "--suite",
-    type=click.Choice(["retrieval", "answers", "timescales", "safety", "compare", "all"]),
+    type=click.Choice(["retrieval", "answers", "timescales", "safety", "compare", "quiz", "all"]),
     default="all",
     show_default=True,
 )
@@ -155,7 +155,7 @@ def _wrap(command: click.Command) -> click.Command:
     type=click.Choice(["extractive", "local", "openai"]),
     default="extractive",
     show_default=True,
-    help="Model behind the answers and safety suites.",
+    help="Model behind the answers, safety, compare (summaries) and quiz (rewording) suites.",
 )
 @click.option("--limit", type=int, default=None, help="Answers suite: only the first N golden questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -195,17 +195,35 @@ def eval_cmd(suite: str, backend: str, limit: int | None, as_json: bool) -> None
     "--format", "fmt", type=click.Choice(["md", "csv", "html", "json"]), default="md", show_default=True
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
+@click.option(
+    "--summaries",
+    type=click.Choice(["source", "model"]),
+    default="source",
+    show_default=True,
+    help="source: quoted from the passages; model: written by the configured model, then checked.",
+)
 @friendly_errors
 def compare_cmd(
-    from_edition: str, to_edition: str, topic: str | None, authority: str | None, fmt: str, out: Path | None
+    from_edition: str,
+    to_edition: str,
+    topic: str | None,
+    authority: str | None,
+    fmt: str,
+    out: Path | None,
+    summaries: str,
 ) -> None:
     """What changed between two editions, point by point, each change with its sources."""
     from safeguide.compare import export
-    from safeguide.services import build_comparer, build_retriever, build_rules
+    from safeguide.services import build_comparer, build_model, build_retriever, build_rules
 
     settings = get_settings()
-    comparer = build_comparer(settings, build_retriever(settings), build_rules(settings))
-    comparison = comparer.compare(from_edition, to_edition, topic, authority)
+    model = None
+    if summaries == "model":
+        model, _, notice = build_model(settings)
+        if notice:
+            raise click.ClickException(notice)
+    comparer = build_comparer(settings, build_retriever(settings), build_rules(settings), model)
+    comparison = comparer.compare(from_edition, to_edition, topic, authority, "model" if model else "source")
     if fmt == "json":
         text = json.dumps(comparison.public(), indent=2, ensure_ascii=False) + "\n"
     else:

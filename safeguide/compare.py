@@ -32,7 +32,9 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ingest.store import IndexLocation
 from safeguide.citations import contains, find_passage_index, normalise
-from safeguide.errors import CorpusError, InvalidQuery
+from safeguide.errors import CorpusError, InvalidQuery, SafeguideError
+from safeguide.llm import ChatModel
+from safeguide.prompts import load_prompt
 from safeguide.retrieval import IndexReader, tokenize
 from safeguide.timescales import RuleSet
 
@@ -98,9 +100,10 @@ class Change(BaseModel):
     summary: str
     before: CitedSide | None
     after: CitedSide | None
-    origin: Literal["curated", "pair", "statement", "timescales", "model"] = "statement"
+    origin: Literal["curated", "pair", "statement", "timescales"] = "statement"
     note: str = ""
     aligned: bool = False  # `before` was matched by meaning, not cited by a document
+    summary_by: Literal["curated", "source", "model"] = "source"
 
     def words_supported(self) -> list[str]:
         """Content words of the summary that neither cited text contains (empty when all are)."""
@@ -306,20 +309,33 @@ class Comparer:
     rules: RuleSet
     curated_file: Path
     editions: list[str]
-    _cache: dict[tuple[str, str, str, str | None], Comparison] = field(default_factory=dict)
+    model: ChatModel | None = None
+    _cache: dict[tuple[str, ...], Comparison] = field(default_factory=dict)
 
     def compare(
-        self, from_edition: str, to_edition: str, topic: str | None = None, authority: str | None = None
+        self,
+        from_edition: str,
+        to_edition: str,
+        topic: str | None = None,
+        authority: str | None = None,
+        summaries: Literal["source", "model"] = "source",
     ) -> Comparison:
         self._check(from_edition, to_edition)
         if topic is not None and len(topic) > 200:
             raise InvalidQuery("a topic is a few words (at most 200 characters)")
+        if summaries == "model" and self.model is None:
+            raise InvalidQuery("model summaries need a model: set SAFEGUIDE_LLM_BACKEND to local or openai")
         reader = self.reader()
-        key = (reader.build.name, from_edition, to_edition, authority)
+        key = (reader.build.name, from_edition, to_edition, authority or "national")
         if key not in self._cache:
-            self._cache.clear()  # one build's comparisons at a time; a new build starts afresh
+            if not any(k[0] == reader.build.name for k in self._cache):
+                self._cache.clear()  # a new build starts afresh
             self._cache[key] = self._build(reader, from_edition, to_edition, authority or "national")
         full = self._cache[key]
+        if summaries == "model":
+            if (*key, "model") not in self._cache:
+                self._cache[(*key, "model")] = self.summarise(full)
+            full = self._cache[(*key, "model")]
         if not topic or not topic.strip():
             return full
         return full.model_copy(
@@ -329,6 +345,59 @@ class Comparer:
                 "earlier": [c for c in full.earlier if topic_matches(c, topic)],
             }
         )
+
+    def summarise(self, comparison: Comparison) -> Comparison:
+        """The same comparison with model-written summaries where they pass the check, else the quoted ones.
+
+        A model summary is kept only when every content word in it is in the passages the change cites
+        (the check the tests apply to every change): a summary never says more than its sources.
+        Curated summaries are left as written; aligned `before` passages are not shown to the model.
+        """
+        assert self.model is not None
+        started = time.perf_counter()
+        prompt = load_prompt("compare_summary")
+        changes: list[Change] = []
+        kept = rejected = 0
+        for ch in comparison.changes:
+            if ch.origin == "curated" or ch.after is None:
+                changes.append(ch)
+                continue
+            before = (
+                ch.before.text if ch.before is not None and not ch.aligned else "(not in the documents held)"
+            )
+            try:
+                reply = self.model.complete(
+                    [
+                        {
+                            "role": "user",
+                            "content": prompt.render(
+                                old=comparison.from_edition,
+                                new=comparison.to_edition,
+                                before=_one_line(before, 700),
+                                after=_one_line(ch.after.text, 700),
+                            ),
+                        }
+                    ],
+                    max_tokens=60,
+                )
+            except SafeguideError:
+                reply = ""
+            line = _one_line(reply.strip().splitlines()[0] if reply.strip() else "", SUMMARY_MAX_CHARS)
+            written = ch.model_copy(update={"summary": line, "summary_by": "model"})
+            # An aligned `before` was matched by meaning, not cited: it may not vouch for the summary.
+            judged = written.model_copy(update={"before": None}) if ch.aligned else written
+            if len(line.split()) >= 4 and judged.words_supported() == []:
+                changes.append(written)
+                kept += 1
+            else:
+                changes.append(ch)
+                rejected += 1
+        notes = [
+            *comparison.notes,
+            f"Summaries by {self.model.name}: {kept} kept, {rejected} replaced by quotations because they "
+            f"used words their sources do not ({(time.perf_counter() - started):.0f} s).",
+        ]
+        return comparison.model_copy(update={"changes": changes, "notes": notes})
 
     def _check(self, from_edition: str, to_edition: str) -> None:
         for e in (from_edition, to_edition):
@@ -410,6 +479,7 @@ class Comparer:
                     before=sides[0],
                     after=sides[1],
                     origin="curated",
+                    summary_by="curated",
                     note=PAIR_NOTE if any(w is not None and w.part for w in (c.before, c.after)) else "",
                 )
             )

@@ -33,6 +33,7 @@ from safeguide.citations import find_passage_index, normalise
 from safeguide.compare import Comparer
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.llm import ChatModel
+from safeguide.prompts import load_prompt
 from safeguide.retrieval import IndexReader, tokenize
 from safeguide.timescales import UNIT_WORDS, Rule, RuleSet
 from safeguide.verify import split_sentences
@@ -439,12 +440,7 @@ class QuizBuilder:
     def _reword(self, q: Question, report: BuildReport) -> Question:
         """Ask the model to reword the stem; keep the rewording only if it passes the checks."""
         assert self.model is not None
-        prompt = (
-            "Rewrite this quiz question so it reads naturally for a safeguarding trainer. Keep its meaning "
-            "and every name, number and document reference. Do not answer it. Reply with the question "
-            "only.\n\n"
-            f"Question: {q.stem}"
-        )
+        prompt = load_prompt("quiz_reword").render(stem=q.stem)
         try:
             reply = self.model.complete([{"role": "user", "content": prompt}], max_tokens=90).strip()
         except Exception:  # a model failure keeps the checked original

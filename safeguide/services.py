@@ -177,7 +177,7 @@ def build_chain(
         max_chars=settings.max_question_chars,
         doc_hashes=hashes,
         fallback_notice=notice,
-        comparer=build_comparer(settings, retriever, rules),
+        comparer=build_comparer(settings, retriever, rules, chat),
     )
 
 
@@ -191,10 +191,13 @@ def edition_ids(settings: Settings) -> list[str]:
         raise CorpusError(f"editions file {path}: {exc}") from exc
 
 
-def build_comparer(settings: Settings, retriever: HybridRetriever, rules: RuleSet) -> Comparer:
+def build_comparer(
+    settings: Settings, retriever: HybridRetriever, rules: RuleSet, model: ChatModel | None = None
+) -> Comparer:
     return Comparer(
         reader=retriever.reader,
         rules=rules,
         curated_file=settings.corpus_dir / "changes.toml",
         editions=edition_ids(settings),
+        model=model,
     )

@@ -295,3 +295,25 @@ def test_summaries_are_words_of_the_sources_not_invented() -> None:
         after=side,
     )  # fmt: skip
     assert set(bad.words_supported()) == {"15", "working", "within", "days"}
+
+
+def test_model_summaries_are_kept_only_when_their_sources_hold_every_word(retriever: HybridRetriever) -> None:
+    from tests.fakes import ScriptedModel
+
+    def run(draft: str) -> Comparison:
+        c = Comparer(retriever.reader, RULES, CORPUS / "changes.toml", EDITIONS, model=ScriptedModel(draft))
+        return c.compare("2010", "2018", topic="child deaths", summaries="model")
+
+    plain = comparer(retriever).compare("2010", "2018", topic="child deaths")
+    good = run("Child death review partners now review child deaths")
+    written = [c for c in good.changes if c.summary_by == "model"]
+    assert written and all(
+        c.summary == "Child death review partners now review child deaths" for c in written
+    )
+    assert all(c.words_supported() == [] for c in good.changes)
+    assert next(c for c in good.changes if c.origin == "curated").summary_by == "curated"
+    invented = run("Child deaths must now be reviewed within 20 working days by the coroner")
+    assert [c.summary for c in invented.changes] == [c.summary for c in plain.changes]
+    assert any("replaced by quotations" in n for n in invented.notes)
+    with pytest.raises(InvalidQuery, match="need a model"):
+        comparer(retriever).compare("2010", "2018", summaries="model")
