@@ -22,7 +22,7 @@ def run_quiz(
 ) -> dict[str, Any]:
     times: list[float] = []
     kinds: Counter[str] = Counter()
-    candidates = rejected = reworded = reword_rejected = broken = questions = 0
+    candidates = rejected = reworded = reword_rejected = unchanged = broken = questions = 0
     for seed in SEEDS:
         started = time.perf_counter()
         qs, report = builder.build(QuizRequest(n=20, seed=seed, reword=reword))
@@ -31,6 +31,7 @@ def run_quiz(
         rejected += report.rejected
         reworded += report.reworded
         reword_rejected += report.reword_rejected
+        unchanged += report.reword_unchanged
         questions += len(qs)
         broken += sum(1 for q in qs if check_question(q))
         kinds.update(q.kind for q in qs)
@@ -50,6 +51,7 @@ def run_quiz(
         "rejected_share": round(rejected / tried, 4) if tried else 0.0,
         "rewordings_kept": reworded,
         "rewordings_rejected": reword_rejected,
+        "rewordings_unchanged": unchanged,
         "questions_failing_recheck": broken,
         "kinds": dict(sorted(kinds.items())),
     }

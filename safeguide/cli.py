@@ -311,7 +311,12 @@ def quiz_cmd(
     click.echo(
         f"{len(questions)} question(s), seed {seed}, in {report.took_ms:.0f} ms; "
         f"{report.rejected} of {report.candidates} candidates rejected by the checks"
-        + (f"; {report.reworded} reworded, {report.reword_rejected} rewordings rejected" if reword else ""),
+        + (
+            f"; {report.reworded} reworded, {report.reword_rejected} rewordings rejected, "
+            f"{report.reword_unchanged} given back unchanged"
+            if reword
+            else ""
+        ),
         err=True,
     )
 

@@ -350,7 +350,8 @@ class Comparer:
         """The same comparison with model-written summaries where they pass the check, else the quoted ones.
 
         A model summary is kept only when every content word in it is in the passages the change cites
-        (the check the tests apply to every change): a summary never says more than its sources.
+        (the check the tests apply to every change), so a summary never says more than its sources, and
+        when at least half its words come from the quoted summary, so it is about the same change.
         Curated summaries are left as written; aligned `before` passages are not shown to the model.
         """
         assert self.model is not None
@@ -386,7 +387,10 @@ class Comparer:
             written = ch.model_copy(update={"summary": line, "summary_by": "model"})
             # An aligned `before` was matched by meaning, not cited: it may not vouch for the summary.
             judged = written.model_copy(update={"before": None}) if ch.aligned else written
-            if len(line.split()) >= 4 and judged.words_supported() == []:
+            # ... and it must be about this change: half its words from the quoted summary, so a true
+            # line about something else in the same passage is not kept.
+            on_point = len(set(tokenize(line)) & set(tokenize(ch.summary))) * 2 >= len(set(tokenize(line)))
+            if len(line.split()) >= 4 and judged.words_supported() == [] and on_point:
                 changes.append(written)
                 kept += 1
             else:

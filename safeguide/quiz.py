@@ -156,6 +156,7 @@ class BuildReport:
     rejected: int = 0
     reworded: int = 0
     reword_rejected: int = 0
+    reword_unchanged: int = 0
     took_ms: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -454,6 +455,9 @@ class QuizBuilder:
             and len(set(tokenize(reply)) - set(tokenize(q.stem + " " + q.citation.text))) <= 2
             and all(n in reply for n in re.findall(r"\d+", q.stem))
         )
+        if keep and normalise(reply) == normalise(q.stem):
+            report.reword_unchanged += 1  # the model gave the question back as it was
+            return q
         if not keep:
             report.reword_rejected += 1
             return q

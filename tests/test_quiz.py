@@ -305,3 +305,35 @@ def test_cli_quiz_gift(corpus_index: Path, tmp_path: Path) -> None:
         timeout=300,
     )
     assert again.returncode == 0 and (tmp_path / "again.gift").read_text() == out.read_text()
+
+
+def test_rewording_is_kept_only_when_it_passes_the_checks(retriever: HybridRetriever) -> None:
+    from tests.fakes import ScriptedModel
+
+    comparer = Comparer(retriever.reader, RULES, CORPUS / "changes.toml", EDITIONS)
+
+    def build(reply: str) -> tuple[list[Question], Any]:
+        model = ScriptedModel(reply)
+        return QuizBuilder(retriever.reader, RULES, comparer, model).build(
+            QuizRequest(n=1, seed=4, reword=True, topic="conference", authority="staffordshire")
+        )
+
+    (plain,), _ = QuizBuilder(retriever.reader, RULES, comparer).build(
+        QuizRequest(n=1, seed=4, topic="conference", authority="staffordshire")
+    )
+    numbers = re.findall(r"\d+", plain.stem)
+    kept_reply = plain.stem.replace("According to", "Under").rstrip("?") + " ?"
+    (q,), report = build(kept_reply)
+    assert q.reworded and q.stem == kept_reply and report.reworded == 1
+    assert q.options == plain.options and q.answer_index == plain.answer_index
+    leaky = plain.stem.rstrip("?") + f" Is it {plain.options[plain.answer_index]}?"
+    for bad in (
+        leaky,
+        "Tell me about conferences.",
+        "How long before a conference must reports about a fox arrive?",
+    ):
+        (q,), report = build(bad)
+        assert q.stem == plain.stem and not q.reworded and report.reword_rejected == 1, bad
+    if numbers:
+        (q,), _ = build(plain.stem.replace(numbers[0], "99"))
+        assert q.stem == plain.stem

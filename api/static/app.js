@@ -211,6 +211,7 @@ function showTab(button) {
     tab.tabIndex = on ? 0 : -1;
     $(tab.getAttribute("aria-controls")).hidden = !on;
   }
+  $("filters").hidden = button.getAttribute("aria-controls") !== "tab-chat";  // the chat's filters
   button.focus();
   document.dispatchEvent(new CustomEvent("tabshown", { detail: button.getAttribute("aria-controls") }));
 }

@@ -141,7 +141,7 @@ function markQuiz(event) {
     result.className = `result ${ok ? "right" : "wrong"}`;
     result.append(document.createTextNode(
       (ok ? "Right. " : `Not quite: the answer is “${q.options[q.answer_index]}”. `) +
-      (picked >= 0 ? q.feedback[picked] + " " : "")));
+      (picked >= 0 ? q.feedback[picked] + " " : "") + (ok ? "" : q.feedback[q.answer_index] + " ")));
     result.append(document.createTextNode("Source: "), sourceButton(q));
   });
   $("quiz-score").textContent = `You scored ${right} out of ${quizState.quiz.questions.length}.`;
