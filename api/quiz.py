@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from safeguide.quiz import Question, QuizBuilder, QuizError, QuizRequest, check_question
 from safeguide.quiz_export import FORMATS, export_quiz
 from safeguide.quiz_store import QuizStore, StoredQuiz
+from safeguide.safety import redact
 
 router = APIRouter(prefix="/api/quiz", tags=["quiz"])
 
@@ -49,7 +50,9 @@ def _public(quiz: StoredQuiz, report: dict[str, Any] | None = None) -> dict[str,
 @router.post("")
 def create_quiz(body: QuizRequest, request: Request) -> dict[str, Any]:
     seed = body.seed if body.seed is not None else random.SystemRandom().randrange(2**31)
-    req = body.model_copy(update={"seed": seed})
+    # Quizzes are stored: personal details typed into the topic are removed first, as in the chat.
+    topic = redact(body.topic)[0] if body.topic else body.topic
+    req = body.model_copy(update={"seed": seed, "topic": topic})
     questions, report = _builder(request).build(req)
     quiz = _store(request).create(req, seed, questions)
     return _public(quiz, report.__dict__)
@@ -82,11 +85,11 @@ def edit_question(quiz_id: str, question_id: str, body: QuestionEdit, request: R
             kept.get(o) or ("Right." if k == answer else "Not this one.") for k, o in enumerate(options)
         ]
     edited = old.model_copy(
-        update={
-            "stem": body.stem if body.stem is not None else old.stem,
-            "options": [o.strip() for o in options],
+        update={  # what a trainer types is stored: personal details are removed first
+            "stem": redact(body.stem)[0] if body.stem is not None else old.stem,
+            "options": [redact(o.strip())[0] for o in options],
             "answer_index": answer,
-            "feedback": feedback,
+            "feedback": [redact(f)[0] for f in feedback],
             "reworded": old.reworded or body.stem is not None,
         }
     )
@@ -115,9 +118,7 @@ def regenerate_question(quiz_id: str, question_id: str, request: Request) -> dic
     store = _store(request)
     quiz = store.get(quiz_id)
     i = quiz.question(question_id)
-    fresh = _builder(request).regenerate(
-        quiz.request, quiz.questions, seed=quiz.seed + 7919 * (i + 1) + len(quiz.updated)
-    )
+    fresh = _builder(request).regenerate(quiz.request, quiz.questions, seed=quiz.seed + 7919 * (i + 1))
     questions = list(quiz.questions)
     questions[i] = fresh
     store.save_questions(quiz_id, questions)

@@ -260,8 +260,12 @@ def test_api_review_cycle(server: str) -> None:
     assert {"doc_id", "paragraph", "label", "text"} <= set(q["citation"])
     assert httpx.post(server + "/api/quiz", json={"n": 5, "seed": 5}).json()["questions"] == quiz["questions"]
     base = f"{server}/api/quiz/{quiz['quiz_id']}"
-    edited = httpx.put(f"{base}/questions/{q['id']}", json={"stem": "Reworded: " + q["stem"]})
+    edited = httpx.put(
+        f"{base}/questions/{q['id']}", json={"stem": "Reworded (ring 07700 900123): " + q["stem"]}
+    )
     assert edited.status_code == 200 and edited.json()["stem"].startswith("Reworded")
+    stored = httpx.get(base).json()["questions"][0]["stem"]
+    assert "07700 900123" not in stored and "removed]" in stored  # personal details are never stored
     wrong = (q["answer_index"] + 1) % len(q["options"])
     bad = httpx.put(f"{base}/questions/{q['id']}", json={"answer_index": wrong})
     assert bad.status_code == 422 and "does not back" in bad.json()["detail"]
