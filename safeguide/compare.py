@@ -206,11 +206,17 @@ def _side(reader: IndexReader, i: int, text: str | None = None, part: str | None
 
 
 def _one_line(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
-    text = re.sub(r"\s+", " ", text.replace("▶", " ")).strip().strip(_QUOTES + " -").strip()
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + " …"
+    """One line, at most `limit` characters, cut at a word, with its curly quotes balanced (an open
+    quote would swallow the next line when the text is split into sentences)."""
+    text = re.sub(r"\s+", " ", text.replace("▶", " ")).strip().strip(" -").strip()
+    if text[:1] == "“" and text[-1:] == "”" and text.count("“") == 1:
+        text = text[1:-1].strip()  # a wholly quoted line
+    elif text[:1] in _QUOTES and text.count(text[0]) == 1:
+        text = text[1:].strip()  # a stray quote left at the start of a bullet
+    cut = text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    if cut.count("“") > cut.count("”"):
+        cut += "”"
+    return cut if cut == text else cut + (" …" if len(text) > limit else "")
 
 
 def _stable_id(*parts: str) -> str:
@@ -286,8 +292,10 @@ def _changed_sentence(before: str, now: str) -> str:
     return now
 
 
-def topic_matches(change: Change, topic: str) -> bool:
-    """Every word of the topic ("child deaths", "conferences") is in the change or the texts it cites."""
+def topic_matches(change: Change, topic: str, share: float = 1.0) -> bool:
+    """The words of the topic ("child deaths", "conferences") are in the change or the texts it cites:
+    all of them, or `share` of them for a topic lifted from a chat question ("who attends a strategy
+    discussion": "attends" need not be there)."""
     wanted = set(tokenize(topic)) - GENERIC_WORDS - {"change", "chang", "changed", "between", "edition"}
     if not wanted:
         return True
@@ -295,7 +303,7 @@ def topic_matches(change: Change, topic: str) -> bool:
     for side in (None if change.aligned else change.before, change.after):
         if side is not None:
             have |= set(tokenize(f"{side.heading} {side.text}"))
-    return wanted <= have
+    return len(wanted & have) >= max(1.0, share * len(wanted))
 
 
 # ----------------------------------------------------------------------------------------------- the comparer
@@ -319,6 +327,7 @@ class Comparer:
         topic: str | None = None,
         authority: str | None = None,
         summaries: Literal["source", "model"] = "source",
+        topic_share: float = 1.0,
     ) -> Comparison:
         self._check(from_edition, to_edition)
         if topic is not None and len(topic) > 200:
@@ -341,8 +350,8 @@ class Comparer:
         return full.model_copy(
             update={
                 "topic": topic.strip(),
-                "changes": [c for c in full.changes if topic_matches(c, topic)],
-                "earlier": [c for c in full.earlier if topic_matches(c, topic)],
+                "changes": [c for c in full.changes if topic_matches(c, topic, topic_share)],
+                "earlier": [c for c in full.earlier if topic_matches(c, topic, topic_share)],
             }
         )
 

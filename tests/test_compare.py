@@ -241,6 +241,16 @@ def test_chat_answers_what_changed_from_the_comparison(retriever: HybridRetrieve
     assert {c.edition for c in a.citations} == {"2010", "2018"}
     none = chain.answer("What changed about conferences between 2010 and 2018?")
     assert "finds no change about “conferences”" in none.answer and not none.citations
+    # One edition named: compared with the edition before it that the index holds.
+    one = chain.answer("What replaced Local Safeguarding Children Boards in the 2018 guidance?")
+    assert one.provenance["comparison"]["from"] == "2010" and "safeguarding partners" in one.answer
+    # The briefing's own "Before" quotes are labelled as the briefing's, not as WT 2010's wording.
+    words = chain.answer("How did the wording about supervision change in the 2018 guidance?")
+    assert "Before, as WT 2018 briefing quotes it: “Effective professional supervision" in words.answer
+    assert "Before (WT 2010): “Effective professional" not in words.answer
+    # A one-edition question the comparison cannot answer goes to ordinary retrieval.
+    other = chain.answer("Did Working Together 2010 change the time allowed for initial assessments?")
+    assert "comparison" not in other.provenance and "10 working days" in other.answer
 
 
 def _cli(corpus_index: Path, *args: str) -> subprocess.CompletedProcess[str]:
