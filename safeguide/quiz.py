@@ -88,7 +88,7 @@ class Question(BaseModel):
 class QuizRequest(BaseModel):
     n: int = Field(default=10, ge=1, le=MAX_QUESTIONS)
     seed: int | None = Field(default=None, ge=0, le=2**31)
-    doc_ids: list[str] | None = None
+    doc_ids: list[str] | None = Field(default=None, max_length=50)
     edition: str | None = Field(default=None, max_length=20)
     authority: str | None = Field(default=None, max_length=60)
     topic: str | None = Field(default=None, max_length=200)

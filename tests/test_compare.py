@@ -20,6 +20,8 @@ from safeguide.calendar import default_calendar
 from safeguide.chain import AnswerChain
 from safeguide.citations import normalise
 from safeguide.compare import (
+    CHANGE_WORDS,
+    GENERIC_WORDS,
     Comparer,
     Comparison,
     classify,
@@ -30,7 +32,7 @@ from safeguide.compare import (
     topic_matches,
 )
 from safeguide.errors import CorpusError, InvalidQuery
-from safeguide.retrieval import HybridRetriever
+from safeguide.retrieval import HybridRetriever, tokenize
 from safeguide.timescales import RuleSet
 from tests.conftest import CORPUS
 
@@ -115,10 +117,13 @@ def test_the_big_four_are_there_with_both_sources(full: Comparison) -> None:
 
 def test_no_change_cites_a_passage_without_the_words_it_summarises(full: Comparison) -> None:
     for change in full.changes + full.earlier:
+        # Every content word of the summary is in the passages the change cites ...
         assert change.words_supported() == [], (change.id, change.summary)
+        # ... and each cited passage (with its heading) holds some of the words the summary is about.
+        key_words = set(tokenize(change.summary)) - CHANGE_WORDS - GENERIC_WORDS
         for side in (change.before, change.after):
             if side is not None:
-                assert side.text.strip(), change.id
+                assert key_words & set(tokenize(f"{side.heading} {side.text}")), (change.id, side.citation)
 
 
 def test_cited_texts_are_really_in_the_index(full: Comparison, retriever: HybridRetriever) -> None:
