@@ -54,6 +54,7 @@ def run_compare(comparer: Comparer) -> dict[str, Any]:
     """The full 2010 -> 2018 comparison from a cold cache; with a model, its summaries too."""
     labels = load_labels()
     comparer._cache.clear()
+    comparer._summaries.clear()
     started = time.perf_counter()
     comparison = comparer.compare("2010", "2018", summaries="model" if comparer.model else "source")
     took = (time.perf_counter() - started) * 1000

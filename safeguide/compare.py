@@ -319,6 +319,7 @@ class Comparer:
     editions: list[str]
     model: ChatModel | None = None
     _cache: dict[tuple[str, ...], Comparison] = field(default_factory=dict)
+    _summaries: dict[tuple[str, ...], Change | None] = field(default_factory=dict)
 
     def compare(
         self,
@@ -339,21 +340,20 @@ class Comparer:
         if key not in self._cache:
             if not any(k[0] == reader.build.name for k in self._cache):
                 self._cache.clear()  # a new build starts afresh
+                self._summaries.clear()
             self._cache[key] = self._build(reader, from_edition, to_edition, authority or "national")
         full = self._cache[key]
+        if topic and topic.strip():
+            full = full.model_copy(
+                update={
+                    "topic": topic.strip(),
+                    "changes": [c for c in full.changes if topic_matches(c, topic, topic_share)],
+                    "earlier": [c for c in full.earlier if topic_matches(c, topic, topic_share)],
+                }
+            )
         if summaries == "model":
-            if (*key, "model") not in self._cache:
-                self._cache[(*key, "model")] = self.summarise(full)
-            full = self._cache[(*key, "model")]
-        if not topic or not topic.strip():
-            return full
-        return full.model_copy(
-            update={
-                "topic": topic.strip(),
-                "changes": [c for c in full.changes if topic_matches(c, topic, topic_share)],
-                "earlier": [c for c in full.earlier if topic_matches(c, topic, topic_share)],
-            }
-        )
+            full = self.summarise(full)  # only the changes shown; each one's summary is written once
+        return full
 
     def summarise(self, comparison: Comparison) -> Comparison:
         """The same comparison with model-written summaries where they pass the check, else the quoted ones.
@@ -365,52 +365,48 @@ class Comparer:
         """
         assert self.model is not None
         started = time.perf_counter()
-        prompt = load_prompt("compare_summary")
         changes: list[Change] = []
         kept = rejected = 0
         for ch in comparison.changes:
             if ch.origin == "curated" or ch.after is None:
                 changes.append(ch)
                 continue
-            before = (
-                ch.before.text if ch.before is not None and not ch.aligned else "(not in the documents held)"
-            )
-            try:
-                reply = self.model.complete(
-                    [
-                        {
-                            "role": "user",
-                            "content": prompt.render(
-                                old=comparison.from_edition,
-                                new=comparison.to_edition,
-                                before=_one_line(before, 700),
-                                after=_one_line(ch.after.text, 700),
-                            ),
-                        }
-                    ],
-                    max_tokens=60,
-                )
-            except SafeguideError:
-                reply = ""
-            line = _one_line(reply.strip().splitlines()[0] if reply.strip() else "", SUMMARY_MAX_CHARS)
-            written = ch.model_copy(update={"summary": line, "summary_by": "model"})
-            # An aligned `before` was matched by meaning, not cited: it may not vouch for the summary.
-            judged = written.model_copy(update={"before": None}) if ch.aligned else written
-            # ... and it must be about this change: half its words from the quoted summary, so a true
-            # line about something else in the same passage is not kept.
-            on_point = len(set(tokenize(line)) & set(tokenize(ch.summary))) * 2 >= len(set(tokenize(line)))
-            if len(line.split()) >= 4 and judged.words_supported() == [] and on_point:
-                changes.append(written)
-                kept += 1
-            else:
-                changes.append(ch)
-                rejected += 1
+            key = (self.reader().build.name, "summary", ch.id)
+            if key not in self._summaries:
+                self._summaries[key] = self._write_summary(ch, comparison.from_edition, comparison.to_edition)
+            written = self._summaries[key]
+            changes.append(written or ch)
+            kept += written is not None
+            rejected += written is None
         notes = [
             *comparison.notes,
             f"Summaries by {self.model.name}: {kept} kept, {rejected} replaced by quotations because they "
             f"used words their sources do not ({(time.perf_counter() - started):.0f} s).",
         ]
         return comparison.model_copy(update={"changes": changes, "notes": notes})
+
+    def _write_summary(self, ch: Change, old: str, new: str) -> Change | None:
+        """The change with a model-written summary, or None when the summary fails the checks."""
+        assert self.model is not None and ch.after is not None
+        shown = ch.before is not None and not ch.aligned
+        before = ch.before.text if ch.before is not None and shown else "(not in the documents held)"
+        prompt = load_prompt("compare_summary").render(
+            old=old, new=new, before=_one_line(before, 700), after=_one_line(ch.after.text, 700)
+        )
+        try:
+            reply = self.model.complete([{"role": "user", "content": prompt}], max_tokens=60)
+        except SafeguideError:
+            reply = ""
+        line = _one_line(reply.strip().splitlines()[0] if reply.strip() else "", SUMMARY_MAX_CHARS)
+        written = ch.model_copy(update={"summary": line, "summary_by": "model"})
+        # An aligned `before` was matched by meaning, not cited: it may not vouch for the summary ...
+        judged = written.model_copy(update={"before": None}) if ch.aligned else written
+        # ... and the summary must be about this change: half its words from the quoted summary, so a
+        # true line about something else in the same passage is not kept.
+        on_point = len(set(tokenize(line)) & set(tokenize(ch.summary))) * 2 >= len(set(tokenize(line)))
+        if len(line.split()) >= 4 and judged.words_supported() == [] and on_point:
+            return written
+        return None
 
     def _check(self, from_edition: str, to_edition: str) -> None:
         for e in (from_edition, to_edition):

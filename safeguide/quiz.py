@@ -274,7 +274,7 @@ class QuizBuilder:
         area = "" if rule.authority == "national" else ", " + rule.authority.title()
         where = f"{cite.label} ({_edition(cite.edition)}{area})"
         verb = "at least how long before" if rule.direction == "before" else "within how long of"
-        name = rule.name[0].lower() + rule.name[1:]
+        name = rule.name if rule.name[1:2].isupper() else rule.name[0].lower() + rule.name[1:]  # "LADO"
         stem = f"According to {where}, {name}: {verb} the {rule.trigger.replace('-', ' ')}?"
         near: list[tuple[str, str]] = []  # (option, why it is wrong)
         for other_unit in UNIT_WORDS:

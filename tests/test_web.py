@@ -108,6 +108,7 @@ def test_compare_tab_side_by_side_with_filter_and_export(page, output_dir: Path)
     cells = row.locator("td")
     assert "LSCBs" in cells.nth(0).inner_text() and "safeguarding partners" in cells.nth(1).inner_text()
     assert page.locator("#compare-before-head").inner_text() == "Before (2010)"
+    assert page.locator("#compare-model-box").is_hidden()  # no model behind this server
     page.screenshot(path=str(output_dir / "web-compare.png"))
     page.fill("#compare-topic", "child deaths")
     page.click("#compare-run")

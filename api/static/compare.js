@@ -7,6 +7,7 @@ function compareParams() {
   const params = new URLSearchParams({ from: $("compare-from").value, to: $("compare-to").value });
   const topic = $("compare-topic").value.trim();
   if (topic) params.set("topic", topic);
+  if ($("compare-model").checked) params.set("summaries", "model");
   return params;
 }
 
@@ -36,6 +37,7 @@ function renderComparison(data) {
     const head = el("th", { scope: "row" });
     head.append(el("span", { class: "kind" }, c.kind), document.createTextNode(c.topic));
     head.append(el("p", {}, c.summary));
+    if (c.summary_by === "model") head.append(el("p", { class: "meta" }, "Summary written by the model, checked against its passages."));
     if (c.note && !c.aligned) head.append(el("p", { class: "meta" }, c.note));
     row.append(head, sideCell(c.before, c.aligned), sideCell(c.after, false));
     body.append(row);
@@ -79,6 +81,12 @@ async function runComparison(event) {
 }
 
 async function loadEditions() {
+  try {
+    const status = await fetch("/api/status").then((r) => r.json());
+    // Model-written summaries and reworded quiz questions need a model behind the server.
+    $("compare-model-box").hidden = status.mode === "extractive";
+    $("quiz-reword-box").hidden = status.mode === "extractive";
+  } catch { /* the options stay hidden */ }
   try {
     const docs = await fetch("/api/documents").then((r) => r.json());
     const editions = [...new Set((docs.documents || []).map((d) => d.edition))].sort();

@@ -95,6 +95,7 @@ async function buildQuiz(event) {
   if ($("quiz-edition").value) body.edition = $("quiz-edition").value;
   if ($("quiz-authority").value) body.authority = $("quiz-authority").value;
   if ($("quiz-topic").value.trim()) body.topic = $("quiz-topic").value.trim();
+  if ($("quiz-reword").checked) body.reword = true;
   try {
     quizState.quiz = await quizCall("POST", "/api/quiz", body);
     $("quiz-play").hidden = true;
