@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import ComparerDep
-from safeguide.compare import export
+from safeguide.compare import Comparison, export
 
 router = APIRouter(prefix="/api/compare", tags=["compare"])
 
@@ -26,29 +26,31 @@ Authority = Annotated[
 ]
 
 
-@router.get("")
-def compare(
+def comparison(
     comparer: ComparerDep,
     from_edition: From = "2010",
     to_edition: To = "2018",
     topic: Topic = None,
     authority: Authority = None,
     summaries: Summaries = "source",
-) -> dict[str, Any]:
-    return comparer.compare(from_edition, to_edition, topic, authority, summaries).public()
+) -> Comparison:
+    """The comparison the query asks for; both routes take the same query parameters."""
+    return comparer.compare(from_edition, to_edition, topic, authority, summaries)
+
+
+ComparisonDep = Annotated[Comparison, Depends(comparison)]
+
+
+@router.get("")
+def compare(result: ComparisonDep) -> dict[str, Any]:
+    return result.public()
 
 
 @router.get("/export")
 def compare_export(
-    comparer: ComparerDep,
-    from_edition: From = "2010",
-    to_edition: To = "2018",
-    topic: Topic = None,
-    authority: Authority = None,
+    result: ComparisonDep,
     format: Annotated[str, Query(pattern="^(md|csv|html)$", description="md, csv or html")] = "md",
-    summaries: Summaries = "source",
 ) -> Response:
-    comparison = comparer.compare(from_edition, to_edition, topic, authority, summaries)
-    text, media = export(comparison, format)
-    name = f"changes-{from_edition}-{to_edition}.{format}"
+    text, media = export(result, format)
+    name = f"changes-{result.from_edition}-{result.to_edition}.{format}"
     return Response(text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from safeguide.chain import AnswerChain
 from safeguide.compare import Comparer
 from safeguide.conversations import ConversationStore
+from safeguide.quiz import QuizBuilder
+from safeguide.quiz_store import QuizStore
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
 from safeguide.timescales import RuleSet
@@ -39,6 +41,16 @@ def get_conversations(request: Request) -> ConversationStore:
     return store
 
 
+def get_quiz_builder(request: Request) -> QuizBuilder:
+    builder: QuizBuilder = request.app.state.quiz_builder
+    return builder
+
+
+def get_quizzes(request: Request) -> QuizStore:
+    store: QuizStore = request.app.state.quizzes
+    return store
+
+
 def get_comparer(request: Request) -> Comparer:
     comparer: Comparer = request.app.state.comparer
     return comparer
@@ -50,3 +62,5 @@ ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
 RulesDep = Annotated[RuleSet, Depends(get_rules)]
 RetrieverDep = Annotated[HybridRetriever, Depends(get_retriever)]
 ComparerDep = Annotated[Comparer, Depends(get_comparer)]
+QuizBuilderDep = Annotated[QuizBuilder, Depends(get_quiz_builder)]
+QuizStoreDep = Annotated[QuizStore, Depends(get_quizzes)]

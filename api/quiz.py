@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import random
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from safeguide.quiz import Question, QuizBuilder, QuizError, QuizRequest, check_question
+from api.deps import QuizBuilderDep, QuizStoreDep
+from safeguide.quiz import Question, QuizError, QuizRequest, check_question
 from safeguide.quiz_export import FORMATS, export_quiz
-from safeguide.quiz_store import QuizStore, StoredQuiz
+from safeguide.quiz_store import StoredQuiz
 from safeguide.safety import redact
 
 router = APIRouter(prefix="/api/quiz", tags=["quiz"])
@@ -22,16 +22,6 @@ class QuestionEdit(BaseModel):
     options: list[str] | None = Field(default=None, min_length=2, max_length=8)
     answer_index: int | None = Field(default=None, ge=0)
     feedback: list[str] | None = Field(default=None, max_length=8)
-
-
-def _builder(request: Request) -> QuizBuilder:
-    builder: QuizBuilder = request.app.state.quiz_builder
-    return builder
-
-
-def _store(request: Request) -> QuizStore:
-    store: QuizStore = request.app.state.quizzes
-    return store
 
 
 def _public(quiz: StoredQuiz, report: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -48,31 +38,29 @@ def _public(quiz: StoredQuiz, report: dict[str, Any] | None = None) -> dict[str,
 
 
 @router.post("")
-def create_quiz(body: QuizRequest, request: Request) -> dict[str, Any]:
-    seed = body.seed if body.seed is not None else random.SystemRandom().randrange(2**31)
+def create_quiz(body: QuizRequest, builder: QuizBuilderDep, store: QuizStoreDep) -> dict[str, Any]:
     # Quizzes are stored: personal details typed into the topic are removed first, as in the chat.
     topic = redact(body.topic)[0] if body.topic else body.topic
-    req = body.model_copy(update={"seed": seed, "topic": topic})
-    questions, report = _builder(request).build(req)
-    quiz = _store(request).create(req, seed, questions)
+    questions, report = builder.build(body.model_copy(update={"topic": topic}))
+    req = body.model_copy(update={"seed": report.seed, "topic": topic})
+    quiz = store.create(req, report.seed, questions)
     return _public(quiz, report.__dict__)
 
 
 @router.get("/{quiz_id}")
-def get_quiz(quiz_id: str, request: Request) -> dict[str, Any]:
-    return _public(_store(request).get(quiz_id))
+def get_quiz(quiz_id: str, store: QuizStoreDep) -> dict[str, Any]:
+    return _public(store.get(quiz_id))
 
 
 @router.delete("/{quiz_id}")
-def delete_quiz(quiz_id: str, request: Request) -> dict[str, Any]:
-    _store(request).delete(quiz_id)
+def delete_quiz(quiz_id: str, store: QuizStoreDep) -> dict[str, Any]:
+    store.delete(quiz_id)
     return {"deleted": quiz_id}
 
 
 @router.put("/{quiz_id}/questions/{question_id}")
-def edit_question(quiz_id: str, question_id: str, body: QuestionEdit, request: Request) -> dict[str, Any]:
+def edit_question(quiz_id: str, question_id: str, body: QuestionEdit, store: QuizStoreDep) -> dict[str, Any]:
     """Edit a question; the edit must still pass every check (one right answer, backed by its source)."""
-    store = _store(request)
     quiz = store.get(quiz_id)
     i = quiz.question(question_id)
     old = quiz.questions[i]
@@ -103,8 +91,7 @@ def edit_question(quiz_id: str, question_id: str, body: QuestionEdit, request: R
 
 
 @router.delete("/{quiz_id}/questions/{question_id}")
-def drop_question(quiz_id: str, question_id: str, request: Request) -> dict[str, Any]:
-    store = _store(request)
+def drop_question(quiz_id: str, question_id: str, store: QuizStoreDep) -> dict[str, Any]:
     quiz = store.get(quiz_id)
     i = quiz.question(question_id)
     questions = quiz.questions[:i] + quiz.questions[i + 1 :]
@@ -113,12 +100,13 @@ def drop_question(quiz_id: str, question_id: str, request: Request) -> dict[str,
 
 
 @router.post("/{quiz_id}/questions/{question_id}/regenerate")
-def regenerate_question(quiz_id: str, question_id: str, request: Request) -> dict[str, Any]:
+def regenerate_question(
+    quiz_id: str, question_id: str, builder: QuizBuilderDep, store: QuizStoreDep
+) -> dict[str, Any]:
     """Replace a question with another from the same scope, different from every question in the quiz."""
-    store = _store(request)
     quiz = store.get(quiz_id)
     i = quiz.question(question_id)
-    fresh = _builder(request).regenerate(quiz.request, quiz.questions, seed=quiz.seed + 7919 * (i + 1))
+    fresh = builder.regenerate(quiz.request, quiz.questions, seed=quiz.seed + 7919 * (i + 1))
     questions = list(quiz.questions)
     questions[i] = fresh
     store.save_questions(quiz_id, questions)
@@ -128,10 +116,10 @@ def regenerate_question(quiz_id: str, question_id: str, request: Request) -> dic
 @router.get("/{quiz_id}/export")
 def export(
     quiz_id: str,
-    request: Request,
+    store: QuizStoreDep,
     format: Annotated[str, Query(pattern="^(" + "|".join(FORMATS) + ")$")] = "gift",
 ) -> Response:
-    quiz = _store(request).get(quiz_id)
+    quiz = store.get(quiz_id)
     if not quiz.questions:
         raise QuizError("the quiz has no questions left to export")
     data, media, ext = export_quiz(f"safeguide quiz {quiz_id[:8]}", quiz.questions, format)

@@ -273,7 +273,7 @@ class AnswerChain:
                 self._provenance([], [], None), checked.text,
             )  # fmt: skip
         reader = self.retriever.reader()
-        position = {cid: i for i, cid in enumerate(reader.ids)}
+        position = reader.position
         sources: list[Source] = []
         lines = [
             f"Changes between {old} and {new}"

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from safeguide.errors import SafeguideError
+from safeguide.files import write_atomically
 from safeguide.settings import get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -231,9 +232,7 @@ def compare_cmd(
     if out is None:
         click.echo(text, nl=False)
         return
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)  # never a half-written file
+    write_atomically(out, text.encode())
     click.echo(
         f"{len(comparison.changes)} changes ({len(comparison.earlier)} more listed as new in "
         f"{from_edition}) written to {out} in {comparison.took_ms:.0f} ms",
@@ -276,8 +275,6 @@ def quiz_cmd(
     out: Path | None,
 ) -> None:
     """Build a cited multiple-choice quiz from the guidance and export it (GIFT, Moodle XML, ...)."""
-    import random
-
     from safeguide.quiz import QuizBuilder, QuizRequest
     from safeguide.quiz_export import export_quiz
     from safeguide.services import build_comparer, build_model, build_retriever, build_rules
@@ -287,7 +284,6 @@ def quiz_cmd(
     rules = build_rules(settings)
     model = build_model(settings)[0] if reword else None
     builder = QuizBuilder(retriever.reader, rules, build_comparer(settings, retriever, rules), model)
-    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     request = QuizRequest.model_validate(
         {
             "n": n, "seed": seed, "edition": edition, "authority": authority,
@@ -296,6 +292,7 @@ def quiz_cmd(
         }
     )  # fmt: skip
     questions, report = builder.build(request)
+    seed = report.seed
     if fmt == "json":
         data = (json.dumps([q.model_dump() for q in questions], indent=2, ensure_ascii=False) + "\n").encode()
     else:
@@ -305,9 +302,7 @@ def quiz_cmd(
             raise click.UsageError("xlsx is binary: give --out FILE")
         click.echo(data.decode(), nl=False)
     else:
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(out)  # never a half-written file
+        write_atomically(out, data)
     click.echo(
         f"{len(questions)} question(s), seed {seed}, in {report.took_ms:.0f} ms; "
         f"{report.rejected} of {report.candidates} candidates rejected by the checks"

@@ -36,7 +36,7 @@ from safeguide.errors import CorpusError, InvalidQuery, SafeguideError
 from safeguide.llm import ChatModel
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import IndexReader, tokenize
-from safeguide.timescales import RuleSet
+from safeguide.timescales import RuleCitation, RuleSet
 
 Kind = Literal["new", "removed", "changed", "replaced", "renamed"]
 KINDS: tuple[str, ...] = ("new", "removed", "changed", "replaced", "renamed")
@@ -131,18 +131,11 @@ class Comparison(BaseModel):
 # ------------------------------------------------------------------------------------------------ curated
 
 
-class CuratedSide(BaseModel):
-    doc_id: str
-    paragraph: str | None = None
-    heading: str | None = None
-    evidence: str
-    part: Literal["before", "now"] | None = None
+class CuratedSide(RuleCitation):
+    """Where one side of a curated change stands: a citation as the timescale rules write one, plus
+    which half of a Before/Now pair it takes."""
 
-    @model_validator(mode="after")
-    def _points_somewhere(self) -> CuratedSide:
-        if not (self.paragraph or self.heading):
-            raise ValueError("a side needs a paragraph or, for unnumbered documents, a heading")
-        return self
+    part: Literal["before", "now"] | None = None
 
 
 class CuratedChange(BaseModel):
@@ -205,7 +198,7 @@ def _side(reader: IndexReader, i: int, text: str | None = None, part: str | None
     )
 
 
-def _one_line(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
+def one_line(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
     """One line, at most `limit` characters, cut at a word, with its curly quotes balanced (an open
     quote would swallow the next line when the text is split into sentences)."""
     text = re.sub(r"\s+", " ", text.replace("▶", " ")).strip().strip(" -").strip()
@@ -219,7 +212,7 @@ def _one_line(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
     return cut if cut == text else cut + (" …" if len(text) > limit else "")
 
 
-def _stable_id(*parts: str) -> str:
+def stable_id(*parts: str) -> str:
     return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:10]
 
 
@@ -391,13 +384,13 @@ class Comparer:
         shown = ch.before is not None and not ch.aligned
         before = ch.before.text if ch.before is not None and shown else "(not in the documents held)"
         prompt = load_prompt("compare_summary").render(
-            old=old, new=new, before=_one_line(before, 700), after=_one_line(ch.after.text, 700)
+            old=old, new=new, before=one_line(before, 700), after=one_line(ch.after.text, 700)
         )
         try:
             reply = self.model.complete([{"role": "user", "content": prompt}], max_tokens=60)
         except SafeguideError:
             reply = ""
-        line = _one_line(reply.strip().splitlines()[0] if reply.strip() else "", SUMMARY_MAX_CHARS)
+        line = one_line(reply.strip().splitlines()[0] if reply.strip() else "", SUMMARY_MAX_CHARS)
         written = ch.model_copy(update={"summary": line, "summary_by": "model"})
         # An aligned `before` was matched by meaning, not cited: it may not vouch for the summary ...
         judged = written.model_copy(update={"before": None}) if ch.aligned else written
@@ -431,8 +424,9 @@ class Comparer:
 
         curated, absorbed = self._curated(reader, old, new, notes)
         pairs, statements = self._automatic(reader, between, authority, absorbed)
-        self._align(reader, statements, old, authority)
-        changes = curated + pairs + _dedupe(statements, curated + pairs)
+        statements = _dedupe(statements, curated)
+        self._align(reader, statements, old, authority)  # only what is kept is embedded
+        changes = curated + pairs + statements
         changes += self._timescales(reader, old, new, authority, notes)
         earlier = self._earlier(reader, old, authority)
         if len({c.note for c in changes if c.origin == "pair"}) == 1:
@@ -516,9 +510,9 @@ class Comparer:
 
     def _automatic(
         self, reader: IndexReader, editions: list[str], authority: str, absorbed: set[int]
-    ) -> tuple[list[Change], list[tuple[Change, int]]]:
+    ) -> tuple[list[Change], list[Change]]:
         pairs: list[Change] = []
-        statements: list[tuple[Change, int]] = []
+        statements: list[Change] = []
         for i in self._change_docs(reader, editions, authority):
             text = reader.texts[i]
             meta = reader.metas[i]
@@ -530,10 +524,10 @@ class Comparer:
                 edits = describe_edits(before, now)
                 if not edits:
                     continue
-                sentence = _one_line(_changed_sentence(before, now), 160)
+                sentence = one_line(_changed_sentence(before, now), 160)
                 pairs.append(
                     Change(
-                        id="pair-" + _stable_id(reader.ids[i]),
+                        id="pair-" + stable_id(reader.ids[i]),
                         topic=_topic_of(meta["heading"]),
                         kind="removed" if all(e.startswith("removed") for e in edits) else "changed",
                         summary=f"{sentence} ({'; '.join(edits)})",
@@ -549,15 +543,15 @@ class Comparer:
                 if kind is None or len(item.split()) < 5:
                     continue
                 change = Change(
-                    id="stmt-" + _stable_id(reader.ids[i], normalise(item)),
+                    id="stmt-" + stable_id(reader.ids[i], normalise(item)),
                     topic=_topic_of(meta["heading"]),
                     kind=kind,
-                    summary=_one_line(item),
+                    summary=one_line(item),
                     before=None,
                     after=_side(reader, i),
                     origin="statement",
                 )
-                statements.append((change, i))
+                statements.append(change)
         return pairs, statements
 
     def _earlier(self, reader: IndexReader, old: str, authority: str) -> list[Change]:
@@ -573,10 +567,10 @@ class Comparer:
                 seen.add(key)
                 out.append(
                     Change(
-                        id="earlier-" + _stable_id(reader.ids[i], key),
+                        id="earlier-" + stable_id(reader.ids[i], key),
                         topic=_topic_of(reader.metas[i]["heading"]),
                         kind="new" if kind == "new" else "changed",
-                        summary=_one_line(item),
+                        summary=one_line(item),
                         before=None,
                         after=_side(reader, i),
                         origin="statement",
@@ -585,9 +579,7 @@ class Comparer:
                 )
         return out
 
-    def _align(
-        self, reader: IndexReader, statements: list[tuple[Change, int]], old: str, authority: str
-    ) -> None:
+    def _align(self, reader: IndexReader, statements: list[Change], old: str, authority: str) -> None:
         """Give each statement the older edition's closest passage as `before`, when one is close enough.
 
         Close enough: cosine ≥ ALIGN_MIN_COSINE between the statement and the passage, and at least one
@@ -602,10 +594,10 @@ class Comparer:
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         matrix = np.asarray([by_id[reader.ids[i]] for i in candidates], dtype=np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-9
-        queries = reader.embedder.embed_documents([c.summary for c, _ in statements])
+        queries = reader.embedder.embed_documents([c.summary for c in statements])
         queries = queries / (np.linalg.norm(queries, axis=1, keepdims=True) + 1e-9)
         rare = _rare_terms(reader)
-        for (change, _), q in zip(statements, queries, strict=True):
+        for change, q in zip(statements, queries, strict=True):
             scores = matrix @ q
             terms = set(tokenize(change.summary)) & rare
             for j in np.argsort(-scores)[:5]:
@@ -666,34 +658,27 @@ class Comparer:
         return out
 
 
-def _dedupe(statements: list[tuple[Change, int]], anchors: list[Change]) -> list[Change]:
-    """Drop statements that repeat another (a slide shown twice) or that a curated change already says."""
+def _dedupe(statements: list[Change], curated: list[Change]) -> list[Change]:
+    """Drop statements that repeat another (a slide shown twice) or that a curated change already says:
+    one reading the same passage whose summary holds at least half the statement's key words."""
     out: list[Change] = []
     seen: set[str] = set()
-    anchored = [normalise(c.after.text) for c in anchors if c.after is not None]
-    for change, _ in statements:
+    for change in statements:
         key = normalise(change.summary)
         if key in seen:
             continue
         seen.add(key)
-        if any(key.rstrip(" …") in a for a in anchored) and _said_by(change, anchors):
+        mine = set(tokenize(change.summary)) - GENERIC_WORDS
+        if any(
+            a.after is not None
+            and change.after is not None
+            and a.after.chunk_id == change.after.chunk_id
+            and len(mine & set(tokenize(a.summary))) * 2 >= len(mine)
+            for a in curated
+        ):
             continue
         out.append(change)
     return out
-
-
-def _said_by(change: Change, anchors: list[Change]) -> bool:
-    """Does a curated change, citing the same passage, cover this statement's key words?"""
-    mine = set(tokenize(change.summary)) - GENERIC_WORDS
-    for a in anchors:
-        if a.origin != "curated" or a.after is None or change.after is None:
-            continue
-        if (
-            a.after.citation == change.after.citation
-            and len(mine & set(tokenize(a.summary))) >= len(mine) / 2
-        ):
-            return True
-    return False
 
 
 def _top(heading: str) -> str:

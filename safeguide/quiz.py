@@ -18,7 +18,6 @@ when it still fits the cited text and does not give the answer away. Same seed, 
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import time
@@ -29,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from safeguide.citations import find_passage_index, normalise
-from safeguide.compare import Comparer
+from safeguide.citations import find_passage_index, normalise, passage_at
+from safeguide.compare import Comparer, one_line, stable_id
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.llm import ChatModel
 from safeguide.prompts import load_prompt
@@ -41,6 +40,7 @@ from safeguide.verify import split_sentences
 Difficulty = Literal["easy", "medium", "hard"]
 MAX_QUESTIONS = 50
 OPTIONS = 4
+OPTION_CHARS = 160  # an option longer than this is cut at a word, with “ …”
 EDITION_LABEL = {"pre-2010": "guidance before WT 2010"}
 # Roles and agencies a "who does this?" question may ask about, and offer as wrong answers.
 # fmt: off
@@ -157,6 +157,7 @@ class BuildReport:
     reworded: int = 0
     reword_rejected: int = 0
     reword_unchanged: int = 0
+    seed: int = 0  # the seed used: the request's, or a random one drawn here
     took_ms: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -172,6 +173,7 @@ class QuizBuilder:
         started = time.perf_counter()
         report = BuildReport()
         seed = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
+        report.seed = seed
         rng = random.Random(seed)
         pool = self.candidates(req)
         report.candidates = len(pool)
@@ -184,9 +186,8 @@ class QuizBuilder:
                 break
             if cand.key in seen:
                 continue
-            q = cand.make(random.Random(f"{seed}:{cand.key}"), req.difficulty)
-            problems = ["no plausible wrong answers"] if q is None else check_question(q)
-            if problems or q is None:
+            q, problems = _made(cand, seed, req.difficulty)
+            if q is None:
                 report.rejected += 1
                 for p in problems:
                     report.reasons[p] = report.reasons.get(p, 0) + 1
@@ -209,8 +210,8 @@ class QuizBuilder:
         pool = self.candidates(req)
         rng.shuffle(pool)
         for cand in pool:
-            q = cand.make(random.Random(f"{seed}:{cand.key}"), req.difficulty)
-            if q is not None and not check_question(q) and q.id not in have and normalise(q.stem) not in have:
+            q, _ = _made(cand, seed, req.difficulty)
+            if q is not None and q.id not in have and normalise(q.stem) not in have:
                 return q
         raise QuizError("no other question can be made from this quiz's scope")
 
@@ -300,7 +301,7 @@ class QuizBuilder:
         return _assemble(
             "timescale", f"t-{rule.id}", stem, right, f"Right: {rule.as_written} ({cite.label}).", wrong,
             cite, rng,
-            evidence=_amount_words(rule),
+            evidence=rule.citation.evidence,  # the duration as the paragraph writes it
         )  # fmt: skip
 
     def _sentence_candidates(
@@ -368,7 +369,7 @@ class QuizBuilder:
         if wrong is None:
             return None
         return _assemble(
-            "responsibility", f"r-{_hash(cite.label, rest)}", stem, right,
+            "responsibility", f"r-{stable_id(cite.label, rest)}", stem, right,
             f"Right: “{agent} {verb} {rest}” ({cite.label}).", wrong, cite, rng, evidence=agent,
         )  # fmt: skip
 
@@ -377,13 +378,17 @@ class QuizBuilder:
         difficulty: Difficulty,
     ) -> Question | None:  # fmt: skip
         stem = f"In {cite.label} ({_edition(cite.edition)}), what does “{term}” describe?"
-        right = _clip(what)
-        far = [(_clip(w), f"that describes {t}") for t, w in meanings if normalise(t) != normalise(term)]
+        right = one_line(what, OPTION_CHARS)
+        far = [
+            (one_line(w, OPTION_CHARS), f"that describes {t}")
+            for t, w in meanings
+            if normalise(t) != normalise(term)
+        ]
         wrong = _pick_wrong(right, [], far, rng, difficulty)
         if wrong is None:
             return None
         return _assemble(
-            "definition", f"d-{_hash(cite.label, term)}", stem, right,
+            "definition", f"d-{stable_id(cite.label, term)}", stem, right,
             f"Right: {term}: {what} ({cite.label}).",
             wrong, cite, rng, evidence=right.rstrip(" …"),
         )  # fmt: skip
@@ -395,7 +400,10 @@ class QuizBuilder:
         except SafeguideError:
             return []
         earlier = [
-            (_clip(_PAGE_REF.sub("", c.summary).strip()), "a change WT 2010 made, not one of 2018")
+            (
+                one_line(_PAGE_REF.sub("", c.summary).strip(), OPTION_CHARS),
+                "a change WT 2010 made, not one of 2018",
+            )
             for c in comparison.earlier
             if len(c.summary.split()) >= 8 and not c.summary.rstrip().endswith(":")
         ]
@@ -412,7 +420,7 @@ class QuizBuilder:
                 doc_id=side.doc_id, paragraph=side.paragraph, label=side.citation, text=side.text,
                 heading=side.heading, edition=side.edition,
             )  # fmt: skip
-            summary = _clip(ch.summary)
+            summary = one_line(ch.summary, OPTION_CHARS)
             out.append(
                 Candidate(
                     "change",
@@ -495,11 +503,6 @@ def _duration(amount: int, unit: str) -> str:
     return f"{amount} {one if amount == 1 else many}"
 
 
-def _amount_words(rule: Rule) -> str:
-    """What the cited text must hold for the right answer: the number as written (evidence phrase)."""
-    return rule.citation.evidence
-
-
 def _edition(edition: str) -> str:
     return EDITION_LABEL.get(edition, f"WT {edition}")
 
@@ -515,23 +518,10 @@ def _same_role(a: str, b: str) -> bool:
     return x in y or y in x
 
 
-def _clip(text: str, limit: int = 160) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
-
-
-def _hash(*parts: str) -> str:
-    return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:10]
-
-
 def _citation(reader: IndexReader, i: int) -> QuizCitation:
-    m = reader.metas[i]
     return QuizCitation(
-        doc_id=m["doc_id"], paragraph=m["paragraph"] or None, label=m["citation"], text=reader.texts[i],
-        heading=m["heading"], edition=m["edition"],
-    )  # fmt: skip
+        **passage_at(reader.metas, reader.texts, i).public(), edition=reader.metas[i]["edition"]
+    )
 
 
 def _pick_wrong(
@@ -591,6 +581,16 @@ def _assemble(
         citation=cite,
         evidence=evidence,
     )
+
+
+def _made(cand: Candidate, seed: int, difficulty: Difficulty) -> tuple[Question | None, list[str]]:
+    """The candidate's question (its own random stream, so the seed alone decides it) if it passes
+    every check; else None and why not."""
+    q = cand.make(random.Random(f"{seed}:{cand.key}"), difficulty)
+    if q is None:
+        return None, ["no plausible wrong answers"]
+    problems = check_question(q)
+    return (None, problems) if problems else (q, [])
 
 
 def _interleave(pool: list[Candidate]) -> list[Candidate]:

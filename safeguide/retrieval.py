@@ -144,6 +144,7 @@ class IndexReader:
         self.collection = open_collection(build, embedder)
         got = self.collection.get(include=["documents", "metadatas"])
         self.ids: list[str] = list(got["ids"])
+        self.position: dict[str, int] = {cid: i for i, cid in enumerate(self.ids)}  # chunk id -> row
         self.texts: list[str] = list(got["documents"])
         self.metas: list[dict[str, Any]] = [dict(m) for m in got["metadatas"]]
         self._bm25 = bm25s.BM25()
@@ -168,8 +169,7 @@ class IndexReader:
             where=filters.where(),
             include=[],
         )
-        position = {cid: i for i, cid in enumerate(self.ids)}
-        return [position[cid] for cid in got["ids"][0]]
+        return [self.position[cid] for cid in got["ids"][0]]
 
     def lexical(self, query: str, filters: Filters, n: int) -> list[int]:
         tokens = tokenize(query)

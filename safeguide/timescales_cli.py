@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from safeguide.calendar import long_date
+from safeguide.files import write_atomically
 from safeguide.settings import get_settings
 
 
@@ -119,9 +120,7 @@ def plan_cmd(event: str, day: str, authority: str | None, ics_file: Path | None,
     cited = _citations(rules, settings) if ics_file is not None or as_json else {}
     if ics_file is not None:
         data = plan_to_ics(steps, f"Deadlines from the {event} on {long_date(start)}", citation_labels(cited))
-        tmp = ics_file.with_name(ics_file.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(ics_file)  # never a half-written calendar file
+        write_atomically(ics_file, data)
     if as_json:
         out = [{**due_out(s.due, rules.get(s.rule_id), cited), "occurrence": s.occurrence} for s in steps]
         click.echo(
