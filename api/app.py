@@ -29,6 +29,7 @@ from safeguide.services import (
     build_model,
     build_retriever,
     build_rules,
+    close_model,
     documents_status,
 )
 from safeguide.settings import Settings, get_settings
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.conversations.close()
         app.state.quizzes.close()
+        close_model(app.state.model)
 
     app = FastAPI(title="safeguide", version="0.1.0", lifespan=lifespan)
 
@@ -121,11 +123,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/status")
     def status(request: Request) -> dict[str, Any]:
+        """The mode configured, the model behind it, whether it is up and why not, how fast it answered."""
         chain = request.app.state.chain
+        notice = chain.fallback_notice
+        model: dict[str, Any] | None = None
+        describe = getattr(chain.model, "status", None)
+        if describe is not None:
+            model = describe()
+            server = model.get("server")
+            if server and server["state"] != "ready":
+                notice = (
+                    f"The local model is {server['state']} ({server['reason'] or 'loading'}); answers "
+                    "quote the guidance until it is back."
+                )
         return {
             "mode": chain.mode,
             "model": chain.model.name if chain.model else None,
-            "notice": chain.fallback_notice,
+            "model_status": model,
+            "notice": notice,
         }
 
     return app

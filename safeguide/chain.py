@@ -18,7 +18,7 @@ from typing import Any
 from safeguide.calendar import CONVENTIONS, WorkingCalendar, long_date
 from safeguide.citations import find_passage_index, passage_at
 from safeguide.compare import Comparer
-from safeguide.errors import SafeguideError
+from safeguide.errors import ModelUnavailable, SafeguideError
 from safeguide.llm import ChatModel
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
@@ -356,30 +356,15 @@ class AnswerChain:
         if on_sources is not None:
             on_sources(sources)
         started = time.perf_counter()
-        if self.model is None:
-            draft = self._extractive(checked.text, sources)
-            judge = None
-            if on_token is not None and draft:
-                on_token(draft)  # the unverified draft, as a model's tokens would arrive
-        else:
-            draft = self._generate(checked.text, sources, on_token)
-            judge = self._judge
-        timings["generation_ms"] = _ms(started)
-        started = time.perf_counter()
-        verified = verify(_clean_draft(draft), [s.text for s in sources], set(), judge)
-        self._require_relevance(checked.text, verified)
-        if self.model is not None and not verified.kept:
-            # Nothing the model wrote survived the checks: quote the guidance instead, checked the same way.
-            quotes = verify(self._extractive(checked.text, sources), [s.text for s in sources], set(), None)
-            self._require_relevance(checked.text, quotes)
-            if quotes.kept:
-                for q in quotes.sentences:
-                    q.cited_by = "quote"  # composed in code from the passage, checked word for word
-                verified = Verified(verified.sentences + quotes.sentences)
-                notices.append(
-                    "The model's draft could not be checked against the guidance, so these are quotes "
-                    "from the guidance itself."
-                )
+        mode = self.mode
+        try:
+            draft, verified = self._draft_and_verify(checked.text, sources, on_token, timings, notices)
+        except ModelUnavailable as exc:
+            # The model died, hung, timed out or is restarting: answer from the guidance, and say so.
+            mode = "extractive"
+            notices.append(model_down_notice(exc))
+            timings["generation_ms"] = _ms(started)
+            draft, verified = self._quoted(checked.text, sources, on_token)
         timings["verification_ms"] = _ms(started)
         kept = verified.kept
         text = verified.text() if kept else NOT_ANSWERED
@@ -394,20 +379,66 @@ class AnswerChain:
                 "The sources differ by edition or area: each sentence cites the source it rests on."
             )
         notices.extend(self._edition_notices([s for s in sources if s.n in used] or sources))
+        provenance = self._provenance(sources, [], verified)
+        if mode != self.mode:
+            provenance.update(mode=mode, model=None, prompt=None, model_failed=True)
         return Answer(
             text,
             sources,
             [],
             False,
             _unique(notices),
-            self.mode,
-            self._provenance(sources, [], verified),
+            mode,
+            provenance,
             checked.text,
             draft=draft,
             verified=verified,
         )
 
     # -------------------------------------------------------------------------------------------- generation
+
+    def _draft_and_verify(
+        self,
+        question: str,
+        sources: list[Source],
+        on_token: Callable[[str], None] | None,
+        timings: dict[str, float],
+        notices: list[str],
+    ) -> tuple[str, Verified]:
+        """The model's draft, checked; or quotations when there is no model or nothing it wrote holds.
+        Raises ModelUnavailable when the model fails at any point (writing or judging)."""
+        started = time.perf_counter()
+        if self.model is None:
+            draft, verified = self._quoted(question, sources, on_token)
+            timings["generation_ms"] = _ms(started)
+            return draft, verified
+        draft = self._generate(question, sources, on_token)
+        timings["generation_ms"] = _ms(started)
+        verified = verify(_clean_draft(draft), [s.text for s in sources], set(), self._judge)
+        self._require_relevance(question, verified)
+        if not verified.kept:
+            # Nothing the model wrote survived the checks: quote the guidance instead, checked the same way.
+            _, quotes = self._quoted(question, sources, None)
+            if quotes.kept:
+                for q in quotes.sentences:
+                    q.cited_by = "quote"  # composed in code from the passage, checked word for word
+                verified = Verified(verified.sentences + quotes.sentences)
+                notices.append(
+                    "The model's draft could not be checked against the guidance, so these are quotes "
+                    "from the guidance itself."
+                )
+        return draft, verified
+
+    def _quoted(
+        self, question: str, sources: list[Source], on_token: Callable[[str], None] | None
+    ) -> tuple[str, Verified]:
+        """Extractive mode: quotations chosen in code, verified word for word."""
+        draft = self._extractive(question, sources)
+        if on_token is not None and draft:
+            on_token(draft)  # the unverified draft, as a model's tokens would arrive
+        verified = verify(draft, [s.text for s in sources], set(), None)
+        self._require_relevance(question, verified)
+        return draft, verified
 
     def _extractive(self, question: str, sources: list[Source]) -> str:
         """Quote, from each of the top passages, the sentence closest in meaning to the question; cite it.
@@ -584,6 +615,10 @@ class AnswerChain:
 def _clean_draft(draft: str) -> str:
     """Drop what a small model echoes back from its prompt (the sources list, "Question:" lines)."""
     return "\n".join(line for line in draft.splitlines() if not ECHO.match(line))
+
+
+def model_down_notice(exc: Exception) -> str:
+    return f"The model did not answer ({exc}), so this answer quotes the guidance instead (extractive mode)."
 
 
 def _trim(text: str, limit: int) -> str:

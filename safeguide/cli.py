@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -348,6 +349,8 @@ def serve_cmd(host: str | None, port: int | None) -> None:
 
     settings = get_settings()
     build_rules(settings)  # a broken rules file is a one-line error here, not a traceback from the server
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per model-server probe
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)
 
 

