@@ -45,7 +45,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup models
 	$(BIN)/pytest
 
 test: lint typecheck browser pytest

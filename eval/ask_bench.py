@@ -5,7 +5,7 @@ Run: ``python -m eval.ask_bench [--backend extractive|local] [--questions N]`` (
 
 - extractive: ``POST /api/ask`` p50/p95 over the golden questions;
 - any backend: ``POST /api/ask/stream``: time to the sources event, to the first token, to the verified
-  answer; then the server's peak resident memory (VmHWM).
+  answer; then the server's peak resident memory (VmHWM), and for ``local`` the model server's too.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ def run(backend: str, questions: int) -> dict[str, Any]:
                 ask_ms.append((time.perf_counter() - t0) * 1000)
         streams = [_stream(client, q) for q in golden]
         peak = _peak_rss_mb(pid)
+        final = client.get("/api/status").json().get("model_status") or {}
+        server = final.get("server") or {}
+        model_peak = _peak_rss_mb(server["pid"]) if server.get("pid") else None
 
     def stat(key: str) -> dict[str, float]:
         values = [m[key] for m in streams if key in m]
@@ -76,6 +79,13 @@ def run(backend: str, questions: int) -> dict[str, Any]:
         "stream_to_verified_answer_ms": stat("answer"),
         "server_peak_rss_mb": peak,
     }
+    if server:
+        report["model_server"] = {
+            "peak_rss_mb": model_peak,
+            "start_seconds": server.get("start_seconds"),
+            "restarts": server.get("restarts"),
+            "cpu": server.get("cpu"),
+        }
     if ask_ms:
         report["ask_ms"] = {
             "p50": round(_percentile(ask_ms, 0.5), 1),
