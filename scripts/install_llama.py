@@ -148,10 +148,12 @@ def main() -> None:
     folder = cache / f"{version}-{profile}-{key}"
     wheels = sorted(folder.glob("*.whl"))
     wheel = wheels[0] if wheels else build(version, cmake_args, folder)
-    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-deps",
-               "--force-reinstall", str(wheel)]  # fmt: skip
-    if subprocess.run(install).returncode != 0:
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir"]
+    # This wheel and no other build of the same version; then its own dependencies, as locked.
+    if subprocess.run([*pip, "--no-deps", "--force-reinstall", str(wheel)]).returncode != 0:
         fail(f"could not install {wheel}")
+    if subprocess.run([*pip, "-c", str(REPO / "requirements.lock"), str(wheel)]).returncode != 0:
+        fail(f"could not install the dependencies of {wheel}")
     info = subprocess.run(
         [sys.executable, "-c", "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"],
         capture_output=True,
