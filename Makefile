@@ -9,7 +9,10 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: setup run ingest models serve browser test lint typecheck pytest eval bench clean
 
+# Every time, not only when the venv is made: a llama-cpp-python swapped in since (say, by pip from its
+# wheel cache) is found by what it reports of itself and replaced (about a second when all is well).
 setup: $(STAMP)
+	@$(BIN)/python scripts/install_llama.py
 
 $(STAMP): pyproject.toml requirements.lock scripts/install_llama.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

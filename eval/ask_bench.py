@@ -99,9 +99,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["extractive", "local", "openai"], default="extractive")
     parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=None, help="Default: eval/results/ask-<backend>.json")
     args = parser.parse_args()
     report = run(args.backend, args.questions)
-    out = Path(HERE / "results" / f"ask-{args.backend}.json")
+    out: Path = args.out or HERE / "results" / f"ask-{args.backend}.json"
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
 

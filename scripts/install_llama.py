@@ -110,14 +110,22 @@ def choose(requested: str) -> str:
     return next(p for p in X86_ORDER if PROFILES[p][1] <= flags)
 
 
+def system_info(python: str) -> str | None:
+    """What the installed llama.cpp says of the CPU features it was built with; None if it won't load."""
+    code = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode().strip())"
+    run = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return run.stdout.strip() if run.returncode == 0 else None
+
+
 def installed_key(python: str) -> str | None:
+    """The key of the build installed by this script, if it is still the one installed (a llama-cpp-python
+    put there another way, e.g. by pip from its wheel cache, reports other features and does not count)."""
     marker = Path(sys.prefix) / "llama-build.json"
     try:
         data = json.loads(marker.read_text())
     except (OSError, ValueError):
         return None
-    check = subprocess.run([python, "-c", "import llama_cpp"], capture_output=True)
-    return str(data.get("key")) if check.returncode == 0 else None
+    return str(data.get("key")) if system_info(python) == data.get("system_info") else None
 
 
 def build(version: str, cmake_args: list[str], into: Path) -> Path:
@@ -154,19 +162,15 @@ def main() -> None:
         fail(f"could not install {wheel}")
     if subprocess.run([*pip, "-c", str(REPO / "requirements.lock"), str(wheel)]).returncode != 0:
         fail(f"could not install the dependencies of {wheel}")
-    info = subprocess.run(
-        [sys.executable, "-c", "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"],
-        capture_output=True,
-        text=True,
-    )
-    if info.returncode != 0:
-        fail(f"the installed llama-cpp-python does not load: {info.stderr.strip()[-300:]}")
-    if "AMX_INT8 = 1" in info.stdout:
+    info = system_info(sys.executable)
+    if info is None:
+        fail("the installed llama-cpp-python does not load (run `python -c 'import llama_cpp'` to see why)")
+    if "AMX_INT8 = 1" in info:
         fail("the installed build uses AMX, which crashes under this hypervisor; remove " + str(folder))
     marker = Path(sys.prefix) / "llama-build.json"
     marker.write_text(json.dumps({"version": version, "profile": profile, "key": key, "cmake": cmake_args,
-                                  "system_info": info.stdout.strip()}, indent=2))  # fmt: skip
-    print(f"install_llama: llama-cpp-python {version}, {profile} build: {info.stdout.strip()}")
+                                  "system_info": info}, indent=2))  # fmt: skip
+    print(f"install_llama: llama-cpp-python {version}, {profile} build: {info}")
 
 
 if __name__ == "__main__":
