@@ -42,16 +42,29 @@ class ChatModel(Protocol):
 
 @dataclass
 class Timing:
-    """How fast the model answered one request."""
+    """How fast the model answered one request. Generation speed is only known for a streamed answer
+    (tokens after the first, over the time after it); a whole answer's time includes reading the prompt."""
 
     tokens: int
     seconds: float
     first_token_s: float | None
+    prompt_tokens: int | None = None
 
     @property
-    def tokens_per_s(self) -> float:
-        generating = self.seconds - (self.first_token_s or 0.0)
-        return round(self.tokens / generating, 1) if generating > 0 and self.tokens else 0.0
+    def tokens_per_s(self) -> float | None:
+        if self.first_token_s is None or self.tokens < 2:
+            return None
+        generating = self.seconds - self.first_token_s
+        return round((self.tokens - 1) / generating, 1) if generating > 0 else None
+
+    def describe(self) -> str:
+        if self.first_token_s is None:
+            prompt = f" after a {self.prompt_tokens}-token prompt" if self.prompt_tokens else ""
+            return f"{self.tokens} tokens{prompt} in {self.seconds:.2f} s (whole answer)"
+        return (
+            f"{self.tokens} tokens in {self.seconds:.2f} s (first token after {self.first_token_s:.2f} s, "
+            f"then {self.tokens_per_s or 0:.1f} tokens/s)"
+        )
 
     def public(self) -> dict[str, Any]:
         return {**asdict(self), "tokens_per_s": self.tokens_per_s}
@@ -107,16 +120,9 @@ class OpenAICompatibleModel:
             self.server.suspect(reason)
         return ModelUnavailable(f"{self.where} failed: {reason}")
 
-    def _record(self, tokens: int, started: float, first: float | None) -> None:
-        self.last = Timing(tokens, round(time.monotonic() - started, 3), first)
-        log.info(
-            "model %s answered: %d tokens in %.2f s (first token after %s s, %.1f tokens/s)",
-            self.name,
-            tokens,
-            self.last.seconds,
-            f"{first:.2f}" if first is not None else "-",
-            self.last.tokens_per_s,
-        )
+    def _record(self, tokens: int, started: float, first: float | None, prompt: int | None = None) -> None:
+        self.last = Timing(tokens, round(time.monotonic() - started, 3), first, prompt)
+        log.info("model %s answered: %s", self.name, self.last.describe())
 
     def complete(self, messages: list[Message], max_tokens: int = 256) -> str:
         if self.server is not None:
@@ -130,7 +136,8 @@ class OpenAICompatibleModel:
         except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
             raise self._failed(exc) from exc
         usage = body.get("usage") or {}
-        self._record(int(usage.get("completion_tokens") or 0), started, None)
+        prompt = usage.get("prompt_tokens")
+        self._record(int(usage.get("completion_tokens") or 0), started, None, int(prompt) if prompt else None)
         return text
 
     def stream(self, messages: list[Message], max_tokens: int = 256) -> Iterator[str]:

@@ -48,6 +48,16 @@ def test_exit_statuses_read_as_a_person_would() -> None:
     assert describe_exit(1) == "exit status 1"
 
 
+def test_generation_speed_counts_only_the_time_after_the_first_token() -> None:
+    from safeguide.llm import Timing
+
+    streamed = Timing(tokens=51, seconds=7.0, first_token_s=2.0)
+    assert streamed.tokens_per_s == 10.0 and "then 10.0 tokens/s" in streamed.describe()
+    whole = Timing(tokens=4, seconds=3.26, first_token_s=None, prompt_tokens=412)
+    assert whole.tokens_per_s is None  # prompt reading and writing cannot be told apart
+    assert whole.describe() == "4 tokens after a 412-token prompt in 3.26 s (whole answer)"
+
+
 @pytest.mark.parametrize("which", ["tiny_gguf", "packaged_gguf"])
 def test_both_packaged_models_decode_through_the_model_server(
     which: str, request: pytest.FixtureRequest, output_dir: Path
