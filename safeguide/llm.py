@@ -88,6 +88,7 @@ class OpenAICompatibleModel:
         self.server = server
         self.where = "the local model server" if server else "the model server at SAFEGUIDE_LLM_BASE_URL"
         self.last: Timing | None = None
+        self.last_error: str | None = None  # the most recent failure, with its time (UTC)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -116,9 +117,11 @@ class OpenAICompatibleModel:
             reason = f"no answer within {self.timeout:.0f} s (SAFEGUIDE_LLM_TIMEOUT)"
         else:
             reason = str(exc) or type(exc).__name__
+        message = f"{self.where} failed: {reason}"
+        self.last_error = f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} {message}"
         if self.server is not None:
             self.server.suspect(reason)
-        return ModelUnavailable(f"{self.where} failed: {reason}")
+        return ModelUnavailable(message)
 
     def _record(self, tokens: int, started: float, first: float | None, prompt: int | None = None) -> None:
         self.last = Timing(tokens, round(time.monotonic() - started, 3), first, prompt)
@@ -176,4 +179,5 @@ class OpenAICompatibleModel:
         if self.server is not None:
             out["server"] = self.server.status()
         out["last_answer"] = self.last.public() if self.last else None
+        out["last_error"] = self.last_error
         return out

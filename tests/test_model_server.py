@@ -146,6 +146,7 @@ def test_killing_the_model_mid_answer_never_takes_the_app_down(
         server = _model_status(url)["model_status"]["server"]
         assert server["pid"] != model_pid and server["restarts"] >= 1
         assert "killed by signal 9 (SIGKILL)" in server["recent_failures"][-1]
+        assert "local model server failed" in _model_status(url)["model_status"]["last_error"]
 
         kinds, final = _stream(url, QUESTION)
         assert kinds[-1] == "answer" and final["mode"] == "local"
