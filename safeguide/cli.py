@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 
 from safeguide.errors import SafeguideError
 from safeguide.files import write_atomically
@@ -28,8 +29,18 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SafeguideError as exc:
             raise click.ClickException(str(exc)) from exc
+        except ValidationError as exc:  # a SAFEGUIDE_ setting that cannot be used
+            raise click.ClickException(settings_problem(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """`SAFEGUIDE_LLM_TIMEOUT=-1: Input should be greater than 0` (one line per bad setting)."""
+    return "; ".join(
+        f"SAFEGUIDE_{'_'.join(str(p) for p in e['loc']).upper()}={e.get('input')!s}: {e['msg']}"
+        for e in exc.errors()
+    )
 
 
 @click.group()

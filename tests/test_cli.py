@@ -62,6 +62,25 @@ def test_errors_are_one_line_with_exit_status(cli_env: None, args: list[str], me
     assert message in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SAFEGUIDE_LLM_TIMEOUT", "-1", "SAFEGUIDE_LLM_TIMEOUT=-1: Input should be greater than 0"),
+        ("SAFEGUIDE_LLM_SERVER_PORT", "x", "SAFEGUIDE_LLM_SERVER_PORT=x: Input should be a valid integer"),
+        ("SAFEGUIDE_LLM_BACKEND", "gpt", "SAFEGUIDE_LLM_BACKEND=gpt: Input should be 'extractive', 'local'"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    cli_env: None, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(main, ["documents"])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_ingest_of_a_missing_manifest_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "ours.txt").write_text("Our local rule: visit weekly.\n")
     monkeypatch.setenv("SAFEGUIDE_DATA_DIR", str(tmp_path / "data"))
