@@ -81,7 +81,6 @@ class ServerStatus:
     reason: str | None = None
     pid: int | None = None
     url: str | None = None
-    starts: int = 0
     restarts: int = 0
     cpu: str | None = None
     ready_at: float | None = None
@@ -138,7 +137,8 @@ class ModelServer:
         self.max_backoff = max_backoff
         self.stable_after = stable_after
         self.python = python
-        self._status = ServerStatus()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._status = ServerStatus(url=self.url)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -150,7 +150,7 @@ class ModelServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.url}/v1"
 
     def start(self) -> ModelServer:
         if self._thread is None:
@@ -234,8 +234,7 @@ class ModelServer:
 
     def _run_once(self) -> str:
         """Start the server, watch it until it fails; return why it failed."""
-        port = self.port
-        url = f"http://127.0.0.1:{port}"
+        url = self.url
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             self.python,
@@ -248,7 +247,7 @@ class ModelServer:
             "--host",
             "127.0.0.1",
             "--port",
-            str(port),
+            str(self.port),
             "--n_ctx",
             str(self.n_ctx),
             "--n_threads",
@@ -276,8 +275,6 @@ class ModelServer:
             self._status.state = "starting"
             self._status.reason = None
             self._status.pid = self._proc.pid
-            self._status.url = url
-            self._status.starts += 1
         log.info("starting the local model server: pid %d, %s, %s", self._proc.pid, url, self.model_path.name)
         try:
             failure = self._wait_started(url, t0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from safeguide.model_server import free_loopback_port
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -31,7 +26,7 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
 @contextmanager
 def running_process(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[tuple[str, int]]:
     """`safeguide serve` on a free loopback port; yields its URL and process id once /healthz answers."""
-    port = free_port()
+    port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
