@@ -85,8 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             UnknownTimescale: 404,
             UnknownQuiz: 404,
             QuizError: 422,
-        }.get(type(exc), 400)
-        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+        }.get(type(exc), 500 if type(exc) is SafeguideError else 400)
+        body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
+        if exc.notices:
+            body["notices"] = exc.notices  # the 999 notice survives any error after danger was found
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ChainDep, ConversationsDep
-from safeguide.chain import Answer, stream_answer
+from safeguide.chain import Answer, AnswerChain, stream_answer
 from safeguide.conversations import ConversationStore
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.timescales import parse_iso_date
@@ -35,9 +35,14 @@ class FeedbackRequest(BaseModel):
     comment: str = ""
 
 
-def _args(body: AskRequest, store: ConversationStore) -> tuple[str, dict[str, Any]]:
-    today = parse_iso_date(body.today, "today") if body.today else date.today()
-    conversation = store.ensure(body.conversation_id)
+def _args(body: AskRequest, store: ConversationStore, chain: AnswerChain) -> tuple[str, dict[str, Any]]:
+    try:
+        today = parse_iso_date(body.today, "today") if body.today else date.today()
+        conversation = store.ensure(body.conversation_id)
+    except SafeguideError as exc:
+        # Refused before the question's own checks: danger is still looked for, and the notice kept.
+        exc.notices = chain.safety().danger_notices(body.question) + exc.notices
+        raise
     return conversation, {
         "edition": body.edition or None,
         "authority": body.authority or None,
@@ -55,12 +60,17 @@ def _record(store: ConversationStore, conversation: str, answer: Answer) -> dict
         "mode": answer.mode,
     }
     index = store.add_exchange(conversation, answer.question, answer.answer, meta)
-    return {**answer.public(), "conversation_id": conversation, "message_index": index}
+    return {
+        **answer.public(),
+        "question": answer.question,  # as stored: personal details replaced
+        "conversation_id": conversation,
+        "message_index": index,
+    }
 
 
 @router.post("/api/ask")
 def ask(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> dict[str, Any]:
-    conversation, kwargs = _args(body, store)
+    conversation, kwargs = _args(body, store, chain)
     return _record(store, conversation, chain.answer(body.question, **kwargs))
 
 
@@ -72,11 +82,14 @@ def _sse(event: str, data: Any) -> str:
 def ask_stream(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> StreamingResponse:
     """Server-sent events: `sources` first, then `token`s of the draft, then `answer` (the verified answer,
     which replaces the draft). Bad input is an `error` event with the reason, never a stack trace."""
-    conversation, kwargs = _args(body, store)
+    conversation, kwargs = _args(body, store, chain)
 
     def events() -> Iterator[str]:
         for kind, value in stream_answer(chain, body.question, **kwargs):
-            if kind == "sources":
+            if kind == "checked":
+                # Before anything slow: the 999 notice, and the question as it will be stored.
+                yield _sse("checked", {"question": value.text, "notices": value.notices})
+            elif kind == "sources":
                 yield _sse(
                     "sources", {"conversation_id": conversation, "citations": [s.public() for s in value]}
                 )
@@ -85,10 +98,9 @@ def ask_stream(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> St
             elif kind == "answer":
                 yield _sse("answer", _record(store, conversation, value))
             else:
-                message = (
-                    str(value) if isinstance(value, SafeguideError) else "Something went wrong on the server."
-                )
-                yield _sse("error", {"detail": message})
+                typed = isinstance(value, SafeguideError)
+                message = str(value) if typed else "Something went wrong on the server."
+                yield _sse("error", {"detail": message, "notices": value.notices if typed else []})
 
     return StreamingResponse(
         events(),

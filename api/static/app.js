@@ -36,10 +36,17 @@ async function loadFilters() {
 
 function addUserMessage(text) {
   const box = el("article", { class: "message user" });
-  box.append(el("p", { class: "role" }, "You"), el("p", { class: "answer-text" }, text));
+  const shown = el("p", { class: "answer-text" }, text);
+  box.append(el("p", { class: "role" }, "You"), shown);
   $("conversation").append(box);
   state.transcript.push(`You: ${text}`);
+  // Once the server has checked it, the question is shown (and kept in the transcript) as it was stored:
+  // with personal details replaced.
+  const index = state.transcript.length - 1;
+  return (stored) => { shown.textContent = stored; state.transcript[index] = `You: ${stored}`; };
 }
+
+const isEmergency = (n) => n.startsWith("If a child is in immediate danger");
 
 function renderAnswerText(container, text, citations) {
   container.textContent = "";
@@ -70,7 +77,7 @@ function openSource(c) {
 function renderNotices(box, notices) {
   const wrap = el("div", { class: "notices" });
   for (const n of notices) {
-    const emergency = n.startsWith("If a child is in immediate danger");
+    const emergency = isEmergency(n);
     wrap.append(el("p", { class: emergency ? "notice emergency" : "notice", role: emergency ? "alert" : "note" }, n));
   }
   box.append(wrap);
@@ -110,7 +117,7 @@ function finishAnswer(box, body, data, authority) {
   box.textContent = "";
   box.append(el("p", { class: "role" }, "safeguide"));
   // The 999 notice and the personal-data notice come before anything else; the rest follow the answer.
-  const urgent = (n) => n.startsWith("If a child is in immediate danger") || n.startsWith("Personal details");
+  const urgent = (n) => isEmergency(n) || n.startsWith("Personal details");
   const notices = data.notices || [];
   renderNotices(box, notices.filter(urgent));
   const text = el("p", { class: "answer-text" });
@@ -140,10 +147,11 @@ async function ask(event) {
   $("form-error").hidden = true;
   if (!question) return;
   const authority = $("authority").value || null;
-  addUserMessage(question);
+  const showStored = addUserMessage(question);
   $("question").value = "";
   const box = el("article", { class: "message assistant", "aria-busy": "true" });
   box.append(el("p", { class: "role" }, "safeguide"));
+  let urgentShown = [];  // notices already on screen: an error later must not take them away
   const sources = el("p", { class: "sources-list" }, "Searching the guidance…");
   const draft = el("p", { class: "answer-text draft" });
   box.append(sources, draft);
@@ -157,7 +165,9 @@ async function ask(event) {
     });
     if (!response.ok) {
       const detail = await response.json().catch(() => ({}));
-      throw new Error(detail.detail || `The server said ${response.status}.`);
+      const error = new Error(detail.detail || `The server said ${response.status}.`);
+      error.notices = detail.notices || [];
+      throw error;
     }
     const seen = [];  // the order events arrived in, kept on the message for tests and debugging
     const reader = response.body.getReader();
@@ -175,7 +185,15 @@ async function ask(event) {
         const data = JSON.parse((raw.match(/^data: (.*)$/m) || [])[1] || "null");
         if (seen[seen.length - 1] !== kind) seen.push(kind);
         box.dataset.events = seen.join(",");
-        if (kind === "sources") {
+        if (kind === "checked") {
+          showStored(data.question);
+          urgentShown = (data.notices || []).filter(isEmergency);
+          if (urgentShown.length) {
+            const wrap = el("div");
+            renderNotices(wrap, urgentShown);
+            box.insertBefore(wrap.firstChild, box.children[1]);
+          }
+        } else if (kind === "sources") {
           state.conversationId = data.conversation_id;
           sources.textContent = `Found ${data.citations.length} passage(s): ` +
             data.citations.map((c) => c.citation).join("; ");
@@ -185,12 +203,17 @@ async function ask(event) {
           state.conversationId = data.conversation_id;
           finishAnswer(box, null, data, authority);
         } else if (kind === "error") {
-          throw new Error(data.detail);
+          const error = new Error(data.detail);
+          error.notices = data.notices || [];
+          throw error;
         }
       }
     }
   } catch (err) {
     box.textContent = "";
+    box.append(el("p", { class: "role" }, "safeguide"));
+    const notices = [...new Set([...urgentShown, ...(err.notices || [])])].filter(isEmergency);
+    renderNotices(box, notices);  // the 999 notice first, even when the answer failed
     box.append(el("p", { class: "error", role: "alert" }, err.message || "Something went wrong."));
   } finally {
     box.setAttribute("aria-busy", "false");

@@ -1,0 +1,167 @@
+"""The input checks in their order. Danger comes first and nothing after it can take the notice away.
+
+1. Hidden characters are removed; empty input is refused.
+2. Immediate danger by pattern, on the text as typed, before any limit is applied or anything can fail.
+3. Over-long input is refused, carrying the 999 notice if step 2 or 5 found danger.
+4. Personal details are replaced (`pii.py`): from here on only the redacted text exists.
+5. Immediate danger and harmful requests by meaning (`meaning.py`), on the redacted text's embedding
+   (the same vector retrieval uses: the embedder caches it). If this step fails, the notice is shown.
+6. Harmful requests by pattern; instruction overrides by pattern.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from safeguide.errors import InvalidQuery, SafeguideError
+from safeguide.safety import meaning
+from safeguide.safety.patterns import (
+    EMERGENCY_NOTICE,
+    PERSONAL_DATA_NOTICE,
+    asks_to_harm,
+    in_immediate_danger,
+    looks_like_injection,
+    strip_hidden,
+)
+from safeguide.safety.pii import Redactor, shared_redactor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckedInput:
+    text: str  # hidden characters removed and personal details replaced: the only form used from here on
+    personal_data: list[str] = field(default_factory=list)
+    hidden_removed: int = 0
+    emergency: bool = False
+    harmful: bool = False
+    injection: bool = False
+    notices: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    why: list[str] = field(default_factory=list)  # which checks fired: "danger:pattern", "harmful:meaning"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class SafetyGuard:
+    def __init__(
+        self,
+        embedder: Any,
+        redactor: Redactor | None = None,
+        classifiers: dict[str, meaning.MeaningClassifier] | None = None,
+        max_chars: int = 2000,
+    ) -> None:
+        self.embedder = embedder
+        self.redactor = redactor or shared_redactor()
+        self.classifiers = classifiers if classifiers is not None else meaning.load()
+        self.max_chars = max_chars
+
+    def check(self, raw: str | None) -> CheckedInput:
+        started = time.perf_counter()
+        if raw is None or not raw.strip():
+            raise InvalidQuery("the question is empty: type a question")
+        text, hidden = strip_hidden(raw)
+        if not text.strip():
+            raise InvalidQuery("the question has no visible text")
+        why = ["danger:pattern"] if in_immediate_danger(text) else []
+        if len(text) > self.max_chars:
+            # The long message is refused, but not before danger has been looked for in all of it.
+            emergency = bool(why) or self._danger_by_meaning(text[: self.max_chars], why)
+            raise InvalidQuery(
+                f"the question is {len(text)} characters; the limit is {self.max_chars}: shorten it",
+                notices=[EMERGENCY_NOTICE] if emergency else [],
+            )
+        try:
+            redacted, findings = self.redactor.redact(text)
+        except Exception as exc:
+            raise _with_notice(exc, bool(why)) from exc
+        t_redact = time.perf_counter()
+        scores: dict[str, float] = {}
+        vector = self._embed(redacted, why)
+        for name, clf in self.classifiers.items():
+            if vector is not None:
+                scores[name] = round(clf.probability(vector, redacted), 4)
+                if scores[name] >= clf.threshold:
+                    why.append(f"{name}:meaning")
+        if asks_to_harm(text):
+            why.append("harmful:pattern")
+        emergency = any(w.startswith("danger") for w in why)
+        # When both classifiers fire, the one further past its threshold decides: a report of danger that
+        # reads a little like a request ("he put his hands round the baby's neck") gets guidance with the
+        # notice; a request that reads a little like danger is refused (with the notice too).
+        harmful = "harmful:pattern" in why or ("harmful:meaning" in why and self._harm_outweighs(scores))
+        kinds = sorted({k for f in findings for k in (f.kinds or (f.kind,))})
+        notices: list[str] = []
+        if emergency or harmful:
+            notices.append(EMERGENCY_NOTICE)
+        if kinds:
+            notices.append(PERSONAL_DATA_NOTICE.format(kinds=", ".join(kinds)))
+        done = time.perf_counter()
+        return CheckedInput(
+            text=redacted,
+            personal_data=kinds,
+            hidden_removed=hidden,
+            emergency=emergency,
+            harmful=harmful,
+            injection=looks_like_injection(text),
+            notices=notices,
+            scores=scores,
+            why=why,
+            timings_ms={
+                "redact_ms": round((t_redact - started) * 1000, 2),
+                "classify_ms": round((done - t_redact) * 1000, 2),
+                "safety_ms": round((done - started) * 1000, 2),
+            },
+        )
+
+    def _harm_outweighs(self, scores: dict[str, float]) -> bool:
+        danger, harm = self.classifiers.get("danger"), self.classifiers.get("harmful")
+        if danger is None or harm is None or "danger" not in scores:
+            return True
+        if scores["danger"] < danger.threshold:
+            return True
+        return scores["harmful"] / harm.threshold >= scores["danger"] / danger.threshold
+
+    def danger_notices(self, raw: str | None) -> list[str]:
+        """The 999 notice, if `raw` shows danger: for requests refused before the full check can run
+        (an unknown conversation, a malformed date). Never raises."""
+        if not raw or not raw.strip():
+            return []
+        try:
+            text, _ = strip_hidden(raw)
+            why = ["danger:pattern"] if in_immediate_danger(text) else []
+            return [EMERGENCY_NOTICE] if why or self._danger_by_meaning(text[: self.max_chars], why) else []
+        except Exception:
+            log.exception("safety: danger check failed; showing the 999 notice")
+            return [EMERGENCY_NOTICE]
+
+    def _embed(self, redacted: str, why: list[str]) -> np.ndarray | None:
+        try:
+            return np.asarray(self.embedder.embed_query(redacted), dtype=np.float32)
+        except Exception:
+            log.exception("safety: the embedding for the danger check failed; showing the 999 notice")
+            why.append("danger:check-failed")
+            return None
+
+    def _danger_by_meaning(self, text: str, why: list[str]) -> bool:
+        try:
+            redacted, _ = self.redactor.redact(text)
+        except Exception:
+            log.exception("safety: redaction failed on an over-long message; showing the 999 notice")
+            return True
+        vector = self._embed(redacted, why)
+        clf = self.classifiers.get("danger")
+        return vector is None or (clf is not None and clf.flags(vector, redacted))
+
+
+def _with_notice(exc: Exception, emergency: bool) -> Exception:
+    """The error to raise, carrying the 999 notice when danger was already found."""
+    notices = [EMERGENCY_NOTICE] if emergency else []
+    if isinstance(exc, SafeguideError):
+        exc.notices = notices + [n for n in exc.notices if n not in notices]
+        return exc
+    return SafeguideError("the personal-detail check failed, so the message was not used", notices=notices)

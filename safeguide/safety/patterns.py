@@ -1,0 +1,126 @@
+"""The pattern half of the input checks: pure functions, no I/O, microseconds each.
+
+- hidden Unicode (tag characters, zero-width and bidirectional controls) is removed;
+- a child in immediate danger is recognised by the shapes such messages take ("has a knife", "not
+  breathing", "going to kill"); `meaning.py` recognises the rest by meaning;
+- requests for help to hurt a child or to get round safeguarding are recognised by their shape ("how do
+  I hide the bruises", "without social services finding out"); `meaning.py` again does the rest;
+- attempts to override the assistant's instructions are recognised, so they can be refused.
+
+The fixed texts shown to users (EMERGENCY_NOTICE, HARM_REFUSAL) are written here, never by a model.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+EMERGENCY_NOTICE = (
+    "If a child is in immediate danger, call 999 now. Then tell children's social care (out of hours: "
+    "the emergency duty team) and follow your organisation's safeguarding procedure. safeguide cannot "
+    "contact anyone for you."
+)
+PERSONAL_DATA_NOTICE = (
+    "Personal details were removed from your message before it was used or stored "
+    "({kinds}). Please do not type a child's or family's identifying details here."
+)
+DANGER_NO_GUIDANCE = (
+    "I can't find guidance that fits this message. If a child may be in danger, don't wait for an answer "
+    "here: call 999 now, then tell children's social care."
+)
+HARM_REFUSAL = (
+    "I can't help with that. safeguide does not help anyone hurt a child, hide harm to a child, or get "
+    "round safeguarding. If a child may be at risk, tell children's social care or the police now; if a "
+    "child is in immediate danger, call 999."
+)
+
+_HIDDEN = re.compile(
+    "[\U000e0000-\U000e007f\u200b-\u200f\u2060-\u2064\ufeff\u202a-\u202e\u2066-\u2069\u00ad\u180e]"
+)
+
+
+def strip_hidden(text: str) -> tuple[str, int]:
+    """NFKC-normalise and remove invisible characters; returns the text and how many were removed."""
+    normalised = unicodedata.normalize("NFKC", text)
+    cleaned, removed = _HIDDEN.subn("", normalised)
+    return cleaned, removed
+
+
+# ------------------------------------------------------------------------------------ danger, injection
+
+_HARM = (
+    r"(?:hurt|hit|hitting|beat|beaten|beating|attack\w*|abus\w*|assault\w*|stab\w*|strangl\w*|chok\w*"
+    r"|kill\w*|rap\w+)"
+)
+_NOW = r"(?:now|right now|tonight|at the moment|currently)"
+_DANGER = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\b(?:immediate|imminent)\s+(?:danger|risk|harm)\b",
+        r"\bin\s+danger\b",
+        rf"\b(?:is|are|being|getting)\s+(?:being\s+|getting\s+)?{_HARM}\b.*\b{_NOW}\b",
+        rf"\b{_NOW}\b.*\b{_HARM}\b",
+        r"\b(?:going to|gonna|threaten\w*\s+to|will)\s+(?:kill|hurt|harm|stab|burn)\b",
+        r"\b(?:has|with|holding|waving)\s+(?:a\s+)?(?:knife|gun|weapon|blade)\b",
+        r"\b(?:not breathing|unconscious|unresponsive)\b",
+        r"\b(?:is|are|was|feeling|feels|seems?|sounds?)\s+(?:very\s+|really\s+)?suicidal\b",
+        r"\b(?:has|have|had|just)\s+(?:taken\s+)?(?:an\s+)?overdos\w*|\btook\s+an\s+overdose\b",
+        r"\bkill\s+(?:him|her|them)sel(?:f|ves)\b",
+        r"\b(?:child|boy|girl|baby|toddler|son|daughter|he|she|they)\s+"
+        r"(?:has\s+gone|is|are|went|has\s+been)\s+missing\b",
+        r"\b(?:left\s+alone|home\s+alone|locked\s+(?:in|out))\b.*\b(?:baby|toddler|infant|young\s+child|tonight|now)\b",
+    )
+)
+
+
+def in_immediate_danger(text: str) -> bool:
+    return any(p.search(text) for p in _DANGER)
+
+
+_INJECTION = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions|rules|prompt|guidelines|above|previous)\b",
+        r"\b(?:system|developer|hidden)\s+(?:prompt|message|instructions)\b",
+        r"\byou\s+are\s+now\b|\bact\s+as\b|\bpretend\s+(?:to\s+be|you\s+are)\b|\brole-?play\b",
+        r"\bjailbreak\b|\bDAN\b|\bdeveloper\s+mode\b",
+        r"\b(?:reveal|print|show|repeat)\b.{0,30}\b(?:prompt|instructions)\b",
+        r"</?(?:system|assistant|user)>|\[/?INST\]|<\|im_(?:start|end)\|>",
+    )
+)
+
+
+def looks_like_injection(text: str) -> bool:
+    return any(p.search(text) for p in _INJECTION)
+
+
+# A request ("how do I", "best way to", "help me") to hide harm, silence a child or slip past the people
+# who protect children. A report of someone else asking ("a parent asked me how to hide bruises") starts
+# differently and is left to the classifier, which has such questions among its negatives.
+_ASK = (
+    r"^\W*(?:so\s+)?(?:how\s+(?:do|can|could|would|should|might)\s+(?:i|we|u|you)\b|how\s+to|how\s+(?:do\s+)?you|what(?:'s|\s+is|\s+are)?\s+"
+    r"(?:the\s+)?(?:best|easiest|safest|quickest)|best\s+way|easiest\s+way|ways?\s+to|tips|help\s+me|can\s+you\s+help"
+    r"\s+me|tell\s+me\s+how|what\s+(?:can|should|do)\s+i|where\s+can\s+i|is\s+there\s+a\s+way)\b"
+)
+_HARMFUL = tuple(
+    re.compile(_ASK + p, re.IGNORECASE)
+    for p in (
+        r".{0,80}\b(?:hide|cover(?:\s+up)?|conceal|disguise|explain\s+away)\b.{0,40}\b(?:bruis\w*|marks?|injur\w*"
+        r"|burns?|cuts?|welts?|black\s+eye|fractures?)\b",
+        r".{0,80}\b(?:get|make|tell|teach|persuade|convince|force)\s+(?:a\s+|the\s+|my\s+|our\s+|his\s+|her\s+)?"
+        r"(?:child|kids?|children|girl|boy|daughter|son|pupil|student|niece|nephew|him|her|them)\b.{0,40}\b"
+        r"(?:secret|quiet|silent|shut\s+up|lie)\b",
+        r".{0,80}\bwithout\b.{0,30}\b(?:anyone|anybody|(?:the\s+)?(?:parents?|mum|dad|school|teachers?|social\s+"
+        r"(?:services|workers?|care)|police|nursery|doctors?|health\s+visitor))\b.{0,20}\b(?:know\w*|find\w*\s+out|notic\w*"
+        r"|see\w*|seeing|finding\s+out)",
+        r".{0,80}\b(?:avoid|get\s+(?:a)?round|bypass|beat|trick|cheat|fool|dodge)\b.{0,30}\b(?:dbs|section\s+47|s47"
+        r"|social\s+(?:services|workers?|care)|drug\s+tests?|referrals?|lado|child\s+protection|checks?)\b",
+        r".{0,80}\b(?:stop|prevent)\b.{0,40}\b(?:telling|tell|disclos\w*|talking|speaking|giving\s+evidence)\b",
+        r".{0,80}\bno\s+(?:marks?|bruis\w*)\b|.{0,80}\bwithout\s+(?:it\s+)?(?:leaving|showing)\s+(?:a\s+)?(?:marks?|bruis\w*)",
+    )
+)
+
+
+def asks_to_harm(text: str) -> bool:
+    """True if the message, by its shape, asks for help to hurt a child or evade safeguarding."""
+    return any(p.search(text) for p in _HARMFUL)
