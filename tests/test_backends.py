@@ -89,7 +89,7 @@ def test_app_streams_sources_then_tokens_then_the_verified_answer(
                     kinds.append(line[7:])
                 elif line.startswith("data: ") and kinds[-1] == "answer":
                     final = json.loads(line[6:])
-        assert kinds[0] == "sources" and kinds[-1] == "answer" and "token" in kinds
+        assert kinds[:2] == ["checked", "sources"] and kinds[-1] == "answer" and "token" in kinds
         assert final["mode"] == "openai" and final["citations"]
 
 

@@ -184,7 +184,7 @@ def test_a_model_that_dies_falls_back_to_checked_quotes_with_a_notice(
                       today=TODAY)
     )  # fmt: skip
     kinds = [k for k, _ in events]
-    assert kinds[0] == "sources" and kinds[-1] == "answer" and "error" not in kinds
+    assert kinds[:2] == ["checked", "sources"] and kinds[-1] == "answer" and "error" not in kinds
     a = events[-1][1]
     assert a.mode == "extractive" and a.provenance["model_failed"] is True
     assert "six-weekly" in a.answer and "[1]" in a.answer

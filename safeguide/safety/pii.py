@@ -248,6 +248,13 @@ def nhs_number_is_valid(digits: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
+# English place-name endings: "oakwood", "greenfield", "ashford", "kingsbury" name schools even in lower case.
+_PLACE_LIKE = re.compile(
+    r"..(?:wood|field|fields|ford|ham|ton|ley|leigh|bury|borough|by|worth|well|wells|bridge|brook|dale|hurst"
+    r"|mead|combe|gate|side|lands|view|mount|croft|moor|vale|stead|wick|thorpe|cliffe|church|hall)$"
+)
+
+
 def _is_word(word: str) -> bool:
     return lexicon().is_word(word)
 
@@ -267,7 +274,7 @@ def _name_before(text: str, end: int) -> int | None:
             break
         if word in _FUNCTION:
             break
-        if m.group()[0].islower() and _is_word(word):
+        if m.group()[0].islower() and _is_word(word) and not _PLACE_LIKE.search(word):
             break  # "waiting outside school": a lower-case English word is no school's name here
         start = max(0, end - 80) + m.start()
         named = True
@@ -649,6 +656,7 @@ class Finding:
     kind: str  # the label: "name", "NHS number", ...
     start: int
     end: int
+    kinds: tuple[str, ...] = ()  # every label found in the span, when findings overlapped
 
 
 class Redactor:
