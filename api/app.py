@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
+        # Load the input checks (spaCy, the names, the classifiers; a few seconds) now, not on the first
+        # question, which may be a child in danger.
+        app.state.chain.safety()
         yield
         app.state.conversations.close()
         app.state.quizzes.close()

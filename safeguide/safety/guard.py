@@ -94,7 +94,7 @@ class SafetyGuard:
         # reads a little like a request ("he put his hands round the baby's neck") gets guidance with the
         # notice; a request that reads a little like danger is refused (with the notice too).
         harmful = "harmful:pattern" in why or ("harmful:meaning" in why and self._harm_outweighs(scores))
-        kinds = sorted({k for f in findings for k in (f.kinds or (f.kind,))})
+        kinds = sorted({k for f in findings for k in f.kinds})
         notices: list[str] = []
         if emergency or harmful:
             notices.append(EMERGENCY_NOTICE)

@@ -20,6 +20,7 @@ and the user's own area depend on them.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -31,7 +32,7 @@ from typing import Any
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from safeguide.errors import ModelUnavailable
-from safeguide.safety.names import Lexicon, lexicon
+from safeguide.safety.names import Lexicon, lexicon, words
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,11 @@ PRIORITY = (
     "PERSON",
 )
 
+
 # ------------------------------------------------------------------------------------------ patterns
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(words(text))
+
 
 _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
@@ -76,37 +81,11 @@ _DATE = (
     r"|\d{4}-\d{2}-\d{2})"
 )
 _DOB_CUE = r"(?:d\.?\s?o\.?\s?b\.?|date\s+of\s+birth|birth\s*date|born(?:\s+on)?|birthday(?:\s+is)?)"
-_STREET_TYPES = [
-    "road",
-    "street",
-    "avenue",
-    "lane",
-    "close",
-    "drive",
-    "way",
-    "crescent",
-    "court",
-    "place",
-    "gardens",
-    "grove",
-    "terrace",
-    "hill",
-    "park",
-    "row",
-    "square",
-    "walk",
-    "mews",
-    "view",
-    "rise",
-    "parade",
-    "green",
-    "estate",
-    "tower",
-    "towers",
-    "mansions",
-    "house",
-]
-_STREET_ABBREVIATIONS = ["rd", "st", "ave", "ln", "dr", "cres", "ct", "pl", "sq"]
+_STREET_TYPES = words(
+    "road street avenue lane close drive way crescent court place gardens grove terrace hill park "
+    "row square walk mews view rise parade green estate tower towers mansions house"
+)
+_STREET_ABBREVIATIONS = words("rd st ave ln dr cres ct pl sq")
 _SCHOOL = (
     r"(?:(?:c\s+of\s+e|cofe|ce|rc|catholic|church\s+of\s+england|methodist|community|junior|infants?)\s+)*"
     r"(?:primary(?:\s+school|\s+academy)?|infants?(?:\s+school)?|juniors?(?:\s+school)?"
@@ -115,78 +94,12 @@ _SCHOOL = (
 )
 _SCHOOL_RE = re.compile(rf"\b{_SCHOOL}\b", re.IGNORECASE)
 # Words that end a school's or street's name when read backwards: "at the [local] primary" names none.
-_FUNCTION = frozenset(STOP_WORDS) | frozenset(
-    [
-        "local",
-        "new",
-        "old",
-        "primary",
-        "secondary",
-        "special",
-        "state",
-        "independent",
-        "private",
-        "free",
-        "faith",
-        "boarding",
-        "village",
-        "nearby",
-        "same",
-        "other",
-        "previous",
-        "current",
-        "next",
-        "last",
-        "first",
-        "main",
-        "senior",
-        "junior",
-        "infant",
-        "nursery",
-        "pupil",
-        "referral",
-        "mainstream",
-        "sixth",
-        "form",
-        "high",
-        "grammar",
-        "community",
-        "catholic",
-        "his",
-        "her",
-        "their",
-        "our",
-        "my",
-        "your",
-        "its",
-        "family",
-        "crown",
-        "county",
-        "magistrates",
-        "youth",
-        "supreme",
-        "case",
-        "strategy",
-        "core",
-        "review",
-        "conference",
-        "car",
-        "bus",
-        "play",
-        "minute",
-        "hour",
-        "day",
-        "week",
-        "month",
-        "year",
-        "years",
-        "days",
-        "weeks",
-        "school",
-        "schools",
-        "college",
-        "academy",
-    ]
+_FUNCTION = frozenset(STOP_WORDS) | _wordset(
+    "local new old primary secondary special state independent private free faith boarding village "
+    "nearby same other previous current next last first main senior junior infant nursery pupil "
+    "referral mainstream sixth form high grammar community catholic his her their our my your its "
+    "family crown county magistrates youth supreme case strategy core review conference car bus play "
+    "minute hour day week month year years days weeks school schools college academy"
 )
 _NAME_PREFIX = frozenset({"st", "st.", "saint"})
 _WORD = r"[a-z][a-z'’-]*"
@@ -255,33 +168,29 @@ _PLACE_LIKE = re.compile(
 )
 
 
-def _is_word(word: str) -> bool:
-    return lexicon().is_word(word)
-
-
-def _name_before(text: str, end: int) -> int | None:
+def _name_before(text: str, end: int, lex: Lexicon) -> int | None:
     """Where the name ending at `end` starts, reading words backwards until a function word; None if
     there is no name word ("the local primary", "his school")."""
+    base = max(0, end - 80)
     start = None
     named = False
-    for m in reversed(list(re.finditer(r"[A-Za-z][A-Za-z'’.-]*", text[max(0, end - 80) : end]))):
+    for m in reversed(list(re.finditer(r"[A-Za-z][A-Za-z'’.-]*", text[base:end]))):
         word = m.group().lower().strip(".'’")
-        gap = text[max(0, end - 80) + m.end() : (start if start is not None else end)]
-        if gap.strip() not in ("", "-"):
+        if text[base + m.end() : (start if start is not None else end)].strip() not in ("", "-"):
             break
         if word in _NAME_PREFIX:
-            start = max(0, end - 80) + m.start()
+            start = base + m.start()
             break
         if word in _FUNCTION:
             break
-        if m.group()[0].islower() and _is_word(word) and not _PLACE_LIKE.search(word):
+        if m.group()[0].islower() and lex.is_word(word) and not _PLACE_LIKE.search(word):
             break  # "waiting outside school": a lower-case English word is no school's name here
-        start = max(0, end - 80) + m.start()
+        start = base + m.start()
         named = True
     return start if named else None
 
 
-def pattern_spans(text: str) -> list[tuple[str, int, int]]:
+def pattern_spans(text: str, lex: Lexicon) -> list[tuple[str, int, int]]:
     """Every shape-based finding as (entity, start, end)."""
     out: list[tuple[str, int, int]] = []
     for m in _NHS_CANDIDATE.finditer(text):
@@ -291,13 +200,10 @@ def pattern_spans(text: str) -> list[tuple[str, int, int]]:
         for m in pattern.finditer(text):
             out.append((entity, m.start(), m.end()))
     for m in _SCHOOL_RE.finditer(text):
-        start = _name_before(text, m.start())
+        start = _name_before(text, m.start(), lex)
         if start is not None:
             out.append(("SCHOOL", start, m.end()))
-    for m in _STREET_NUMBERED.finditer(text):
-        if not any(w.lower() in _FUNCTION for w in m.group(1).split()):
-            out.append(("STREET_ADDRESS", m.start(), m.end()))
-    for m in _STREET_NAMED.finditer(text):
+    for m in itertools.chain(_STREET_NUMBERED.finditer(text), _STREET_NAMED.finditer(text)):
         if not any(w.lower() in _FUNCTION for w in m.group(1).split()):
             out.append(("STREET_ADDRESS", m.start(), m.end()))
     for m in _STREET_AFTER_CUE.finditer(text):
@@ -310,116 +216,17 @@ def pattern_spans(text: str) -> list[tuple[str, int, int]]:
 # ------------------------------------------------------------------------------------ names by context
 
 # Words after which the next word, if it can be a name, is one: "his uncle tariq", "mum kelly".
-RELATION_CUES = frozenset(
-    [
-        "mum",
-        "mam",
-        "mom",
-        "mummy",
-        "mother",
-        "dad",
-        "daddy",
-        "father",
-        "stepdad",
-        "stepmum",
-        "stepfather",
-        "stepmother",
-        "step-dad",
-        "step-mum",
-        "brother",
-        "sister",
-        "bro",
-        "sis",
-        "sibling",
-        "half-brother",
-        "half-sister",
-        "uncle",
-        "aunt",
-        "auntie",
-        "aunty",
-        "nan",
-        "nana",
-        "nanna",
-        "nanny",
-        "gran",
-        "granny",
-        "grandma",
-        "grandmother",
-        "grandad",
-        "granddad",
-        "grandpa",
-        "grandfather",
-        "cousin",
-        "son",
-        "daughter",
-        "stepson",
-        "stepdaughter",
-        "nephew",
-        "niece",
-        "twin",
-        "child",
-        "kid",
-        "boy",
-        "girl",
-        "baby",
-        "toddler",
-        "infant",
-        "pupil",
-        "student",
-        "learner",
-        "partner",
-        "boyfriend",
-        "girlfriend",
-        "bf",
-        "gf",
-        "husband",
-        "wife",
-        "ex",
-        "fiance",
-        "fiancé",
-        "fiancee",
-        "carer",
-        "neighbour",
-        "neighbor",
-        "friend",
-        "lodger",
-        "teacher",
-        "tutor",
-        "coach",
-        "colleague",
-        "headteacher",
-        "worker",
-        "midwife",
-        "landlord",
-        "manager",
-        "called",
-        "named",
-        "call",
-        "name",
-    ]
+RELATION_CUES = _wordset(
+    "mum mam mom mummy mother dad daddy father stepdad stepmum stepfather stepmother step-dad "
+    "step-mum brother sister bro sis sibling half-brother half-sister uncle aunt auntie aunty nan "
+    "nana nanna nanny gran granny grandma grandmother grandad granddad grandpa grandfather cousin son "
+    "daughter stepson stepdaughter nephew niece twin child kid boy girl baby toddler infant pupil "
+    "student learner partner boyfriend girlfriend bf gf husband wife ex fiance fiancé fiancee carer "
+    "neighbour neighbor friend lodger teacher tutor coach colleague headteacher worker midwife "
+    "landlord manager called named call name"
 )
 # Titles: whatever capitalised word or surname follows is a name, even a word ("Mrs Hope", "Dr Green").
-TITLES = frozenset(
-    [
-        "dr",
-        "doctor",
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mx",
-        "prof",
-        "professor",
-        "pc",
-        "sgt",
-        "dc",
-        "ds",
-        "di",
-        "nurse",
-        "sister",
-        "cllr",
-    ]
-)
+TITLES = _wordset("dr doctor mr mrs ms miss mx prof professor pc sgt dc ds di nurse sister cllr")
 # Names of public figures and inquiries the guidance itself discusses: not anyone's personal details.
 PUBLIC_NAMES = frozenset(
     {
@@ -440,45 +247,10 @@ PUBLIC_NAMES = frozenset(
         "alan wood",
     }
 )
-_NOT_NAMES = frozenset(
-    [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "christmas",
-        "easter",
-        "ramadan",
-        "eid",
-        "diwali",
-        "god",
-        "allah",
-        "jesus",
-        "english",
-        "british",
-        "england",
-        "scotland",
-        "wales",
-        "ireland",
-        "uk",
-        "britain",
-        "europe",
-    ]
+_NOT_NAMES = _wordset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june "
+    "july august september october november december christmas easter ramadan eid diwali god allah "
+    "jesus english british england scotland wales ireland uk britain europe"
 )
 _AFTER_NAME = re.compile(
     r"^(?:\s*\(\s*(?:aged?\s*)?\d{1,2}\s*(?:yrs?|years?|y/?o)?\s*\)"  # Ruby (9)
@@ -493,9 +265,7 @@ _AFTER_NAME = re.compile(
     r"school|teacher|class|house|home|family|parents?)\b)",  # ruby's mum
     re.IGNORECASE,
 )
-_CLOSED_POS = frozenset(
-    {"AUX", "VERB", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "ADV"}
-)
+_CLOSED_POS = _wordset("AUX VERB ADP DET PRON CCONJ SCONJ PART NUM PUNCT ADV")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z][A-Za-z'’]*)*")
 
 
@@ -519,7 +289,9 @@ def _words(text: str, doc: Any) -> list[_Word]:
     out: list[_Word] = []
     for m in _TOKEN.finditer(text):
         tok = by_char.get(m.start())
-        before = text[: m.start()].rstrip()
+        k = m.start() - 1
+        while k >= 0 and text[k].isspace():
+            k -= 1
         out.append(
             _Word(
                 m.group(),
@@ -529,7 +301,7 @@ def _words(text: str, doc: Any) -> list[_Word]:
                 tok.pos_ if tok is not None else "",
                 tok.lemma_ if tok is not None else m.group(),
                 tok.ent_type_ if tok is not None else "",
-                not before or before[-1] in '.!?:;\n"“(',
+                k < 0 or text[k] in '.!?:;"“(',
             )
         )
     return out
@@ -626,15 +398,8 @@ def name_spans(
             can_be_name(w)
             and w.lower in lex.first
             and w.pos not in _CLOSED_POS
-            and (not wordy(w) or w.lower in lex.first_common)
             and nxt.lower in lex.last
             and not wordy(nxt)
-        ) or (
-            can_be_name(w)
-            and w.lower in lex.first
-            and surname
-            and not wordy(nxt)
-            and w.pos not in _CLOSED_POS
         ):
             accepted.update((i, i + 1))
 
@@ -656,7 +421,7 @@ class Finding:
     kind: str  # the label: "name", "NHS number", ...
     start: int
     end: int
-    kinds: tuple[str, ...] = ()  # every label found in the span, when findings overlapped
+    kinds: tuple[str, ...]  # every label found in the span (several when findings overlapped)
 
 
 class Redactor:
@@ -674,6 +439,8 @@ class Redactor:
             UkPostcodeRecognizer,
         )
         from presidio_anonymizer import AnonymizerEngine
+        from presidio_anonymizer.entities import OperatorConfig
+        from presidio_anonymizer.entities import RecognizerResult as Replace
 
         self.protected = frozenset(p.lower() for p in protected)
         self.lexicon = lexicon()
@@ -708,7 +475,7 @@ class Redactor:
                 pass
 
             def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-                return [RecognizerResult(kind, s, e, 0.9) for kind, s, e in pattern_spans(text)]
+                return [RecognizerResult(kind, s, e, 0.9) for kind, s, e in pattern_spans(text, lex)]
 
         engine = LoadedSpacy(models=[{"lang_code": "en", "model_name": str(model)}])
         engine.load()
@@ -724,7 +491,7 @@ class Redactor:
         )
         self._analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
         self._anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
-        self._nlp = nlp
+        self._result, self._operator = Replace, OperatorConfig
         self._lock = threading.Lock()  # spaCy pipelines are not documented as thread-safe
 
     def find(self, text: str) -> list[Finding]:
@@ -769,10 +536,8 @@ class Redactor:
         findings = self.find(text)
         if not findings:
             return text, []
-        from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
-
-        results = [RecognizerResult(f"K{i}", f.start, f.end, 1.0) for i, f in enumerate(findings)]
-        operators = {f"K{i}": OperatorConfig("replace", {"new_value": f"[{f.kind} removed]"}) for i, f in
+        results = [self._result(f"K{i}", f.start, f.end, 1.0) for i, f in enumerate(findings)]
+        operators = {f"K{i}": self._operator("replace", {"new_value": f"[{f.kind} removed]"}) for i, f in
                      enumerate(findings)}  # fmt: skip
         out = self._anonymizer.anonymize(text=text, analyzer_results=results, operators=operators)
         return out.text, findings
