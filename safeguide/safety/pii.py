@@ -6,7 +6,8 @@ Microsoft Presidio runs the recognisers over one spaCy analysis of the message (
 - spaCy's named-entity model finds people's names written as names usually are;
 - `NameCues` finds the names people actually type: in lower case, names that are also words, names
   known only from context ("his uncle tariq", "lily evans in year 4", "tyler, aged 6", "dr patel"),
-  using the given names and surnames of `names.py` and what spaCy says of each word;
+  using the given names and surnames of `names.py` and what spaCy says of each word, and names that are
+  words by the part the parse gives them ("summer told her teacher", "angel and her brother");
 - Presidio's own UK recognisers (NI number, postcode) and its phone-number recogniser (Google's
   libphonenumber, GB numbering plan);
 - `Patterns` for what has a shape: NHS numbers with a valid check digit (or any ten digits after "NHS"),
@@ -279,6 +280,7 @@ class _Word:
     lemma: str
     ent: str
     sentence_start: bool
+    tok: Any = None  # spaCy's token starting here, with its place in the parse
 
 
 def _words(text: str, doc: Any) -> list[_Word]:
@@ -289,6 +291,7 @@ def _words(text: str, doc: Any) -> list[_Word]:
     out: list[_Word] = []
     for m in _TOKEN.finditer(text):
         tok = by_char.get(m.start())
+        end = m.end() - 2 if re.search(r"['’]s$", m.group()) else m.end()  # "rocky's nan": keep the 's
         k = m.start() - 1
         while k >= 0 and text[k].isspace():
             k -= 1
@@ -296,12 +299,13 @@ def _words(text: str, doc: Any) -> list[_Word]:
             _Word(
                 m.group(),
                 m.start(),
-                m.end(),
+                end,
                 m.group().lower().replace("’", "'").removesuffix("'s"),
                 tok.pos_ if tok is not None else "",
                 tok.lemma_ if tok is not None else m.group(),
                 tok.ent_type_ if tok is not None else "",
                 k < 0 or text[k] in '.!?:;"“(',
+                tok,
             )
         )
     return out
@@ -312,6 +316,15 @@ def name_spans(
 ) -> list[tuple[int, int]]:
     """Names found from the names lists, the words around them and spaCy's tags."""
     words = _words(text, doc)
+    # Words of a public figure's full name ("Eileen Munro", "Lord Laming") are that figure, not a person
+    # the user is writing about.
+    public = {
+        k
+        for i in range(len(words) - 1)
+        if f"{words[i].lower} {words[i + 1].lower}" in PUBLIC_NAMES
+        for k in (i, i + 1)
+    }
+    public_starts = {words[k].start for k in public}
     accepted: set[int] = set()
 
     def can_be_name(w: _Word) -> bool:
@@ -319,7 +332,8 @@ def name_spans(
 
     def excluded(w: _Word) -> bool:
         return (
-            w.lower in _NOT_NAMES
+            w.start in public_starts
+            or w.lower in _NOT_NAMES
             or w.lower in protected
             or w.lower in PUBLIC_NAMES
             or w.lower in RELATION_CUES
@@ -383,6 +397,15 @@ def name_spans(
             accepted.add(i)  # "concerns about Hope and her brother"; not "Hope" opening a sentence, nor
             # a word in a title-case phrase ("the Children's Trust")
 
+    # Names that are also words, by the role the sentence gives them; run twice so that a name found
+    # makes its neighbours in a list names too ("violet and jasmine are twins").
+    for _ in range(2):
+        named = {words[i].start for i in accepted}
+        for i, w in enumerate(words):
+            candidate = i not in accepted and can_be_name(w) and w.lower in lex.first and not excluded(w)
+            if candidate and person_by_role(w.tok, lex, named):
+                accepted.add(i)
+
     # A given name followed by a surname ("hope williams", "Kelly-Ann O'Brien"), and a surname after a
     # name already found, join it; a following capitalised word that can be a name joins too.
     for i in range(len(words) - 1):
@@ -411,6 +434,80 @@ def name_spans(
         else:
             spans.append((w.start, w.end))
     return [(s, e) for s, e in spans if text[s:e].lower() not in PUBLIC_NAMES]
+
+
+# Roles in the parse that a person's name can fill, and the parts of speech it cannot be.
+_SUBJECT = frozenset({"nsubj", "nsubjpass"})
+_OBJECT = frozenset({"dobj", "dative"})
+_NOT_A_NAME_TAG = frozenset({"MD", "NNS", "NNPS", "DT", "IN", "CC", "PRP", "PRP$", "CD", "TO", "RB", "WDT"})
+_PERSON_PREPOSITIONS = frozenset({"with", "to", "about"})
+_BARE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "dative", "pobj", "conj", "appos"})
+
+
+def _verb_forms(tok: Any) -> tuple[str, ...]:
+    """The lemma and a plain verb stem of a word used as a verb or participle ("worried" -> "worry")."""
+    lower = tok.lower_
+    stems = [tok.lemma_.lower(), lower]
+    if lower.endswith("ied"):
+        stems.append(lower[:-3] + "y")
+    elif lower.endswith("ed"):
+        stems += [lower[:-2], lower[:-1]]
+    return tuple(stems)
+
+
+def _is_person(tok: Any, lex: Lexicon, named: set[int]) -> bool:
+    """A token that stands for a person: a name already found, a PERSON entity, or a person noun."""
+    return (
+        tok.idx in named
+        or tok.ent_type_ == "PERSON"
+        or tok.lemma_.lower() in lex.person_nouns
+        or tok.lower_ in lex.person_nouns
+        or tok.lower_ in RELATION_CUES
+    )
+
+
+def person_by_role(tok: Any, lex: Lexicon, named: set[int]) -> bool:
+    """Whether the sentence treats this word as a person: the subject of a person verb ("summer told her
+    teacher"), a person's age or kind ("storm is 7", "they are twins"), asked or spoken with ("i asked
+    sunny", "we met with ray"), coordinated with a person ("angel and her brother"), set beside one ("the
+    toddler, sandy"), a person's relation ("rocky's nan") or named after one ("stepdad grant"); or a
+    countable noun standing alone where a noun phrase goes ("robin" with no "a" or "the"). Read
+    from spaCy's parse; which verbs and nouns concern people comes from WordNet, not a list of our own."""
+    if tok is None or tok.tag_ in _NOT_A_NAME_TAG or tok.pos_ in ("AUX", "ADP", "DET", "PRON", "NUM"):
+        return False
+    children = list(tok.children)
+    if any(c.dep_ in ("det", "poss", "nummod", "amod") for c in children) or tok.dep_ == "compound":
+        return False  # "the rose", "my hope", "summer holidays": the word, not a name
+    if tok.lower_ in lex.countable_names and tok.tag_ in ("NN", "NNP") and tok.dep_ in _BARE_ROLES:
+        return True  # "robin said", "with jack": a countable noun alone is a name
+    head = tok.head
+    person_verb = any(f in lex.person_verbs for f in _verb_forms(head))
+    if tok.dep_ in _SUBJECT:
+        if person_verb and head.lemma_ != "be":
+            return True
+        if head.lemma_ == "be" and any(
+            c.dep_ in ("attr", "acomp") and (c.like_num or _is_person(c, lex, named)) for c in head.children
+        ):
+            return True
+    if tok.dep_ in _OBJECT and person_verb:
+        return True
+    if (
+        tok.dep_ == "pobj"
+        and head.lower_ in _PERSON_PREPOSITIONS
+        and any(f in lex.person_verbs for f in _verb_forms(head.head))
+    ):
+        return True
+    if tok.dep_ == "conj" and _is_person(head, lex, named):
+        return True
+    if any(c.dep_ == "conj" and _is_person(c, lex, named) for c in children):
+        return True
+    if tok.dep_ == "appos" and _is_person(head, lex, named):
+        return True
+    if any(c.dep_ == "appos" and _is_person(c, lex, named) for c in children):
+        return True
+    if tok.dep_ == "poss" and _is_person(head, lex, named):
+        return True
+    return any(c.dep_ == "compound" and _is_person(c, lex, named) for c in children)
 
 
 # ------------------------------------------------------------------------------------------ the engine
@@ -447,7 +544,7 @@ class Redactor:
         lex, protected_words = self.lexicon, self.protected
         try:
             model = files(SPACY_PACKAGE) / SPACY_MODEL_DIR
-            nlp = spacy.load(str(model), exclude=["parser", "senter"])
+            nlp = spacy.load(str(model), exclude=["senter"])  # the parser gives each word its role
         except Exception as exc:
             raise ModelUnavailable(
                 f"cannot load the spaCy pipeline for personal-detail checks ({exc}); run `make setup`"
@@ -477,11 +574,21 @@ class Redactor:
             def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
                 return [RecognizerResult(kind, s, e, 0.9) for kind, s, e in pattern_spans(text, lex)]
 
+        keep = self._keep
+
+        class CheckedSpacy(SpacyRecognizer):
+            """spaCy's PERSON findings, checked before Presidio merges duplicates: were they checked after,
+            a name NameCues also found could be merged into spaCy's finding and then dropped with it."""
+
+            def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+                found = super().analyze(text, entities, nlp_artifacts)
+                return [r for r in found if r.entity_type != "PERSON" or keep(text, r)]
+
         engine = LoadedSpacy(models=[{"lang_code": "en", "model_name": str(model)}])
         engine.load()
         registry = RecognizerRegistry(
             recognizers=[
-                SpacyRecognizer(supported_entities=["PERSON"]),
+                CheckedSpacy(supported_entities=["PERSON"]),
                 NameCues(supported_entities=["PERSON"], name="NameCues"),
                 Patterns(supported_entities=[e for e in LABELS if e != "PERSON"], name="Patterns"),
                 PhoneRecognizer(supported_regions=("GB",)),
@@ -499,7 +606,7 @@ class Redactor:
             results = self._analyzer.analyze(text=text, language="en", score_threshold=0.3)
         spans: list[tuple[int, int, set[str]]] = []
         for r in sorted(results, key=lambda r: (r.start, -r.end)):
-            if r.entity_type not in LABELS or not self._keep(text, r):
+            if r.entity_type not in LABELS:
                 continue
             if spans and r.start < spans[-1][1]:
                 s, e, kinds = spans[-1]
@@ -514,11 +621,8 @@ class Redactor:
         ]
 
     def _keep(self, text: str, result: Any) -> bool:
-        """spaCy's PERSON findings are checked: its small model sometimes calls a phrase of ordinary
+        """Whether a PERSON spaCy found is kept: its small model sometimes calls a phrase of ordinary
         lower-case words or a public figure a person. The other recognisers' findings stand."""
-        found_by = (result.recognition_metadata or {}).get("recognizer_name", "")
-        if result.entity_type != "PERSON" or found_by != "SpacyRecognizer":
-            return True
         span = text[result.start : result.end]
         lower = span.lower().replace("’", "'")
         if lower in PUBLIC_NAMES or lower in self.protected:
