@@ -13,7 +13,8 @@ numbering style is read from the text itself, never from the file name:
 - ``headings``: no numbers at all; ``#`` headings give the path, blank lines separate paragraphs.
 
 Common to all styles: bullets belong to the paragraph that introduces them, tables of contents and
-page furniture (phone numbers, e-mail and web addresses, repeated identical slides) are dropped,
+page furniture (running headers and footers, page numbers, phone numbers, e-mail and web addresses,
+repeated identical slides) are dropped,
 tiny unnumbered fragments are merged into their neighbour, and over-long paragraphs are split into
 parts that keep the paragraph's number.
 """
@@ -87,6 +88,9 @@ PART_LINE = re.compile(r"^PART\s+(\d+|[IVX]+)\b\s*[-–:]?\s*(.*)$", re.IGNORECA
 PLAIN_NUM = re.compile(r"^(?:-\s*)?(\d{1,3})\.(?:\s+(.*)|\s*$)")
 BULLET = re.compile(r"^(?:[-*•·▶▪○◦]\s*)+(?=\S)|^(?:[-*•·▶▪○◦]\s*)+$")
 MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+# A paragraph's own label at its start in an otherwise unnumbered document: a letter and number ("B1.")
+# or a dotted number ("4.2"); a bare number could be a year ("2018 guidance ...") and is not taken.
+PARA_LABEL = re.compile(r"^([A-Z]{1,2}\d{1,3}|\d{1,3}(?:\.\d{1,3})+)[.)]?\s+(?=[A-Z])")
 WT_REF = re.compile(
     r"\(\s*p\s*(\d+)(?:\s*[-–]\s*\d+)?\s*[,\s]\s*(\d+\s*[.:]\s*\d+(?:\s*[-–/]\s*\d+(?:\s*[.:]\s*\d+)?)?)"
 )
@@ -183,9 +187,9 @@ def parse_paragraphs(
     lines: Sequence[Line], *, max_chars: int = 1200, min_fragment_chars: int = 40
 ) -> ParseResult:
     """Parse a document's lines into paragraphs. Pure: no I/O."""
-    lines = _prepare(lines)
-    style = detect_style(lines)
     dropped: dict[str, int] = {}
+    lines = drop_page_furniture(_prepare(lines), dropped)
+    style = detect_style(lines)
     parser = {
         Style.HIERARCHICAL: _parse_hierarchical,
         Style.PLAIN: _parse_plain,
@@ -224,6 +228,87 @@ def _prepare(lines: Sequence[Line]) -> list[Line]:
                 continue
         out.append(Line(text, items[i].page))
         i += 1
+    return out
+
+
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$", re.IGNORECASE)
+_CONTENTS_LINE = re.compile(r"^(?P<title>\S.*?\S)(?:\s*[.·…_ ]{2,}\s*|\s+)(?P<page>\d{1,4})$")
+_EDGE = 3  # lines at the top and at the bottom of a page where running headers and footers sit
+
+
+def _shape(text: str) -> str:
+    """A line with its numbers blanked: "Page 3 of 12" and "Page 4 of 12" have one shape."""
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+def drop_page_furniture(lines: Sequence[Line], dropped: dict[str, int]) -> list[Line]:
+    """Remove what a printed page adds around the text (documents whose lines carry page numbers):
+
+    - running headers and footers: a line near the top or bottom of a page whose shape (numbers
+      blanked) recurs near the edge of at least half the pages, and of two pages at least;
+    - page numbers alone on a line near a page's edge ("12", "Page 3 of 12", "- 4 -");
+    - a table of contents: three or more lines ending in a page number, in page order, whose titles
+      appear again later in the document as lines of their own (and its "Contents" line);
+    - lines anywhere (a title page) made only of the running header's words.
+    """
+    pages: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        if line.page is not None and line.text.strip():
+            pages.setdefault(line.page, []).append(i)
+    if len(pages) < 2:
+        return list(lines)
+    edge = {i for idx in pages.values() for i in idx[:_EDGE] + idx[-_EDGE:]}
+    seen_on: dict[str, set[int]] = {}
+    for i in edge:
+        seen_on.setdefault(_shape(lines[i].text), set()).add(lines[i].page or 0)
+    running = {k for k, on in seen_on.items() if len(on) >= max(2, (len(pages) + 1) // 2)}
+    remove: dict[int, str] = {}
+    for i in edge:
+        text = lines[i].text.strip()
+        if _shape(text) in running:
+            remove[i] = "running header or footer"
+        elif _PAGE_NUMBER.match(text):
+            remove[i] = "page number"
+    contents = _contents_lines(lines, remove)
+    remove.update(dict.fromkeys(contents, "table of contents"))
+    if contents:
+        k = contents[0] - 1
+        while k >= 0 and not lines[k].text.strip():
+            k -= 1
+        if k >= 0 and lines[k].text.strip().lower() in ("contents", "table of contents", "index"):
+            remove[k] = "table of contents"
+    # A title page repeats the running header's words ("Westmarsh Safeguarding Children Partnership:").
+    header_words = [set(re.findall(r"[a-z]+", k)) for k in running]
+    for i, line in enumerate(lines):
+        found = set(re.findall(r"[a-z]+", line.text.lower()))
+        if i not in remove and len(found) >= 2 and any(found <= h for h in header_words):
+            remove[i] = "repeated title"
+    for reason in remove.values():
+        _count(dropped, reason)
+    return [line for i, line in enumerate(lines) if i not in remove]
+
+
+def _contents_lines(lines: Sequence[Line], removed: dict[int, str]) -> list[int]:
+    texts = [" ".join(line.text.split()).lower() for line in lines]
+    out: list[int] = []
+    run: list[tuple[int, int]] = []
+
+    def close() -> None:
+        pages = [p for _, p in run]
+        if len(run) >= 3 and pages == sorted(pages):
+            out.extend(i for i, _ in run)
+        run.clear()
+
+    for i, line in enumerate(lines):
+        if i in removed or not line.text.strip():
+            continue
+        m = _CONTENTS_LINE.match(" ".join(line.text.split()))
+        title = m.group("title").lower() if m else ""
+        if m and any(t == title or t.startswith(title + " ") for t in texts[i + 1 :] if t):
+            run.append((i, int(m.group("page"))))
+        else:
+            close()
+    close()
     return out
 
 
@@ -357,6 +442,14 @@ def _next_nonblank(lines: Sequence[Line], i: int) -> int | None:
     return j if j < len(lines) else None
 
 
+def _titles_its_first_section(lines: Sequence[Line], i: int, number: str, rest: str, chapter: int) -> bool:
+    """ "3 Strategy discussions" followed by "3.1 ...": a chapter heading in sentence case."""
+    if int(number) != chapter + 1 or len(rest) > 80 or rest.rstrip()[-1:] in ".,;:":
+        return False
+    j = _next_nonblank(lines, i)
+    return j is not None and lines[j].text.strip().startswith(f"{number}.1")
+
+
 def _parse_hierarchical(lines: Sequence[Line], dropped: dict[str, int]) -> list[_Draft]:
     drafts: list[_Draft] = []
     path: dict[int, tuple[str, str]] = {}  # level -> (section number or "", title)
@@ -462,7 +555,10 @@ def _parse_hierarchical(lines: Sequence[Line], dropped: dict[str, int]) -> list[
             blank_before = False
             continue
         m_top = TOP_TEXT.match(text)
-        if m_top and _is_upper_title(m_top.group(2)) and (blank_before or int(m_top.group(1)) == chapter + 1):
+        if m_top and (
+            (_is_upper_title(m_top.group(2)) and (blank_before or int(m_top.group(1)) == chapter + 1))
+            or _titles_its_first_section(lines, i, m_top.group(1), m_top.group(2), chapter)
+        ):
             set_heading(1, f"{m_top.group(1)} {m_top.group(2)}", m_top.group(1))
             i += 1
             blank_before = False
@@ -726,7 +822,11 @@ def _parse_headings(lines: Sequence[Line], dropped: dict[str, int]) -> list[_Dra
                 if first.startswith("Now:"):
                     prev.kind = "comparison"
             else:
-                d = _Draft(number=None, heading_path=heading, page=b[0].page)
+                # A paragraph that opens with its own label ("B1.", "A3", "4.2") is cited by it.
+                m_label = PARA_LABEL.match(b[0].text)
+                d = _Draft(number=m_label.group(1) if m_label else None, heading_path=heading, page=b[0].page)
+                if m_label:
+                    b = [Line(b[0].text[m_label.end() :], b[0].page), *b[1:]]
                 for ln in b:
                     d.add(clean_inline(ln.text), ln.page)
                 if first.startswith("Before:") and any(ln.text.startswith("Now:") for ln in b):

@@ -183,3 +183,87 @@ def test_tiny_fragment_merges_into_its_neighbour() -> None:
     result = parse_paragraphs(lines(text), min_fragment_chars=40)
     assert len(result.paragraphs) == 1
     assert result.paragraphs[0].text.endswith("Label")
+
+
+# ---------------------------------------------------------------------------------- printed documents
+AREA_DOCS = Path(__file__).resolve().parent.parent / "eval" / "area_docs"
+
+
+def _page(number: int, body: list[str], header: str = "Anytown SCP · Procedures Manual") -> list[Line]:
+    lines = [Line(header, number), *(Line(t, number) for t in body)]
+    return [*lines, Line(f"Page {number} of 3", number), Line("", number)]
+
+
+def _section(n: int, title: str) -> list[str]:
+    return [
+        f"{n} {title}",
+        *(f"{n}.{k} Paragraph {k} of {title.lower()} says what to do." for k in (1, 2, 3, 4)),
+    ]
+
+
+def test_running_headers_footers_and_page_numbers_are_removed() -> None:
+    lines = (
+        _page(1, _section(1, "Referrals"))
+        + _page(2, [*_section(2, "Strategy discussions"), "7"])
+        + _page(3, _section(3, "Conferences"))
+    )
+    result = parse_paragraphs(lines)
+    text = "\n".join(p.text for p in result.paragraphs)
+    assert "Anytown SCP" not in text and "Page" not in text and "\n7" not in text, text
+    assert [p.number for p in result.paragraphs] == [f"{n}.{k}" for n in (1, 2, 3) for k in (1, 2, 3, 4)]
+    assert result.dropped["running header or footer"] == 6
+
+
+def test_a_header_on_one_page_only_is_text() -> None:
+    lines = _page(1, _section(1, "Referrals"), header="A unique opening line") + _page(
+        2, _section(2, "Conferences")
+    )
+    kept = "\n".join(p.text for p in parse_paragraphs(lines).paragraphs)
+    assert "A unique opening line" in kept
+
+
+def test_contents_lines_are_removed_but_the_sections_they_list_stay() -> None:
+    lines = _page(1, ["Contents", "1 Referrals 2", "2 Conferences 2", "3 Plans .......... 3"]) + _page(
+        2, _section(1, "Referrals") + _section(2, "Conferences") + _section(3, "Plans")
+    )
+    result = parse_paragraphs(lines)
+    assert {p.heading_path for p in result.paragraphs} == {("1 Referrals",), ("2 Conferences",), ("3 Plans",)}
+    assert len(result.paragraphs) == 12
+    assert result.dropped["table of contents"] == 4
+
+
+def test_the_printed_area_manual_has_no_page_furniture_left() -> None:
+    """The Westmarsh test manual: printed by Chromium with a running header, "Page N of M" footers, a
+    title page and a contents page (eval/area_docs)."""
+    result = parse_paragraphs(load_lines(AREA_DOCS / "westmarsh_procedures.pdf", max_bytes=10**7))
+    furniture = [
+        p.text
+        for p in result.paragraphs
+        if "Procedures Manual" in p.text
+        or "Page " in p.text
+        or "Version 3.2" in p.text
+        or "Contents" in p.text
+    ]
+    assert furniture == []
+    assert [p.number for p in result.paragraphs][:3] == ["1.1", "1.2", "2.1"]
+    assert len(result.paragraphs) == 20
+    five_one = next(p for p in result.paragraphs if p.number == "5.1")
+    assert five_one.heading_path == ("5 Initial child protection conferences",)
+    assert "12 working days of the strategy" in " ".join(five_one.text.split())
+
+
+def test_paragraph_labels_in_a_word_document_are_their_numbers() -> None:
+    result = parse_paragraphs(load_lines(AREA_DOCS / "westmarsh_thresholds.docx", max_bytes=10**7))
+    assert [p.number for p in result.paragraphs] == [
+        "A1",
+        "A2",
+        "A3",
+        "A4",
+        "B1",
+        "B2",
+        "B3",
+        "C1",
+        "C2",
+        "C3",
+    ]
+    assert result.paragraphs[4].text.startswith("Any allegation")

@@ -16,7 +16,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HEADER = "Westmarsh Safeguarding Children Partnership · Child Protection Procedures Manual"
-FOOTER = "Version 3.2 · March 2026 · Page <span class='pageNumber'></span> of <span class='totalPages'></span>"
+FOOTER = (
+    "Version 3.2 · March 2026 · Page <span class='pageNumber'></span> of <span class='totalPages'></span>"
+)
 
 
 def _blocks(source: str) -> list[tuple[str, str]]:
@@ -38,12 +40,16 @@ def build_pdf() -> Path:
     blocks = _blocks((HERE / "westmarsh_procedures.md").read_text(encoding="utf-8"))
     title = next(t for k, t in blocks if k == "h1")
     sections = [t for k, t in blocks if k == "h2"]
+    # The printed page of each section (sections 1-5 fall on page 3, the rest on page 4).
     contents = "".join(
-        f"<div class='toc'><span>{html.escape(s)}</span><span class='dots'></span><span>{3 if i < 5 else 4}</span></div>"
+        f"<div class='toc'><span>{html.escape(s)}</span><span class='dots'></span>"
+        f"<span>{3 if i < 5 else 4}</span></div>"
         for i, s in enumerate(sections)
     )
     body = "".join(
-        f"<h2>{html.escape(t)}</h2>" if k == "h2" else f"<p>{html.escape(t)}</p>" for k, t in blocks if k != "h1"
+        f"<h2>{html.escape(t)}</h2>" if k == "h2" else f"<p>{html.escape(t)}</p>"
+        for k, t in blocks
+        if k != "h1"
     )
     page = f"""<html><head><style>
       body {{ font-family: serif; font-size: 12pt; }}
