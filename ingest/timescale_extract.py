@@ -1,0 +1,410 @@
+"""Timescales read from a document's own sentences, turned into rules (issue 13).
+
+Pure code: paragraphs and the document's manifest in, rules and unmapped statements out. A timescale
+statement is a duration with a timing word: "within 15 working days of the strategy discussion", "no
+later than one working day after", "at least three working days before the conference", "at least
+every four weeks", "at intervals of not more than six months", "within 48 hours". A duration without
+one ("three or more times in 90 days", "for 12 months", "under the age of two") is not a timescale.
+Frequencies written as one word count too ("six-weekly", "fortnightly"), with a number or after "at
+least" / "every"; ranges keep their lower end ("within 1-5 days").
+
+For each statement the rule records the amount, the unit, the direction (after the trigger, or at least
+so long before it), the kind (deadline, interval, notice), the trigger and the event it times (mapped
+onto the one vocabulary of the process in `corpus/events.toml`), who does it where the sentence says
+so, the area and edition from the manifest, and the citation (document, paragraph, the words). A
+statement whose trigger or event does not map is returned as unmapped, never guessed. Every rule is
+marked "extracted": read from the document, not yet reviewed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NUMBER_WORDS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "twenty": 20,
+    "twenty-one": 21,
+    "twenty-eight": 28,
+    "thirty": 30,
+    "thirty-five": 35,
+    "forty": 40,
+    "forty-five": 45,
+    "sixty": 60,
+    "ninety": 90,
+}
+UNITS = {
+    "working day": "working_days",
+    "working days": "working_days",
+    "business day": "working_days",
+    "business days": "working_days",
+    "calendar day": "calendar_days",
+    "calendar days": "calendar_days",
+    "day": "calendar_days",
+    "days": "calendar_days",
+    "week": "weeks",
+    "weeks": "weeks",
+    "month": "months",
+    "months": "months",
+    "hour": "hours",
+    "hours": "hours",
+    "minute": "minutes",
+    "minutes": "minutes",
+    "year": "years",
+    "years": "years",
+}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_NUMBER = rf"(?:{'|'.join(_TENS)})[\s-](?:one|two|three|four|five|six|seven|eight|nine)\b|" + "|".join(
+    sorted(NUMBER_WORDS, key=len, reverse=True)
+)
+# "six-weekly", "three weekly", "fortnightly", "monthly": how often, written as one word.
+FREQUENCY = re.compile(
+    rf"(?:(?P<amount>\d{{1,2}}|{'|'.join(sorted(NUMBER_WORDS, key=len, reverse=True))})[\s-])?"
+    r"(?P<unit>weekly|monthly|fortnightly|daily)\b",
+    re.IGNORECASE,
+)
+
+
+FREQUENCY_UNITS = {"weekly": "weeks", "monthly": "months", "fortnightly": "weeks", "daily": "calendar_days"}
+
+
+def to_int(word: str) -> int:
+    """ "12", "twelve", "twenty four", "forty-eight" as an int."""
+    w = " ".join(word.lower().replace("-", " ").split())
+    if w.isdigit():
+        return int(w)
+    if " " in w:
+        tens, unit = w.split(" ", 1)
+        return _TENS[tens] + NUMBER_WORDS[unit]
+    return NUMBER_WORDS[w]
+
+
+_UNIT = "|".join(sorted((re.escape(u) for u in UNITS), key=len, reverse=True))
+DURATION = re.compile(
+    rf"""(?P<cue>within|no\s+later\s+than|not\s+later\s+than|no\s+more\s+than|not\s+more\s+than
+        |no\s+(?:fewer|less)\s+than|not\s+(?:fewer|less)\s+than
+        |at\s+intervals\s+of(?:\s+not\s+more\s+than|\s+no\s+more\s+than)?|at\s+least(?:\s+once)?(?:\s+in)?(?:\s+every)?
+        |(?:once\s+)?(?:in\s+)?every|at\s+the\s+latest|maximum\s+of|up\s+to
+        |longer\s+than|more\s+than|exceeds?|over)?\s*(?:the\s+first\s+)?
+        (?:(?P<minimum>\d{{1,3}}|{_NUMBER})\s*(?:-|–|to)\s*)?
+        (?P<amount>\d{{1,3}}|{_NUMBER})[\s-]+(?P<unit>{_UNIT})\b
+        (?:\s*(?P<rel>of|after|from|following|before|prior\s+to|since|beforehand|in\s+advance(?:\s+of)?))?""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CLAUSE_END = re.compile(r"[,;:.()]|\band\b|\bwhile\b|\bwhere\b|\bunless\b|\bwhen\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Events and roles with their phrases, from corpus/events.toml."""
+
+    events: dict[str, dict[str, Any]]
+    phrases: list[tuple[str, str]]  # (phrase, event id), longest first
+    trigger_only: frozenset[str]
+    roles: list[tuple[str, str]]  # (phrase, role id), longest first
+    fingerprint: str = ""  # sha256 of the file: a changed vocabulary re-reads every document's timescales
+
+    @classmethod
+    def load(cls, path: Path) -> Vocabulary:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+        events = {e["id"]: e for e in data.get("event", [])}
+        phrases = [(_norm(p), e["id"]) for e in events.values() for p in e["phrases"]]
+        roles = [(_norm(p), r["id"]) for r in data.get("role", []) for p in r["phrases"]]
+        return cls(
+            events,
+            sorted(phrases, key=lambda x: -len(x[0])),
+            frozenset(e["id"] for e in events.values() if e.get("as_trigger")),
+            sorted(roles, key=lambda x: -len(x[0])),
+            hashlib.sha256(raw).hexdigest(),
+        )
+
+    def find(self, text: str, *, as_trigger: bool) -> list[tuple[int, str, str]]:
+        """Events named in `text` as (position, event id, phrase), longest phrases claiming words first."""
+        t = _norm(text)
+        taken: list[tuple[int, int]] = []
+        out: list[tuple[int, str, str]] = []
+        for phrase, event in self.phrases:
+            if event in self.trigger_only and not as_trigger:
+                continue
+            for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", t):
+                if any(m.start() < e and s < m.end() for s, e in taken):
+                    continue
+                taken.append((m.start(), m.end()))
+                out.append((m.start(), event, phrase))
+        return sorted(out)
+
+    def role(self, text: str) -> str | None:
+        t = _norm(text)
+        found = [
+            (m.start(), role)
+            for phrase, role in self.roles
+            for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", t)
+        ]
+        return min(found)[1] if found else None
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[‐-―-]", " ", text.lower().replace("’", "'")).split())
+
+
+@dataclass
+class Statement:
+    """One timescale statement found in a paragraph."""
+
+    doc_id: str
+    paragraph: str | None
+    heading: str | None
+    sentence: str
+    as_written: str
+    amount: int
+    unit: str
+    minimum: int | None
+    direction: str
+    kind: str
+    trigger: str | None
+    event: str | None
+    who: str | None
+    problems: list[str] = field(default_factory=list)
+
+
+def find_statements(doc_id: str, paragraphs: Iterable[Any], vocab: Vocabulary) -> list[Statement]:
+    """Every timescale statement in the paragraphs (objects with number, heading_path and text)."""
+    out: list[Statement] = []
+    for p in paragraphs:
+        text = " ".join(p.text.split())
+        heading = p.heading_path[-1] if p.heading_path else None
+        for sentence in _SENTENCE.split(text):
+            out.extend(_sentence_statements(doc_id, p.number, heading, sentence, vocab))
+    return out
+
+
+def _sentence_statements(
+    doc_id: str, number: str | None, heading: str | None, sentence: str, vocab: Vocabulary
+) -> list[Statement]:
+    found: list[Statement] = []
+    previous_end = 0
+    previous_trigger: str | None = None
+    for m in DURATION.finditer(sentence):
+        cue = " ".join((m.group("cue") or "").lower().split())
+        rel = " ".join((m.group("rel") or "").lower().split())
+        if (
+            not cue
+            and rel not in ("before", "prior to", "after", "beforehand", "from", "following")
+            and not (m.group("minimum") and rel)
+        ):
+            continue  # "three times in 90 days", "for 12 months": a duration, not a timescale
+        if (
+            not cue
+            and rel == "from"
+            and m.group("minimum") is None
+            and re.match(r"\s*(?:to|-)\s", sentence[m.end() :])
+        ):
+            continue  # "from four to six months": the start of a range
+        amount = to_int(m.group("amount"))
+        minimum = to_int(m.group("minimum")) if m.group("minimum") else None
+        unit = UNITS[" ".join(m.group("unit").lower().split())]
+        before = rel.startswith(("before", "prior", "in advance"))
+        interval = "every" in cue or "intervals" in cue
+        threshold = cue in ("longer than", "more than", "exceeds", "exceed", "over")
+        kind = (
+            "interval"
+            if interval
+            else "threshold"
+            if threshold
+            else "notice"
+            if before and cue.startswith(("at least", "no fewer", "no less", "not fewer", "not less"))
+            else "deadline"
+        )
+        # The trigger: what the words after "of/after/before" name, up to the end of the clause.
+        rest = sentence[m.end() :]
+        stop = _CLAUSE_END.search(rest)
+        trigger_text = rest[: stop.start()] if stop else rest
+        triggers = vocab.find(trigger_text, as_trigger=True) if rel else []
+        trigger = triggers[0][1] if triggers else None
+        if trigger is None and rel:
+            trigger = _referred_back(trigger_text, sentence[: m.start()], vocab)  # "after the discussion"
+        # The event: the phrase nearest before the duration, in its clause, that is not the trigger.
+        clause = sentence[previous_end : m.start()]
+        named = [
+            _specific(e, phrase, sentence[: m.start()], vocab)
+            for _, e, phrase in vocab.find(clause, as_trigger=False)
+        ]
+        others = [e for e in named if e != trigger]
+        event = others[-1] if others else (named[-1] if interval and named else None)
+        if trigger is None and interval:
+            trigger = event  # "core group meetings at least every four weeks": counted from the last one
+        if trigger is None and event is not None and others[:-1]:
+            trigger = others[-2]  # "the practitioner who receives a challenge should respond within ..."
+        if trigger is None and (not rel or before):
+            trigger = previous_trigger  # "... and the referrer told within three working days"
+        problems = []
+        if event is None:
+            problems.append("no event named before the duration maps onto the vocabulary")
+        if trigger is None:
+            problems.append("what the timescale counts from does not map onto the vocabulary")
+        if event is not None and event == trigger and not interval:
+            problems.append("the event and what it counts from are the same")
+        end = m.end() + (len(trigger_text) if rel and trigger_text.strip() else 0)
+        found.append(
+            Statement(
+                doc_id,
+                number,
+                None if number else heading,
+                sentence,
+                " ".join(sentence[m.start() : end].split()),
+                amount,
+                unit,
+                minimum,
+                "before" if before else "after",
+                kind,
+                trigger,
+                event,
+                vocab.role(clause),
+                problems,
+            )
+        )
+        previous_end = (
+            end  # the next clause starts after this one's trigger ("..., and then every six weeks")
+        )
+        previous_trigger = trigger
+    for m in FREQUENCY.finditer(sentence):
+        after_cue = re.search(
+            r"(?:at\s+least|every|intervals?\s+of)\s*$", sentence[: m.start()], re.IGNORECASE
+        )
+        if not (m.group("amount") or after_cue) or any(f.as_written.find(m.group()) >= 0 for f in found):
+            continue  # a bare "weekly" with no "at least" or "every" is a description, not a timescale
+        word = m.group("unit").lower()
+        amount = to_int(m.group("amount")) if m.group("amount") else 1
+        unit = {"weekly": "weeks", "monthly": "months", "fortnightly": "weeks", "daily": "calendar_days"}[
+            word
+        ]
+        amount *= 2 if word == "fortnightly" else 1
+        before_text = sentence[: m.start()]
+        bounds = list(_CLAUSE_END.finditer(before_text))
+        clause = before_text[bounds[-1].end() :] if bounds else before_text
+        named = [e for _, e, _ in vocab.find(clause, as_trigger=False)]
+        event = named[-1] if named else None
+        found.append(
+            Statement(
+                doc_id,
+                number,
+                None if number else heading,
+                sentence,
+                " ".join(sentence[m.start() : m.end()].split()),
+                amount,
+                unit,
+                None,
+                "after",
+                "interval",
+                event,
+                event,
+                vocab.role(clause),
+                [] if event else ["no event named in the frequency's clause maps onto the vocabulary"],
+            )
+        )
+    return found
+
+
+def _specific(event: str, phrase: str, earlier: str, vocab: Vocabulary) -> str:
+    """A one-word phrase ("the Conference") names the specific event named earlier in the sentence
+    whose phrase ends with that word ("Initial Child Protection Conference"), if there is one."""
+    if " " in phrase:
+        return event
+    text = _norm(earlier)
+    found = [
+        (m.end(), len(p), e)  # the latest, and the fullest of phrases ending at the same word
+        for p, e in vocab.phrases
+        if " " in p and p.split()[-1] == phrase and e != event
+        for m in re.finditer(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text)
+    ]
+    return max(found)[2] if found else event
+
+
+def _referred_back(trigger_text: str, earlier: str, vocab: Vocabulary) -> str | None:
+    """ "the discussion", "that meeting": the event named earlier in the sentence whose phrase ends with
+    the same noun ("strategy discussion", "core group meeting")."""
+    words = re.findall(r"[a-z]+", _norm(trigger_text))
+    if not words or words[0] not in ("the", "that", "this", "their", "its", "such"):
+        return None
+    text = _norm(earlier)
+    candidates = [
+        (len(phrase), -m.start(), event)
+        for phrase, event in vocab.phrases
+        if phrase.split()[-1] in words[1:3]
+        for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text)
+    ]
+    return min(candidates)[2] if candidates else None  # the plainest phrase, the latest if several
+
+
+def rules_from(
+    statements: Sequence[Statement], manifest: Any, vocab: Vocabulary
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rules (as dicts for `Rule.model_validate`) for the mapped statements; the rest, unmapped."""
+    rules: list[dict[str, Any]] = []
+    unmapped: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for s in statements:
+        where = s.paragraph or s.heading or "text"
+        if s.problems:
+            unmapped.append(
+                {"doc_id": s.doc_id, "where": where, "sentence": s.sentence, "why": "; ".join(s.problems)}
+            )
+            continue
+        assert s.event is not None and s.trigger is not None
+        key = f"{s.doc_id}:{where}"
+        counts[key] = counts.get(key, 0) + 1
+        citation: dict[str, str] = {"doc_id": s.doc_id, "evidence": s.as_written}
+        citation["paragraph" if s.paragraph else "heading"] = where
+        rules.append(
+            {
+                "id": f"{key}:{counts[key]}",
+                "name": vocab.events[s.event]["name"].capitalize(),
+                "trigger": s.trigger,
+                "event": s.event,
+                "amount": s.amount,
+                "minimum": s.minimum,
+                "unit": s.unit,
+                "direction": s.direction,
+                "kind": s.kind,
+                "as_written": s.sentence,
+                "editions": [manifest.edition],
+                "authority": manifest.authority,
+                "citation": citation,
+                "status": "extracted",
+                "who": s.who or "",
+            }
+        )
+    return rules, unmapped
