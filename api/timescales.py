@@ -69,6 +69,8 @@ def rule_out(rule: Rule, cited: dict[str, Any]) -> dict[str, Any]:
         "conflicts_with": rule.conflicts_with,
         "note": rule.note or None,
         "citation": _citation(rule, cited),
+        "status": rule.status,  # "extracted": read from the document, not yet reviewed
+        "who": rule.who or None,
     }
 
 

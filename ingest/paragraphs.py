@@ -245,7 +245,7 @@ def drop_page_furniture(lines: Sequence[Line], dropped: dict[str, int]) -> list[
     """Remove what a printed page adds around the text (documents whose lines carry page numbers):
 
     - running headers and footers: a line near the top or bottom of a page whose shape (numbers
-      blanked) recurs near the edge of at least half the pages, and of two pages at least;
+      blanked) recurs near the edge of at least half the pages, and of two pages at least, once a page;
     - page numbers alone on a line near a page's edge ("12", "Page 3 of 12", "- 4 -");
     - a table of contents: three or more lines ending in a page number, in page order, whose titles
       appear again later in the document as lines of their own (and its "Contents" line);
@@ -258,10 +258,16 @@ def drop_page_furniture(lines: Sequence[Line], dropped: dict[str, int]) -> list[
     if len(pages) < 2:
         return list(lines)
     edge = {i for idx in pages.values() for i in idx[:_EDGE] + idx[-_EDGE:]}
-    seen_on: dict[str, set[int]] = {}
+    seen_on: dict[str, list[int]] = {}
     for i in edge:
-        seen_on.setdefault(_shape(lines[i].text), set()).add(lines[i].page or 0)
-    running = {k for k, on in seen_on.items() if len(on) >= max(2, (len(pages) + 1) // 2)}
+        seen_on.setdefault(_shape(lines[i].text), []).append(lines[i].page or 0)
+    # A running header or footer is printed once on each page it is on; lines of one shape repeated
+    # on a page ("4.1 ...", "4.2 ...") are the text itself.
+    running = {
+        k
+        for k, on in seen_on.items()
+        if len(set(on)) >= max(2, (len(pages) + 1) // 2) and len(on) == len(set(on))
+    }
     remove: dict[int, str] = {}
     for i in edge:
         text = lines[i].text.strip()

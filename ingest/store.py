@@ -37,11 +37,12 @@ from ingest.embedder import ChromaEmbedding, Embedder
 from ingest.loaders import load_lines
 from ingest.manifest import CorpusDocument, check_unique, describe, document_files
 from ingest.paragraphs import parse_paragraphs
+from ingest.timescale_extract import Vocabulary, find_statements, rules_from
 from safeguide.errors import CorpusError, IndexNotReady
 
 COLLECTION = "safeguide-chunks"
 # Bump when parsing, chunking or the embedded text changes: every document is then re-ingested.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"  # 4: page furniture removed; timescales read at ingest
 STATE_FILE = "state.json"
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 
@@ -76,6 +77,10 @@ class DocumentState:
     ingested_at: str
     manifest: dict[str, Any]
     dropped: dict[str, int] = field(default_factory=dict)
+    # Timescale rules read from the document (Rule fields; status "extracted") and the statements
+    # that did not map onto the event vocabulary, listed rather than guessed.
+    timescales: list[dict[str, Any]] = field(default_factory=list)
+    unmapped_timescales: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -122,6 +127,12 @@ class IndexLocation:
         raw = json.loads((build / STATE_FILE).read_text(encoding="utf-8"))
         return {d["id"]: DocumentState(**d) for d in raw["documents"]}
 
+    def read_field(self, build: Path | None, name: str) -> str | None:
+        if build is None:
+            return None
+        value = json.loads((build / STATE_FILE).read_text(encoding="utf-8")).get(name)
+        return None if value is None else str(value)
+
     def read_pipeline(self, build: Path | None) -> str | None:
         if build is None:
             return None
@@ -163,17 +174,34 @@ class ParsedDocument:
     chunks: list[Chunk]
     style: str
     dropped: dict[str, int]
+    timescales: list[dict[str, Any]] = field(default_factory=list)
+    unmapped_timescales: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_document(
-    document: CorpusDocument, *, max_bytes: int, max_chars: int, min_fragment: int
+    document: CorpusDocument,
+    *,
+    max_bytes: int,
+    max_chars: int,
+    min_fragment: int,
+    vocabulary: Vocabulary | None = None,
 ) -> ParsedDocument:
     lines = load_lines(document.path, max_bytes=max_bytes)
     result = parse_paragraphs(lines, max_chars=max_chars, min_fragment_chars=min_fragment)
     if not result.paragraphs:
         raise CorpusError(f"{document.path.name}: no paragraphs found in the text")
     chunks = make_chunks(document.manifest, result.style, result.paragraphs)
-    return ParsedDocument(document, chunks, result.style.value, result.dropped)
+    rules: list[dict[str, Any]] = []
+    unmapped: list[dict[str, Any]] = []
+    if vocabulary is not None:
+        # A long paragraph split into parts repeats its number: read each paragraph's text once.
+        whole: dict[tuple[str | None, tuple[str, ...]], Any] = {}
+        for p in result.paragraphs:
+            key = (p.number, p.heading_path)
+            whole[key] = replace(whole[key], text=whole[key].text + " " + p.text) if key in whole else p
+        statements = find_statements(document.manifest.id, whole.values(), vocabulary)
+        rules, unmapped = rules_from(statements, document.manifest, vocabulary)
+    return ParsedDocument(document, chunks, result.style.value, result.dropped, rules, unmapped)
 
 
 def ingest(
@@ -186,6 +214,7 @@ def ingest(
     min_fragment: int = 40,
     progress: Progress | None = None,
     batch_size: int = 64,
+    vocabulary: Vocabulary | None = None,
 ) -> IngestReport:
     """Bring the index in line with the documents at `paths` (folders are expanded)."""
     started = time.perf_counter()
@@ -211,7 +240,9 @@ def ingest(
         changed = [i for i, d in wanted.items() if i in old and old[i].content_hash != d.content_hash]
         added = [i for i in wanted if i not in old]
         removed = [i for i in old if i not in wanted]
-        if not (added or changed or removed):
+        vocabulary_fp = vocabulary.fingerprint if vocabulary is not None else ""
+        reread = vocabulary_fp != location.read_field(current, "vocabulary")
+        if not (added or changed or removed or reread):
             location.collect_garbage({current.name} if current else set())
             return IngestReport(
                 current.name if current else None,
@@ -224,7 +255,13 @@ def ingest(
             )
         # Parse everything new before writing anything: a bad file stops the ingest here.
         parsed = {
-            i: parse_document(wanted[i], max_bytes=max_bytes, max_chars=max_chars, min_fragment=min_fragment)
+            i: parse_document(
+                wanted[i],
+                max_bytes=max_bytes,
+                max_chars=max_chars,
+                min_fragment=min_fragment,
+                vocabulary=vocabulary,
+            )
             for i in added + changed
         }
         location.collect_garbage({current.name} if current else set())
@@ -261,14 +298,17 @@ def ingest(
                 ingested_at=now,
                 manifest=wanted[i].manifest.model_dump(),
                 dropped=parsed[i].dropped,
+                timescales=parsed[i].timescales,
+                unmapped_timescales=parsed[i].unmapped_timescales,
             )
             for i in added + changed
-        ] + [old[i] for i in unchanged]
+        ] + [_reread(old[i], wanted[i], vocabulary, max_bytes) if reread else old[i] for i in unchanged]
         state = {
             "build": name,
             "created": now,
             "embedder": embedder.name,
             "pipeline": pipeline,
+            "vocabulary": vocabulary_fp,
             "documents": [s.__dict__ for s in sorted(states, key=lambda s: s.id)],
         }
         tmp = build / (STATE_FILE + ".tmp")
@@ -279,6 +319,16 @@ def ingest(
         return IngestReport(
             name, added, changed, removed, unchanged, total_chunks, time.perf_counter() - started
         )
+
+
+def _reread(
+    state: DocumentState, document: CorpusDocument, vocabulary: Vocabulary | None, max_bytes: int
+) -> DocumentState:
+    """An unchanged document's timescales read again (the event vocabulary changed); nothing re-embedded."""
+    parsed = parse_document(
+        document, max_bytes=max_bytes, max_chars=1200, min_fragment=40, vocabulary=vocabulary
+    )
+    return replace(state, timescales=parsed.timescales, unmapped_timescales=parsed.unmapped_timescales)
 
 
 def _copy_unchanged(current: Path, collection: Any, embedder: Embedder, doc_ids: list[str]) -> int:

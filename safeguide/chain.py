@@ -247,10 +247,35 @@ class AnswerChain:
             n = None if idx is None else self._add_source(sources, reader.result(idx, 0.0, None, None))
             marker = f" [{n}]" if n else ""
             verb = "is due by" if rule.direction == "after" else "must be done by"
+            where = c.paragraph or c.heading or ""
+            whose = (
+                "the national rule"
+                if rule.authority == "national"
+                else f"{rule.authority.title()}'s own rule"
+            )
             lines.append(
                 f"{rule.name} {verb} {result.due_text}: {rule.duration_text()} "
-                f"{rule.direction} the {req.trigger.replace('-', ' ')} on {long_date(req.start)}.{marker}"
+                f"{rule.direction} the {req.trigger.replace('-', ' ')} on {long_date(req.start)}, "
+                f"under {whose}.{marker}"
             )
+            if rule.status == "extracted":
+                notices.append(
+                    f"{rule.name}: read from the document ({c.doc_id} {where}), not yet reviewed. "
+                    "Check the paragraph before relying on this date."
+                )
+            for differs in self.rules.differing(rule):
+                if differs.id in rule.conflicts_with:
+                    continue  # said below
+                differs_whose = (
+                    "The national rule"
+                    if differs.authority == "national"
+                    else f"{differs.authority.title()}'s"
+                )
+                notices.append(
+                    f"{differs_whose} differs: {differs.duration_text()} ({differs.citation.doc_id} "
+                    f"{differs.citation.paragraph or differs.citation.heading}"
+                    f"{', not yet reviewed' if differs.status == 'extracted' else ''})."
+                )
             notices.extend(result.warnings)
             out.append(
                 {
@@ -263,6 +288,9 @@ class AnswerChain:
                     "explanation": result.explanation,
                     "citation": passage.public() if passage else None,
                     "conflicts_with": rule.conflicts_with,
+                    "authority": rule.authority,
+                    "status": rule.status,
+                    "differs": [o.id for o in self.rules.differing(rule)],
                 }
             )
             for other in rule.conflicts_with:

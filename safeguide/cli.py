@@ -78,6 +78,7 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
         max_chars=settings.max_paragraph_chars,
         min_fragment=settings.min_fragment_chars,
         progress=progress,
+        vocabulary=settings.vocabulary(),
     )
     if bar is not None:
         bar.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from ingest.manifest import document_files, read_manifest
@@ -19,7 +22,9 @@ from safeguide.errors import CorpusError, IndexNotReady, ModelUnavailable
 from safeguide.llm import ChatModel
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
-from safeguide.timescales import RuleSet
+from safeguide.timescales import Rule, RuleSet
+
+log = logging.getLogger(__name__)
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -79,8 +84,25 @@ def documents_status(settings: Settings) -> dict[str, Any]:
     return {"build": build.name if build else None, "documents": [docs[k] for k in sorted(docs)]}
 
 
-def build_rules(settings: Settings) -> RuleSet:
-    return _load_rules(settings.rules_path)
+def build_rules(settings: Settings, *, extracted: bool = True) -> RuleSet:
+    """The reviewed rules (corpus/timescales.toml) and, unless `extracted` is False, the rules read from
+    the documents of the serving index at ingest (marked "extracted", not yet reviewed)."""
+    rules = _load_rules(settings.rules_path)
+    if not extracted:
+        return rules
+    return rules.with_extracted(extracted_rules(IndexLocation(settings.index_root)))
+
+
+def extracted_rules(location: IndexLocation) -> list[Rule]:
+    """Rules read from each document at ingest, from the serving build's state; none before an ingest."""
+    out: list[Rule] = []
+    for state in location.read_state(location.current_build()).values():
+        for raw in state.timescales:
+            try:
+                out.append(Rule.model_validate(raw))
+            except ValidationError as exc:  # a build written by an older version: skip, say so
+                log.warning("skipping extracted timescale %s: %s", raw.get("id"), exc)
+    return out
 
 
 @lru_cache(maxsize=4)
@@ -222,7 +244,8 @@ def build_comparer(
 ) -> Comparer:
     return Comparer(
         reader=retriever.reader,
-        rules=rules,
+        # Timescale differences between editions come from reviewed rules only.
+        rules=RuleSet([r for r in rules.rules.values() if r.status == "reviewed"]),
         curated_file=settings.corpus_dir / "changes.toml",
         editions=edition_ids(settings),
         model=model,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     @property
     def rules_path(self) -> Path:
         return self.timescales_file or self.corpus_dir / "timescales.toml"
+
+    @property
+    def events_path(self) -> Path:
+        """The event vocabulary timescales read from documents are mapped onto."""
+        return self.corpus_dir / "events.toml"
+
+    def vocabulary(self) -> Any:
+        """The event vocabulary, or None when the corpus has none (timescales are then not read)."""
+        from ingest.timescale_extract import Vocabulary
+
+        return Vocabulary.load(self.events_path) if self.events_path.exists() else None
 
 
 @lru_cache(maxsize=1)

@@ -69,6 +69,10 @@ class Rule(BaseModel):
     conflicts_with: list[str] = Field(default_factory=list)
     note: str = ""
     citation: RuleCitation
+    # "reviewed": written or checked by a person (corpus/timescales.toml); "extracted": read from the
+    # document at ingest and not yet reviewed, which every answer using it says.
+    status: Literal["reviewed", "extracted"] = "reviewed"
+    who: str = ""
 
     @model_validator(mode="after")
     def _ambiguous_has_reading(self) -> Rule:
@@ -117,15 +121,58 @@ class RuleSet:
         return {r.trigger for r in self.rules.values()} | {r.event for r in self.rules.values()}
 
     def for_authority(self, authority: str | None) -> list[Rule]:
-        """The rules that apply in an area: its own rules, and the national defaults for the steps it does
-        not set itself. With no area, the national defaults alone."""
+        """The rules that apply in an area, for each step the first of: the area's reviewed rules, the
+        area's rules read from its own documents, the national reviewed rules, national rules read from
+        documents. Never another area's rule. With no area, the national rules alone."""
         area = (authority or "national").lower()
-        national = [r for r in self.rules.values() if r.authority == "national" and not _is_variant(r)]
+        tiers = [
+            [r for r in self.rules.values() if r.authority == area and r.status == "reviewed"],
+            [r for r in self.rules.values() if r.authority == area and r.status == "extracted"],
+            [
+                r
+                for r in self.rules.values()
+                if r.authority == "national" and r.status == "reviewed" and not _is_variant(r)
+            ],
+            [r for r in self.rules.values() if r.authority == "national" and r.status == "extracted"],
+        ]
         if area == "national":
-            return national
-        own = [r for r in self.rules.values() if r.authority == area]
-        covered = {(r.trigger, r.event) for r in own}
-        return own + [r for r in national if (r.trigger, r.event) not in covered]
+            tiers = tiers[2:]
+        chosen: list[Rule] = []
+        covered: set[tuple[str, str]] = set()
+        for tier in tiers:
+            step = [r for r in tier if (r.trigger, r.event) not in covered]
+            chosen.extend(step)
+            covered |= {(r.trigger, r.event) for r in step}
+        return chosen
+
+    def differing(self, rule: Rule) -> list[Rule]:
+        """Other rules for the same step (national, or the same area's other documents) that set a
+        different time: the answer lists them beside the one it used."""
+        return [
+            r
+            for r in self.rules.values()
+            if r.id != rule.id
+            and (r.trigger, r.event) == (rule.trigger, rule.event)
+            and r.authority in ("national", rule.authority)
+            and (r.amount, r.unit, r.direction) != (rule.amount, rule.unit, rule.direction)
+            and not _is_variant(r)
+        ]
+
+    def with_extracted(self, extracted: Iterable[Rule]) -> RuleSet:
+        """These rules plus rules read from documents, leaving out any statement a reviewed rule already
+        covers (same document, paragraph, amount and unit)."""
+        reviewed = {
+            (r.citation.doc_id, r.citation.paragraph or r.citation.heading, r.amount, r.unit)
+            for r in self.rules.values()
+        }
+        new = [
+            r
+            for r in extracted
+            if (r.citation.doc_id, r.citation.paragraph or r.citation.heading, r.amount, r.unit)
+            not in reviewed
+            and r.id not in self.rules
+        ]
+        return RuleSet([*self.rules.values(), *new])
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
@@ -307,7 +354,8 @@ def plan(
             steps.append(
                 PlanStep(
                     rule_id=rule.id,
-                    name=rule.name,
+                    name=rule.name
+                    + (" [read from the document, not yet reviewed]" if rule.status == "extracted" else ""),
                     trigger=trigger,
                     trigger_date=when,
                     due=result,

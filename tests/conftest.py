@@ -53,7 +53,15 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: i
 
     data = tmp_path_factory.mktemp("data")
     location = IndexLocation(data / "index")
-    report = ingest([CORPUS], location, embedder, max_bytes=50 * 1024 * 1024)
+    from ingest.timescale_extract import Vocabulary
+
+    report = ingest(
+        [CORPUS],
+        location,
+        embedder,
+        max_bytes=50 * 1024 * 1024,
+        vocabulary=Vocabulary.load(CORPUS / "events.toml"),
+    )
     assert report.chunks > 0
     return data
 

@@ -37,7 +37,7 @@ def _blocks(source: str) -> list[tuple[str, str]]:
 def build_pdf() -> Path:
     from playwright.sync_api import sync_playwright
 
-    blocks = _blocks((HERE / "westmarsh_procedures.md").read_text(encoding="utf-8"))
+    blocks = _blocks((HERE / "sources" / "westmarsh_procedures.md").read_text(encoding="utf-8"))
     title = next(t for k, t in blocks if k == "h1")
     sections = [t for k, t in blocks if k == "h2"]
     # The printed page of each section (sections 1-5 fall on page 3, the rest on page 4).
@@ -83,7 +83,7 @@ def build_docx() -> Path:
     import docx
 
     document = docx.Document()
-    for kind, text in _blocks((HERE / "westmarsh_thresholds.md").read_text(encoding="utf-8")):
+    for kind, text in _blocks((HERE / "sources" / "westmarsh_thresholds.md").read_text(encoding="utf-8")):
         if kind == "h1":
             document.add_heading(text, level=1)
         elif kind == "h2":

@@ -1,0 +1,109 @@
+"""A user's own area documents: their timescales are read at ingest and used for that area (issue 13).
+
+The Westmarsh documents (eval/area_docs: a printed PDF manual and a Word guide, written for these
+tests) set local timescales that differ from the national ones. They are ingested with no code change
+and every deadline question asked for Westmarsh must use Westmarsh's own rule, say so, say it is not
+yet reviewed, and name the national rule that differs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ingest.timescale_extract import Vocabulary
+from safeguide.timescales import RuleSet
+
+ROOT = Path(__file__).resolve().parent.parent
+AREA_DOCS = ROOT / "eval" / "area_docs"
+CORPUS = ROOT / "corpus"
+TODAY = date(2026, 3, 20)
+
+
+@pytest.fixture(scope="module")
+def area_index(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+    from ingest.store import IndexLocation, ingest
+
+    location = IndexLocation(tmp_path_factory.mktemp("area") / "index")
+    report = ingest(
+        [AREA_DOCS], location, embedder, max_bytes=10**7, vocabulary=Vocabulary.load(CORPUS / "events.toml")
+    )
+    assert {"westmarsh-procedures-2026", "westmarsh-escalation-2026"} <= set(report.added)
+    return location
+
+
+@pytest.fixture(scope="module")
+def rules(area_index) -> RuleSet:  # type: ignore[no-untyped-def]
+    from safeguide.services import extracted_rules
+
+    return RuleSet.load(CORPUS / "timescales.toml").with_extracted(extracted_rules(area_index))
+
+
+@pytest.fixture(scope="module")
+def chain(area_index, embedder, rules):  # type: ignore[no-untyped-def]
+    from safeguide.calendar import default_calendar
+    from safeguide.chain import AnswerChain
+    from safeguide.retrieval import HybridRetriever
+
+    cal = default_calendar()
+    return AnswerChain(HybridRetriever(area_index, embedder), rules, lambda area: cal)
+
+
+@pytest.mark.slow
+def test_the_areas_timescales_are_read_at_ingest(rules: RuleSet) -> None:
+    westmarsh = {(r.trigger, r.event): r for r in rules.rules.values() if r.authority == "westmarsh"}
+    icpc = westmarsh[("strategy-discussion", "icpc")]
+    assert (icpc.amount, icpc.unit, icpc.status) == (12, "working_days", "extracted")
+    assert (icpc.citation.doc_id, icpc.citation.paragraph) == ("westmarsh-procedures-2026", "5.1")
+    assert westmarsh[("icpc", "core-group")].amount == 8
+    assert westmarsh[("allegation", "lado-informed")].unit == "hours"
+    assert westmarsh[("allegation", "lado-informed")].citation.paragraph == "B1"  # from the Word file
+
+
+@pytest.mark.slow
+def test_every_step_westmarsh_times_uses_westmarsh_rule(rules: RuleSet) -> None:
+    own = {(r.trigger, r.event) for r in rules.rules.values() if r.authority == "westmarsh"}
+    chosen = rules.for_authority("westmarsh")
+    for step in own:
+        used = [r for r in chosen if (r.trigger, r.event) == step]
+        assert used and all(r.authority == "westmarsh" for r in used), (step, [r.id for r in used])
+    # and no other area's rule, ever
+    assert {r.authority for r in chosen} <= {"westmarsh", "national"}
+    assert all(r.authority != "westmarsh" for r in rules.for_authority("hampshire"))
+    assert all(r.authority != "westmarsh" for r in rules.for_authority(None))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "due", "national"),
+    [
+        (
+            "our strategy discussion in X was on Monday 2 March 2026, when must the ICPC be held?",
+            "2026-03-18",
+            "15 working days",
+        ),
+        ("The initial conference was on 2 March 2026. When is the first core group due?", "2026-03-12", "10"),
+    ],
+)
+def test_a_deadline_question_for_the_area_uses_its_own_rule(
+    chain, question: str, due: str, national: str
+) -> None:  # type: ignore[no-untyped-def]
+    answer = chain.answer(question, authority="westmarsh", today=TODAY)
+    assert [t["due"] for t in answer.timescales] == [due], answer.answer
+    assert answer.timescales[0]["authority"] == "westmarsh"
+    assert "Westmarsh's own rule" in answer.answer
+    assert any("not yet reviewed" in n for n in answer.notices), answer.notices
+    assert any(n.startswith("The national rule differs") and national in n for n in answer.notices), (
+        answer.notices
+    )
+
+
+@pytest.mark.slow
+def test_without_an_area_the_national_rule_is_used_and_named(chain) -> None:  # type: ignore[no-untyped-def]
+    answer = chain.answer(
+        "our strategy discussion was on Monday 2 March 2026, when must the ICPC be held?", today=TODAY
+    )
+    assert [t["due"] for t in answer.timescales] == ["2026-03-23"], answer.answer
+    assert "the national rule" in answer.answer
