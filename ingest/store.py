@@ -92,10 +92,11 @@ class IngestReport:
     unchanged: list[str]
     chunks: int
     seconds: float
+    timescales_reread: bool = False  # the event vocabulary changed: every document's timescales read again
 
     @property
     def up_to_date(self) -> bool:
-        return not (self.added or self.changed or self.removed)
+        return not (self.added or self.changed or self.removed or self.timescales_reread)
 
 
 class IndexLocation:
@@ -317,7 +318,7 @@ def ingest(
         location.switch_to(build)
         location.collect_garbage({name} | ({current.name} if current else set()))
         return IngestReport(
-            name, added, changed, removed, unchanged, total_chunks, time.perf_counter() - started
+            name, added, changed, removed, unchanged, total_chunks, time.perf_counter() - started, reread
         )
 
 

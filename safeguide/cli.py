@@ -96,6 +96,8 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
     ):
         if ids:
             click.echo(f"{label}: {', '.join(ids)}")
+    if report.timescales_reread:
+        click.echo("timescales: the event vocabulary changed, every document's timescales read again")
     click.echo(f"build {report.build}: {report.chunks} chunks in {report.seconds:.1f} s")
 
 

@@ -154,3 +154,49 @@ def test_a_new_pipeline_reingests_unchanged_documents(corpus_copy: Path, tmp_pat
     assert longest > 600  # Before/Now pairs are never split...
     state = location.read_state(location.current_build())
     assert state["hampshire-csd-2011"].chunks > 379  # ...but long numbered paragraphs are
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed_documents(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        self.calls += len(texts)
+        return super().embed_documents(texts)
+
+
+def test_a_changed_vocabulary_rereads_timescales_without_reembedding(tmp_path: Path) -> None:
+    import shutil
+
+    from ingest.timescale_extract import Vocabulary
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("westmarsh_procedures.pdf", "westmarsh_procedures.toml"):
+        shutil.copy(REPO / "eval" / "area_docs" / name, docs / name)
+    full = (REPO / "corpus" / "events.toml").read_text(encoding="utf-8")
+    vocab_file = tmp_path / "events.toml"
+    # Without the phrases for a single assessment, paragraph 4.2's timescale cannot be mapped.
+    line = next(x for x in full.splitlines() if '"single assessment"' in x)
+    vocab_file.write_text(full.replace(line, 'phrases = ["assessment finished"]'), encoding="utf-8")
+    location = IndexLocation(tmp_path / "index")
+    embedder = CountingEmbedder()
+    ingest([docs], location, embedder, max_bytes=10**8, vocabulary=Vocabulary.load(vocab_file))
+    state = location.read_state(location.current_build())["westmarsh-procedures-2026"]
+    assert "4.2" in {u["where"] for u in state.unmapped_timescales}
+    assert all(r["citation"].get("paragraph") != "4.2" for r in state.timescales)
+    embedded = embedder.calls
+
+    vocab_file.write_text(full, encoding="utf-8")
+    report = ingest([docs], location, embedder, max_bytes=10**8, vocabulary=Vocabulary.load(vocab_file))
+    assert report.unchanged == ["westmarsh-procedures-2026"] and not report.up_to_date
+    assert embedder.calls == embedded  # nothing embedded again
+    state = location.read_state(location.current_build())["westmarsh-procedures-2026"]
+    assessment = [r for r in state.timescales if r["citation"].get("paragraph") == "4.2"]
+    assert [(r["event"], r["amount"], r["unit"]) for r in assessment] == [
+        ("assessment-completed", 35, "working_days")
+    ]
+    # the same vocabulary again: nothing to do
+    assert ingest(
+        [docs], location, embedder, max_bytes=10**8, vocabulary=Vocabulary.load(vocab_file)
+    ).up_to_date
