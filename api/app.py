@@ -33,6 +33,7 @@ from safeguide.services import (
     documents_status,
 )
 from safeguide.settings import Settings, get_settings
+from safeguide.timescale_review import ReviewStore, UnknownStatement
 from safeguide.timescales import UnknownTimescale
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.retriever.reader, app.state.rules, app.state.comparer, app.state.chain.model
         )
         app.state.quizzes = QuizStore(settings.quizzes_db)
+        app.state.reviews = ReviewStore(settings.reviews_db)
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.conversations.close()
         app.state.quizzes.close()
+        app.state.reviews.close()
         close_model(app.state.model)
 
     app = FastAPI(title="safeguide", version="0.1.0", lifespan=lifespan)
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ModelUnavailable: 503,
             UnknownTimescale: 404,
             UnknownQuiz: 404,
+            UnknownStatement: 404,
             QuizError: 422,
         }.get(type(exc), 500 if type(exc) is SafeguideError else 400)
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
@@ -126,6 +130,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/review", include_in_schema=False)
+    def review_page() -> FileResponse:
+        return FileResponse(STATIC / "review.html", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/status")
     def status(request: Request) -> dict[str, Any]:

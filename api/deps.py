@@ -13,6 +13,7 @@ from safeguide.quiz import QuizBuilder
 from safeguide.quiz_store import QuizStore
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
+from safeguide.timescale_review import ReviewStore
 from safeguide.timescales import RuleSet
 
 
@@ -51,6 +52,11 @@ def get_quizzes(request: Request) -> QuizStore:
     return store
 
 
+def get_reviews(request: Request) -> ReviewStore:
+    store: ReviewStore = request.app.state.reviews
+    return store
+
+
 def get_comparer(request: Request) -> Comparer:
     comparer: Comparer = request.app.state.comparer
     return comparer
@@ -64,3 +70,4 @@ RetrieverDep = Annotated[HybridRetriever, Depends(get_retriever)]
 ComparerDep = Annotated[Comparer, Depends(get_comparer)]
 QuizBuilderDep = Annotated[QuizBuilder, Depends(get_quiz_builder)]
 QuizStoreDep = Annotated[QuizStore, Depends(get_quizzes)]
+ReviewStoreDep = Annotated[ReviewStore, Depends(get_reviews)]

@@ -9,10 +9,20 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.deps import RetrieverDep, RulesDep, SettingsDep
+from api.deps import RetrieverDep, ReviewStoreDep, RulesDep, SettingsDep
+from ingest.store import IndexLocation
 from safeguide.calendar import long_date
 from safeguide.ics import plan_to_ics
-from safeguide.services import build_calendar, citation_labels, rule_citations
+from safeguide.services import (
+    build_calendar,
+    build_rules,
+    citation_labels,
+    document_rules,
+    document_statements,
+    known_events,
+    rule_citations,
+)
+from safeguide.timescale_review import Decision, decide
 from safeguide.timescales import (
     DueResult,
     PlanStep,
@@ -32,6 +42,10 @@ class DueRequest(BaseModel):
     start: str
     start_time: str | None = None
     authority: str | None = None
+
+
+class ReviewRequest(Decision):
+    statement: str  # the rule id or a fingerprint (prefix of six characters or more)
 
 
 class PlanRequest(BaseModel):
@@ -192,3 +206,28 @@ def due_ics(
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="safeguide-{rule.id}-{result.due}.ics"'},
     )
+
+
+@router.get("/review")
+def review_list(settings: SettingsDep, reviews: ReviewStoreDep) -> dict[str, Any]:
+    """Timescales read from the documents that wait for review, and the decisions made so far."""
+    reviewed = build_rules(settings, extracted=False)
+    _, pending = document_rules(IndexLocation(settings.index_root), reviews, known_events(settings), reviewed)
+    decided = sorted(reviews.all().values(), key=lambda r: r.at, reverse=True)
+    return {
+        "pending": pending,
+        "reviewed": [r.model_dump() for r in decided],
+        "events": sorted(known_events(settings)),
+    }
+
+
+@router.post("/review")
+def review_decide(
+    body: ReviewRequest, settings: SettingsDep, reviews: ReviewStoreDep, rules: RulesDep
+) -> dict[str, Any]:
+    """Approve, correct or reject one statement; the rules in use change at once."""
+    mapped, unmapped = document_statements(IndexLocation(settings.index_root))
+    decision = Decision(decision=body.decision, by=body.by, why=body.why, correction=body.correction)
+    review, rule = decide(reviews, mapped + unmapped, body.statement, decision, known_events(settings))
+    rules.refresh(build_rules(settings))
+    return {"review": review.model_dump(), "rule": rule.model_dump() if rule else None}

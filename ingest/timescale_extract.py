@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+EXTRACTOR_VERSION = "2"
+
 NUMBER_WORDS = {
     "a": 1,
     "an": 1,
@@ -134,7 +136,9 @@ class Vocabulary:
     phrases: list[tuple[str, str]]  # (phrase, event id), longest first
     trigger_only: frozenset[str]
     roles: list[tuple[str, str]]  # (phrase, role id), longest first
-    fingerprint: str = ""  # sha256 of the file: a changed vocabulary re-reads every document's timescales
+    # The extractor's version and the file's sha256: when either changes, the next ingest reads every
+    # document's timescales again (without re-embedding anything).
+    fingerprint: str = ""
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
@@ -148,7 +152,7 @@ class Vocabulary:
             sorted(phrases, key=lambda x: -len(x[0])),
             frozenset(e["id"] for e in events.values() if e.get("as_trigger")),
             sorted(roles, key=lambda x: -len(x[0])),
-            hashlib.sha256(raw).hexdigest(),
+            f"{EXTRACTOR_VERSION}:{hashlib.sha256(raw).hexdigest()}",
         )
 
     def find(self, text: str, *, as_trigger: bool) -> list[tuple[int, str, str]]:
@@ -369,42 +373,46 @@ def _referred_back(trigger_text: str, earlier: str, vocab: Vocabulary) -> str | 
     return min(candidates)[2] if candidates else None  # the plainest phrase, the latest if several
 
 
+def fingerprint(s: Statement) -> str:
+    """What identifies a statement across ingests: its document, place and words. A review is kept while
+    the fingerprint is unchanged; changed words are a new statement, to be reviewed again."""
+    where = s.paragraph or s.heading or "text"
+    raw = "|".join((s.doc_id, where, " ".join(s.sentence.split()), s.as_written))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
 def rules_from(
     statements: Sequence[Statement], manifest: Any, vocab: Vocabulary
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rules (as dicts for `Rule.model_validate`) for the mapped statements; the rest, unmapped."""
+    """Rules (as dicts for `Rule.model_validate`) for the mapped statements; the rest, unmapped (the same
+    fields, trigger or event missing, and why). Each carries its statement's fingerprint."""
     rules: list[dict[str, Any]] = []
     unmapped: list[dict[str, Any]] = []
-    counts: dict[str, int] = {}
     for s in statements:
         where = s.paragraph or s.heading or "text"
-        if s.problems:
-            unmapped.append(
-                {"doc_id": s.doc_id, "where": where, "sentence": s.sentence, "why": "; ".join(s.problems)}
-            )
-            continue
-        assert s.event is not None and s.trigger is not None
-        key = f"{s.doc_id}:{where}"
-        counts[key] = counts.get(key, 0) + 1
+        fp = fingerprint(s)
         citation: dict[str, str] = {"doc_id": s.doc_id, "evidence": s.as_written}
         citation["paragraph" if s.paragraph else "heading"] = where
-        rules.append(
-            {
-                "id": f"{key}:{counts[key]}",
-                "name": vocab.events[s.event]["name"].capitalize(),
-                "trigger": s.trigger,
-                "event": s.event,
-                "amount": s.amount,
-                "minimum": s.minimum,
-                "unit": s.unit,
-                "direction": s.direction,
-                "kind": s.kind,
-                "as_written": s.sentence,
-                "editions": [manifest.edition],
-                "authority": manifest.authority,
-                "citation": citation,
-                "status": "extracted",
-                "who": s.who or "",
-            }
-        )
+        item = {
+            "id": f"{s.doc_id}:{where}:{fp[:6]}",
+            "fingerprint": fp,
+            "name": vocab.events[s.event]["name"].capitalize() if s.event else "",
+            "trigger": s.trigger,
+            "event": s.event,
+            "amount": s.amount,
+            "minimum": s.minimum,
+            "unit": s.unit,
+            "direction": s.direction,
+            "kind": s.kind,
+            "as_written": s.sentence,
+            "editions": [manifest.edition],
+            "authority": manifest.authority,
+            "citation": citation,
+            "status": "extracted",
+            "who": s.who or "",
+        }
+        if s.problems:
+            unmapped.append({**item, "doc_id": s.doc_id, "where": where, "why": "; ".join(s.problems)})
+        else:
+            rules.append(item)
     return rules, unmapped

@@ -22,7 +22,8 @@ from safeguide.errors import CorpusError, IndexNotReady, ModelUnavailable
 from safeguide.llm import ChatModel
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
-from safeguide.timescales import Rule, RuleSet
+from safeguide.timescale_review import ReviewStore, apply_reviews
+from safeguide.timescales import Rule, RuleSet, statement_key
 
 log = logging.getLogger(__name__)
 
@@ -86,23 +87,51 @@ def documents_status(settings: Settings) -> dict[str, Any]:
 
 def build_rules(settings: Settings, *, extracted: bool = True) -> RuleSet:
     """The reviewed rules (corpus/timescales.toml) and, unless `extracted` is False, the rules read from
-    the documents of the serving index at ingest (marked "extracted", not yet reviewed)."""
+    the documents of the serving index at ingest, with their reviews applied (approved and corrected ones
+    are reviewed rules, rejected ones are gone, the rest are marked "extracted", not yet reviewed)."""
     rules = _load_rules(settings.rules_path)
     if not extracted:
         return rules
-    return rules.with_extracted(extracted_rules(IndexLocation(settings.index_root)))
+    store = ReviewStore(settings.reviews_db)
+    try:
+        location = IndexLocation(settings.index_root)
+        from_documents, _ = document_rules(location, store, known_events(settings), rules)
+    finally:
+        store.close()
+    return rules.with_extracted(from_documents)
 
 
-def extracted_rules(location: IndexLocation) -> list[Rule]:
-    """Rules read from each document at ingest, from the serving build's state; none before an ingest."""
-    out: list[Rule] = []
+def known_events(settings: Settings) -> set[str]:
+    """Event ids a rule may use: the vocabulary's and those the reviewed rules use."""
+    vocabulary = settings.vocabulary()
+    return set(vocabulary.events if vocabulary else ()) | _load_rules(settings.rules_path).events()
+
+
+def document_statements(location: IndexLocation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The timescale statements read from each document at ingest: mapped onto rules, and unmapped."""
+    mapped: list[dict[str, Any]] = []
+    unmapped: list[dict[str, Any]] = []
     for state in location.read_state(location.current_build()).values():
-        for raw in state.timescales:
-            try:
-                out.append(Rule.model_validate(raw))
-            except ValidationError as exc:  # a build written by an older version: skip, say so
-                log.warning("skipping extracted timescale %s: %s", raw.get("id"), exc)
-    return out
+        mapped.extend(r for r in state.timescales if r.get("fingerprint"))
+        unmapped.extend(u for u in state.unmapped_timescales if u.get("fingerprint"))
+    return mapped, unmapped
+
+
+def document_rules(
+    location: IndexLocation, store: ReviewStore | None, events: set[str], reviewed: RuleSet | None = None
+) -> tuple[list[Rule], list[dict[str, Any]]]:
+    """Rules from the documents' statements after review, and the statements waiting for one."""
+    mapped, unmapped = document_statements(location)
+    # What a reviewed rule in corpus/timescales.toml already states needs no second review.
+    covered = reviewed.statements() if reviewed is not None else set()
+    mapped = [m for m in mapped if statement_key(m) not in covered]
+    unmapped = [u for u in unmapped if statement_key(u) not in covered]
+    reviews = store.all() if store is not None else {}
+    try:
+        return apply_reviews(mapped, unmapped, reviews, events)
+    except ValidationError as exc:  # a build written by an older version
+        log.warning("timescales read from documents skipped: %s", exc)
+        return [], []
 
 
 @lru_cache(maxsize=4)

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         return self.data_dir / "quizzes.sqlite3"
 
     @property
+    def reviews_db(self) -> Path:
+        """Reviews of the timescales read from documents (kept apart from the index builds)."""
+        return self.data_dir / "timescale_reviews.sqlite3"
+
+    @property
     def rules_path(self) -> Path:
         return self.timescales_file or self.corpus_dir / "timescales.toml"
 

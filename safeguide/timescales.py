@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -73,6 +73,7 @@ class Rule(BaseModel):
     # document at ingest and not yet reviewed, which every answer using it says.
     status: Literal["reviewed", "extracted"] = "reviewed"
     who: str = ""
+    fingerprint: str = ""  # read from a document: the statement's fingerprint, which reviews are kept by
 
     @model_validator(mode="after")
     def _ambiguous_has_reading(self) -> Rule:
@@ -158,21 +159,27 @@ class RuleSet:
             and not _is_variant(r)
         ]
 
+    def statements(self) -> set[tuple[str, str | None, int, str]]:
+        """The statements these rules stand for: (document, paragraph or heading, amount, unit)."""
+        return {statement_key(r) for r in self.rules.values()}
+
+    def refresh(self, other: RuleSet) -> None:
+        """Take another set's rules in place (after a review), so every holder of this set sees them."""
+        self.rules = dict(other.rules)
+
     def with_extracted(self, extracted: Iterable[Rule]) -> RuleSet:
         """These rules plus rules read from documents, leaving out any statement a reviewed rule already
         covers (same document, paragraph, amount and unit)."""
-        reviewed = {
-            (r.citation.doc_id, r.citation.paragraph or r.citation.heading, r.amount, r.unit)
-            for r in self.rules.values()
-        }
-        new = [
-            r
-            for r in extracted
-            if (r.citation.doc_id, r.citation.paragraph or r.citation.heading, r.amount, r.unit)
-            not in reviewed
-            and r.id not in self.rules
-        ]
+        reviewed = self.statements()
+        new = [r for r in extracted if statement_key(r) not in reviewed and r.id not in self.rules]
         return RuleSet([*self.rules.values(), *new])
+
+
+def statement_key(rule: Rule | dict[str, Any]) -> tuple[str, str | None, int, str]:
+    """Which statement of which document a rule (or a rule read from a document, as a dict) states."""
+    r = rule.model_dump() if isinstance(rule, Rule) else rule
+    c = r["citation"]
+    return (c["doc_id"], c.get("paragraph") or c.get("heading"), r["amount"], r["unit"])
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:

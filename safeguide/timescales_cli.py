@@ -56,6 +56,7 @@ def list_cmd(as_json: bool, authority: str | None) -> None:
     for r in chosen:
         flags = " [ambiguous unit]" if r.ambiguous else ""
         flags += f" [conflicts with {', '.join(r.conflicts_with)}]" if r.conflicts_with else ""
+        flags += " [read from the document, not yet reviewed]" if r.status == "extracted" else ""
         where = r.citation.paragraph or r.citation.heading
         click.echo(
             f"{r.id}: {r.name}: {r.duration_text()} {r.direction} {r.trigger} "
@@ -134,3 +135,87 @@ def plan_cmd(event: str, day: str, authority: str | None, ics_file: Path | None,
         click.echo(f"- {s.due.due_text}: {s.name}" + (f" (#{s.occurrence})" if s.occurrence > 1 else ""))
     if ics_file is not None:
         click.echo(f"calendar written to {ics_file}")
+
+
+@timescales.command("review")
+@click.argument("statement", required=False)
+@click.option("--approve", "decision", flag_value="approved", help="The rule as read is right.")
+@click.option("--reject", "decision", flag_value="rejected", help="Not a rule: never use it.")
+@click.option(
+    "--correct", "corrections", multiple=True, help="field=value to change, e.g. event=icpc (repeatable)."
+)
+@click.option("--by", "reviewer", default=None, help="Who reviews (kept with the decision).")
+@click.option("--why", default="", help="Why (kept with the decision).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def review_cmd(
+    statement: str | None,
+    decision: str | None,
+    corrections: tuple[str, ...],
+    reviewer: str | None,
+    why: str,
+    as_json: bool,
+) -> None:
+    """Timescales read from the documents: list those waiting for review, or approve, correct or reject one.
+
+    \b
+    safeguide timescales review
+    safeguide timescales review 3f9a2c --approve --by "A. Lead" --why "matches 5.1"
+    safeguide timescales review 3f9a2c --correct event=icpc --correct amount=12 --by "A. Lead"
+    """
+    from pydantic import ValidationError
+
+    from ingest.store import IndexLocation
+    from safeguide.errors import InvalidQuery
+    from safeguide.services import build_rules, document_rules, document_statements, known_events
+    from safeguide.timescale_review import Decision, ReviewStore, decide, parse_corrections
+
+    settings = get_settings()
+    location = IndexLocation(settings.index_root)
+    store = ReviewStore(settings.reviews_db)
+    try:
+        events = known_events(settings)
+        if statement is None:
+            if decision or corrections:
+                raise click.UsageError(
+                    "give the statement's id to review it (run without options to list them)"
+                )
+            _, pending = document_rules(location, store, events, build_rules(settings, extracted=False))
+            if as_json:
+                click.echo(json.dumps({"pending": pending}, indent=2, ensure_ascii=False))
+                return
+            for item in pending:
+                mapping = f"{item['trigger'] or '?'} -> {item['event'] or '?'}"
+                flags = "" if item["mapped"] else f"  [does not map: {item['why']}]"
+                flags += f"  [changed since {item['changed_since']}]" if item.get("changed_since") else ""
+                where = item["id"].split(":")[1]
+                timing = f"{item['amount']} {item['unit']} {item['direction']} ({item['kind']})"
+                head = f"{item['fingerprint'][:10]}  {item['citation']['doc_id']} {where}"
+                click.echo(
+                    f"{head}  {timing}  {mapping}{flags}\n    \u201c{item['citation']['evidence']}\u201d"
+                )
+            click.echo(f"{len(pending)} read from the documents, waiting for review")
+            return
+        if reviewer is None:
+            raise click.UsageError("--by NAME is required: every review records who made it")
+        chosen = "corrected" if corrections and decision != "rejected" else decision
+        if chosen is None:
+            raise click.UsageError("say --approve, --reject or --correct field=value")
+        try:
+            d = Decision(decision=chosen, by=reviewer, why=why, correction=parse_corrections(corrections))
+        except ValidationError as exc:
+            raise InvalidQuery(f"review: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+        mapped, unmapped = document_statements(location)
+        review, rule = decide(store, mapped + unmapped, statement, d, events)
+        if as_json:
+            click.echo(
+                json.dumps({"review": review.model_dump(), "rule": rule and rule.model_dump()}, indent=2)
+            )
+            return
+        outcome = (
+            "not a rule"
+            if rule is None
+            else f"{rule.name}: {rule.duration_text()} {rule.direction} the {rule.trigger}"
+        )
+        click.echo(f"{review.decision} by {review.by}: {outcome}")
+    finally:
+        store.close()

@@ -36,9 +36,11 @@ def area_index(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ign
 
 @pytest.fixture(scope="module")
 def rules(area_index) -> RuleSet:  # type: ignore[no-untyped-def]
-    from safeguide.services import extracted_rules
+    from safeguide.services import document_rules
 
-    return RuleSet.load(CORPUS / "timescales.toml").with_extracted(extracted_rules(area_index))
+    reviewed = RuleSet.load(CORPUS / "timescales.toml")
+    events = set(Vocabulary.load(CORPUS / "events.toml").events) | reviewed.events()
+    return reviewed.with_extracted(document_rules(area_index, None, events)[0])
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +109,56 @@ def test_without_an_area_the_national_rule_is_used_and_named(chain) -> None:  # 
     )
     assert [t["due"] for t in answer.timescales] == ["2026-03-23"], answer.answer
     assert "the national rule" in answer.answer
+
+
+@pytest.fixture(scope="module")
+def area_server(area_index, output_dir: Path):  # type: ignore[no-untyped-def]
+    from tests.servers import running_server
+
+    env = {
+        "SAFEGUIDE_DATA_DIR": str(area_index.root.parent),
+        "SAFEGUIDE_CORPUS_DIR": str(CORPUS),
+        "SAFEGUIDE_LLM_BACKEND": "extractive",
+    }
+    with running_server(env, output_dir / "area-server.log") as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_review_page_approves_a_rule_and_answers_stop_saying_unreviewed(area_server: str) -> None:
+    import shutil
+
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web import CHROMIUM
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Chromium is missing: `make test` installs the Debian package `chromium`")
+    question = {
+        "question": "our strategy discussion was on Monday 2 March 2026, when must the ICPC be held?",
+        "authority": "westmarsh",
+        "today": "2026-03-20",
+    }
+    before = httpx.post(area_server + "/api/ask", json=question, timeout=60).json()
+    assert any("not yet reviewed" in n for n in before["notices"]), before["notices"]
+    pending = httpx.get(area_server + "/api/timescales/review").json()["pending"]
+    icpc = next(p for p in pending if p["citation"].get("paragraph") == "5.1")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(area_server + "/review")
+        item = page.locator(f'li[data-statement="{icpc["fingerprint"]}"]')
+        item.get_by_role("button", name="Approve (with any changes)").click()
+        assert "Type your name first" in page.locator("#review-status").inner_text()  # who is required
+        page.fill("#reviewer", "A. Lead")
+        item.get_by_role("button", name="Approve (with any changes)").click()
+        page.wait_for_function("document.querySelector('#review-status').textContent.startsWith('approved')")
+        assert page.locator(f'li[data-statement="{icpc["fingerprint"]}"]').count() == 0
+        assert "approved by A. Lead" in page.locator("#decided").inner_text()
+        browser.close()
+    after = httpx.post(area_server + "/api/ask", json=question, timeout=60).json()
+    assert [t["due"] for t in after["timescales"]] == ["2026-03-18"]
+    assert after["timescales"][0]["status"] == "reviewed"
+    assert not any("not yet reviewed" in n for n in after["notices"]), after["notices"]
