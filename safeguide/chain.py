@@ -280,6 +280,8 @@ class AnswerChain:
             out.append(
                 {
                     "rule_id": rule.id,
+                    "trigger": rule.trigger,
+                    "event": rule.event,
                     "start": req.start.isoformat(),
                     "start_text": long_date(req.start),
                     "due": result.due.isoformat(),

@@ -1,0 +1,98 @@
+"""'What do I do next?' situations (issue 13): does the answer give a correct next step, cited?
+
+`eval/golden/next_steps.jsonl` holds practitioner situations written before the pathway was built, each
+with the paragraphs a correct answer may cite and, where the situation gives a date, the deadlines that
+must be right. Reported separately for the development rows and the held-out rows (every third):
+
+- answered with a cited correct next step: the answer is not a refusal or "does not answer", and a
+  paragraph it cites ([n] in its text) is one of the expected ones;
+- wrong or uncited deadlines: an expected deadline missing or different, or a deadline given without a
+  citation (target 0).
+
+    python -m eval.next_steps        # extractive mode; writes eval/results/next_steps-extractive.json
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from safeguide.chain import NOT_ANSWERED, Answer, AnswerChain
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "next_steps.jsonl"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load() -> list[dict[str, Any]]:
+    rows = [json.loads(x) for x in GOLDEN.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return [r for r in rows if "id" in r]
+
+
+def cited(answer: Answer) -> list[tuple[str, str | None, str]]:
+    """(document, paragraph, heading) of each source the answer's text cites."""
+    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    return [(s.doc_id, s.paragraph, s.heading) for s in answer.citations if s.n in used]
+
+
+def _matches(source: tuple[str, str | None, str], expected: list[list[str]]) -> bool:
+    doc, paragraph, heading = source
+    return any(doc == d and (ref == paragraph or ref in heading.split(" › ")) for d, ref in expected)
+
+
+def judge(row: dict[str, Any], answer: Answer) -> dict[str, Any]:
+    expect = row["expect"]
+    sources = cited(answer)
+    answered = not answer.refused and not answer.answer.startswith(NOT_ANSWERED)
+    right = answered and any(_matches(s, expect["cites"]) for s in sources)
+    deadline_problems: list[str] = []
+    for want in expect["deadlines"]:
+        got = [t["due"] for t in answer.timescales if want["event"] in (t.get("event"), t["rule_id"])]
+        if want["due"] not in got:
+            deadline_problems.append(f"{want['event']}: expected {want['due']}, got {got or 'none'}")
+    for t in answer.timescales:
+        if not t.get("citation"):
+            deadline_problems.append(f"{t['rule_id']}: due {t['due']} without a citation")
+    return {
+        "id": row["id"],
+        "split": row["split"],
+        "answered": answered,
+        "cited_correct_step": right,
+        "deadline_problems": deadline_problems,
+        "cited": [f"{d} {p or h}" for d, p, h in sources],
+        "timescales": [f"{t['rule_id']} {t['due']}" for t in answer.timescales],
+    }
+
+
+def run(chain: AnswerChain) -> dict[str, Any]:
+    judged = []
+    for row in load():
+        answer = chain.answer(row["situation"], authority=row["area"], today=date.fromisoformat(row["today"]))
+        judged.append(judge(row, answer))
+    report: dict[str, Any] = {}
+    for split in ("dev", "heldout"):
+        part = [j for j in judged if j["split"] == split]
+        report[split] = {
+            "situations": len(part),
+            "answered": round(sum(j["answered"] for j in part) / len(part), 3),
+            "cited_correct_step": round(sum(j["cited_correct_step"] for j in part) / len(part), 3),
+            "wrong_or_uncited_deadlines": sum(len(j["deadline_problems"]) for j in part),
+        }
+    report["rows"] = judged
+    return report
+
+
+def main() -> None:
+    from eval.run import _chain
+
+    report = run(_chain("extractive"))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "next_steps-extractive.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    for split in ("dev", "heldout"):
+        print(split, report[split])
+
+
+if __name__ == "__main__":
+    main()
