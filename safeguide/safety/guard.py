@@ -23,12 +23,17 @@ from safeguide.safety import meaning
 from safeguide.safety.patterns import (
     EMERGENCY_NOTICE,
     PERSONAL_DATA_NOTICE,
+    asks_how_to_report,
     asks_to_harm,
     in_immediate_danger,
     looks_like_injection,
     strip_hidden,
 )
 from safeguide.safety.pii import Redactor, shared_redactor
+
+# How sure the harmful-request classifier must be to refuse a message that asks what to do or whom to
+# tell (its own threshold, set for recall, is about 0.2).
+REPORTING_HARM_BAR = 0.6
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +98,9 @@ class SafetyGuard:
         # When both classifiers fire, the one further past its threshold decides: a report of danger that
         # reads a little like a request ("he put his hands round the baby's neck") gets guidance with the
         # notice; a request that reads a little like danger is refused (with the notice too).
-        harmful = "harmful:pattern" in why or ("harmful:meaning" in why and self._harm_outweighs(scores))
+        harmful = "harmful:pattern" in why or (
+            "harmful:meaning" in why and self._harm_outweighs(scores) and not self._reports(text, scores)
+        )
         kinds = sorted({k for f in findings for k in f.kinds})
         notices: list[str] = []
         if emergency or harmful:
@@ -117,6 +124,11 @@ class SafetyGuard:
                 "safety_ms": round((done - started) * 1000, 2),
             },
         )
+
+    def _reports(self, text: str, scores: dict[str, float]) -> bool:
+        """A practitioner asking what to do or whom to tell is refused as harmful only when the classifier
+        is sure (REPORTING_HARM_BAR): a wrong refusal there stops a child-protection step being taken."""
+        return asks_how_to_report(text) and scores.get("harmful", 0.0) < REPORTING_HARM_BAR
 
     def _harm_outweighs(self, scores: dict[str, float]) -> bool:
         danger, harm = self.classifiers.get("danger"), self.classifiers.get("harmful")

@@ -124,3 +124,22 @@ _HARMFUL = tuple(
 def asks_to_harm(text: str) -> bool:
     """True if the message, by its shape, asks for help to hurt a child or evade safeguarding."""
     return any(p.search(text) for p in _HARMFUL)
+
+
+# Asking how to report or what to do next ("What should I do?", "Who do I tell?", "Should I refer?"): the
+# shape of a practitioner acting on a concern. A request to hide or harm that ends this way ("... so they
+# don't find out, what do I do?") is caught by the harm patterns above, not let through by this.
+_REPORTING = re.compile(
+    r"(?:\bwhat\s+(?:do|should|must|can|shall)\s+(?:i|we)\s+do(?:\s+(?:next|now))?\s*[?.!]*\s*$"
+    r"|\bwho\s+(?:do|should|must|can)\s+(?:i|we)\s+(?:tell|contact|call|ring|inform|report\s+(?:it|this)\s+to)\b"
+    r"|\bwhat\s+(?:are|is)\s+(?:my|our|the)\s+next\s+steps?\b"
+    r"|\bwhat\s+happens\s+(?:next|now)\b"
+    r"|\bshould\s+(?:i|we)\s+(?:refer|report|make\s+a\s+referral)\b"
+    r"|\bhow\s+do\s+(?:i|we)\s+(?:refer|report|make\s+a\s+referral)\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_how_to_report(text: str) -> bool:
+    """True if the message asks what to do about a concern or whom to tell."""
+    return _REPORTING.search(text) is not None
