@@ -20,11 +20,12 @@ from safeguide.citations import find_passage_index, passage_at
 from safeguide.compare import Comparer
 from safeguide.errors import ModelUnavailable, SafeguideError
 from safeguide.llm import ChatModel
+from safeguide.pathway import ASKS_NEXT, Navigator, Placement, Step
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
 from safeguide.safety import DANGER_NO_GUIDANCE, HARM_REFUSAL, CheckedInput, SafetyGuard
 from safeguide.timescale_requests import find_timescale_requests
-from safeguide.timescales import RuleSet, due
+from safeguide.timescales import Rule, RuleSet, due
 from safeguide.verify import Verified, judge_answer, split_sentences, verify
 
 EDITION_NAMES = {
@@ -43,6 +44,12 @@ HELP = (
     "always with the paragraph it comes from."
 )
 NOT_ANSWERED = "The guidance held does not answer this. The closest passages are listed below."
+# A "what next" question is placed on the pathway only when it is this close to a step (cosine, MiniLM);
+# below it the ordinary cited answer is given.
+NEXT_STEP_MIN_SCORE = 0.25
+TODAY_WORDS = re.compile(
+    r"\b(?:today|this\s+(?:morning|afternoon|evening)|just\s+now|an\s+hour\s+ago)\b", re.I
+)
 DOMAIN_WORDS = frozenset(
     tokenize(
         "child children safeguarding safeguard protection protect conference icpc referral refer "
@@ -132,6 +139,7 @@ class AnswerChain:
     model_sources: int = 3
     model_source_chars: int = 700
     guard: SafetyGuard | None = None
+    navigator: Navigator | None = None  # "what do I do next?" on the pathway (corpus/pathway.toml)
 
     def safety(self) -> SafetyGuard:
         """The input checks (built on first use, sharing the retriever's embedder and its cache)."""
@@ -211,10 +219,19 @@ class AnswerChain:
         requests = find_timescale_requests(checked.text, today, self.rules, authority)
         timings["checks_ms"] = _ms(started)
         comparison = self._comparison_answer(checked, authority, notices) if not requests else None
+        placement = None
+        if self.navigator is not None and ASKS_NEXT.search(checked.text):
+            placement = self.navigator.place(checked.text, authority)
+            if placement is not None and placement.score < NEXT_STEP_MIN_SCORE:
+                placement = None
         if requests:
             result = self._timescale_answer(checked, requests, authority, notices)
+            if placement is not None:
+                self._append_next_steps(result, requests, authority)
         elif comparison is not None:
             result = comparison
+        elif placement is not None:
+            result = self._next_steps_answer(checked, placement, authority, today, notices)
         else:
             result = self._retrieval_answer(
                 checked, edition, authority, history or [], notices, on_sources, on_token, timings
@@ -243,58 +260,17 @@ class AnswerChain:
             result = due(rule, req.start, self.calendar(authority))
             c = rule.citation
             idx = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
-            passage = None if idx is None else passage_at(reader.metas, reader.texts, idx)
             n = None if idx is None else self._add_source(sources, reader.result(idx, 0.0, None, None))
             marker = f" [{n}]" if n else ""
             verb = "is due by" if rule.direction == "after" else "must be done by"
-            where = c.paragraph or c.heading or ""
-            whose = (
-                "the national rule"
-                if rule.authority == "national"
-                else f"{rule.authority.title()}'s own rule"
-            )
             lines.append(
                 f"{rule.name} {verb} {result.due_text}: {rule.duration_text()} "
                 f"{rule.direction} the {req.trigger.replace('-', ' ')} on {long_date(req.start)}, "
-                f"under {whose}.{marker}"
+                f"under {_whose(rule, own=True)}.{marker}"
             )
-            if rule.status == "extracted":
-                notices.append(
-                    f"{rule.name}: read from the document ({c.doc_id} {where}), not yet reviewed. "
-                    "Check the paragraph before relying on this date."
-                )
-            for differs in self.rules.differing(rule):
-                if differs.id in rule.conflicts_with:
-                    continue  # said below
-                differs_whose = (
-                    "The national rule"
-                    if differs.authority == "national"
-                    else f"{differs.authority.title()}'s"
-                )
-                notices.append(
-                    f"{differs_whose} differs: {differs.duration_text()} ({differs.citation.doc_id} "
-                    f"{differs.citation.paragraph or differs.citation.heading}"
-                    f"{', not yet reviewed' if differs.status == 'extracted' else ''})."
-                )
+            notices.extend(self._rule_notices(rule))
             notices.extend(result.warnings)
-            out.append(
-                {
-                    "rule_id": rule.id,
-                    "trigger": rule.trigger,
-                    "event": rule.event,
-                    "start": req.start.isoformat(),
-                    "start_text": long_date(req.start),
-                    "due": result.due.isoformat(),
-                    "due_text": result.due_text,
-                    "weekday": result.weekday,
-                    "explanation": result.explanation,
-                    "citation": passage.public() if passage else None,
-                    "conflicts_with": rule.conflicts_with,
-                    "authority": rule.authority,
-                    "status": rule.status,
-                    "differs": [o.id for o in self.rules.differing(rule)],
-                }
-            )
+            out.append(self._timescale_out(rule, req.start, result))
             for other in rule.conflicts_with:
                 o = self.rules.get(other)
                 notices.append(
@@ -313,6 +289,172 @@ class AnswerChain:
             self._provenance(sources, [t["rule_id"] for t in out], None),
             checked.text,
         )
+
+    # ----------------------------------------------------------------------------------- next steps
+
+    def _step_source(self, sources: list[Source], doc: str, ref: str) -> int | None:
+        reader = self.retriever.reader()
+        idx = find_passage_index(reader.metas, reader.texts, doc, ref, None, "")
+        if idx is None:
+            idx = find_passage_index(reader.metas, reader.texts, doc, None, ref, "")
+        return None if idx is None else self._add_source(sources, reader.result(idx, 0.0, None, None))
+
+    def _step_rule(self, step: Step, authority: str | None) -> Rule | None:
+        """The rule that times a step in the user's area (its own first), if any."""
+        if not step.event:
+            return None
+        applicable = [r for r in self.rules.for_authority(authority) if r.event == step.event]
+        ranked = sorted(
+            applicable, key=lambda r: (r.kind not in ("deadline", "interval"), r.direction != "after")
+        )
+        return ranked[0] if ranked else None
+
+    def _next_steps_answer(
+        self,
+        checked: CheckedInput,
+        placement: Placement,
+        authority: str | None,
+        today: date,
+        notices: list[str],
+    ) -> Answer:
+        assert self.navigator is not None
+        steps = self.navigator.pathway.following(placement.step, authority)
+        sources: list[Source] = []
+        lines = ["Next steps:"]
+        out: list[dict[str, Any]] = []
+        other_areas: set[str] = set()
+        for step in steps:
+            marks: list[int] = []
+            for doc, ref in step.cites:
+                n = self._step_source(sources, doc, ref)
+                if n is not None:
+                    marks.append(n)
+                    source = sources[n - 1]
+                    if authority and source.authority not in ("national", authority.lower()):
+                        other_areas.add(source.authority)
+                if len(marks) == 2:
+                    break
+            timing = ""
+            rule = self._step_rule(step, authority)
+            c = rule.citation if rule is not None else None
+            n = None if c is None else self._step_source(sources, c.doc_id, c.paragraph or c.heading or "")
+            if rule is not None and n is not None:  # a timescale is stated only with its paragraph
+                if n not in marks:
+                    marks.append(n)
+                trigger = rule.trigger.replace("-", " ")
+                if rule.kind == "interval":
+                    timing = f" At least every {rule.duration_text()} ({_whose(rule)})."
+                else:
+                    span = f"{rule.duration_text().capitalize()} {rule.direction} the {trigger}"
+                    timing = f" {span} ({_whose(rule)})."
+                    start = self._known_start(rule, steps[0], checked.text, today)
+                    if start is not None and rule.direction == "after" and rule.kind == "deadline":
+                        result = due(rule, start, self.calendar(authority))
+                        when = "today" if start == today else long_date(start)
+                        timing += f" The {trigger} was {when}: due by {result.due_text}."
+                        if start == today and rule.trigger == steps[0].event:
+                            timing = timing.replace(f"The {trigger} was today", f"If the {trigger} is today")
+                        out.append(self._timescale_out(rule, start, result))
+                        notices.extend(result.warnings)
+                notices.extend(self._rule_notices(rule))
+            if not marks:
+                continue  # a step is given only with a paragraph that says so
+            cite = "".join(f" [{m}]" for m in marks)
+            lines.append(f"{len(lines)}. {step.name}: {step.who}.{timing}{cite}")
+        if other_areas:
+            notices.append(
+                "Some steps cite another area's procedure ("
+                + ", ".join(sorted(a.title() for a in other_areas))
+                + "): check your own area's procedure for the same step."
+            )
+        notices.extend(self._edition_notices(sources))
+        provenance = self._provenance(sources, [t["rule_id"] for t in out], None)
+        provenance["pathway"] = {"step": placement.step.id, "score": round(placement.score, 3)}
+        return Answer(
+            "\n".join(lines), sources, out, False, _unique(notices), self.mode, provenance, checked.text
+        )
+
+    def _rule_notices(self, rule: Rule) -> list[str]:
+        """What an answer using `rule` must also say: not yet reviewed, and which other rules differ."""
+        c = rule.citation
+        out = []
+        if rule.status == "extracted":
+            out.append(
+                f"{rule.name}: read from the document ({c.doc_id} {c.paragraph or c.heading}), not yet "
+                "reviewed. Check the paragraph before relying on this date."
+            )
+        for differs in self.rules.differing(rule):
+            if differs.id in rule.conflicts_with:
+                continue  # the conflict notice says it
+            whose = (
+                "The national rule" if differs.authority == "national" else f"{differs.authority.title()}'s"
+            )
+            out.append(
+                f"{whose} differs: {differs.duration_text()} ({differs.citation.doc_id} "
+                f"{differs.citation.paragraph or differs.citation.heading}"
+                f"{', not yet reviewed' if differs.status == 'extracted' else ''})."
+            )
+        return out
+
+    @staticmethod
+    def _known_start(rule: Rule, now: Step, question: str, today: date) -> date | None:
+        """When a step's timescale starts, if known: today for the step being taken now, or today when the
+        question says its trigger happened today ("I phoned the referral in this morning")."""
+        if rule.trigger == now.event:
+            return today
+        said_today = TODAY_WORDS.search(question)
+        trigger_named = rule.trigger.replace("-", " ") in question.lower() or (
+            rule.trigger == "referral" and "referr" in question.lower()
+        )
+        return today if said_today and trigger_named else None
+
+    def _timescale_out(self, rule: Rule, start: date, result: Any) -> dict[str, Any]:
+        reader = self.retriever.reader()
+        c = rule.citation
+        idx = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
+        passage = None if idx is None else passage_at(reader.metas, reader.texts, idx)
+        return {
+            "rule_id": rule.id,
+            "trigger": rule.trigger,
+            "event": rule.event,
+            "start": start.isoformat(),
+            "start_text": long_date(start),
+            "due": result.due.isoformat(),
+            "due_text": result.due_text,
+            "weekday": result.weekday,
+            "explanation": result.explanation,
+            "citation": passage.public() if passage else None,
+            "conflicts_with": rule.conflicts_with,
+            "authority": rule.authority,
+            "status": rule.status,
+            "differs": [o.id for o in self.rules.differing(rule)],
+        }
+
+    def _append_next_steps(self, result: Answer, requests: list[Any], authority: str | None) -> None:
+        """ "... and what comes after?": the steps after the deadline asked about, with their timescales
+        but no dates (they count from the event actually held, not from its deadline)."""
+        assert self.navigator is not None
+        asked = {self.rules.get(r.rule_id).event for r in requests}
+        first = next((s for s in self.navigator.pathway.steps.values() if s.event in asked), None)
+        if first is None:
+            return
+        after = [s for s in self.navigator.pathway.following(first, authority) if s.id != first.id]
+        if not after:
+            return
+        lines = ["After that:"]
+        for number, step in enumerate(after, start=1):
+            marks = [n for doc, ref in step.cites[:2] if (n := self._step_source(result.citations, doc, ref))]
+            rule = self._step_rule(step, authority)
+            timing = ""
+            if rule is not None:
+                trigger = rule.trigger.replace("-", " ")
+                timing = (
+                    f" (at least every {rule.duration_text()})"
+                    if rule.kind == "interval"
+                    else f" ({rule.duration_text()} after the {trigger})"
+                )
+            lines.append(f"{number}. {step.name}{timing}." + "".join(f" [{m}]" for m in marks))
+        result.answer += "\n" + "\n".join(lines)
 
     def _comparison_answer(
         self, checked: CheckedInput, authority: str | None, notices: list[str]
@@ -709,6 +851,12 @@ def _trim(text: str, limit: int) -> str:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _whose(rule: Rule, own: bool = False) -> str:
+    if rule.authority == "national":
+        return "the national rule"
+    return f"{rule.authority.title()}'s {'own ' if own else ''}rule"
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from safeguide.citations import CitedPassage, find_passage
 from safeguide.compare import Comparer
 from safeguide.errors import CorpusError, IndexNotReady, ModelUnavailable
 from safeguide.llm import ChatModel
+from safeguide.pathway import Navigator, Pathway
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
 from safeguide.timescale_review import ReviewStore, apply_reviews
@@ -255,7 +256,26 @@ def build_chain(
         doc_hashes=hashes,
         fallback_notice=notice,
         comparer=build_comparer(settings, retriever, rules, chat),
+        navigator=build_navigator(settings.corpus_dir / "pathway.toml", retriever),
     )
+
+
+def build_navigator(path: Path, retriever: HybridRetriever) -> Navigator | None:
+    """The pathway for "what do I do next?" questions; None where the corpus has no pathway file."""
+    if not path.exists():
+        return None
+
+    def passage_text(doc_id: str, ref: str) -> str | None:
+        try:
+            reader = retriever.reader()
+        except IndexNotReady:
+            return None
+        found = find_passage(reader.metas, reader.texts, doc_id, ref, None, "") or find_passage(
+            reader.metas, reader.texts, doc_id, None, ref, ""
+        )
+        return found.text if found else None
+
+    return Navigator(Pathway.load(path), retriever.embedder, passage_text)
 
 
 def edition_ids(settings: Settings) -> list[str]:

@@ -48,9 +48,12 @@ def chain(area_index, embedder, rules):  # type: ignore[no-untyped-def]
     from safeguide.calendar import default_calendar
     from safeguide.chain import AnswerChain
     from safeguide.retrieval import HybridRetriever
+    from safeguide.services import build_navigator
 
     cal = default_calendar()
-    return AnswerChain(HybridRetriever(area_index, embedder), rules, lambda area: cal)
+    retriever = HybridRetriever(area_index, embedder)
+    navigator = build_navigator(CORPUS / "pathway.toml", retriever)
+    return AnswerChain(retriever, rules, lambda area: cal, navigator=navigator)
 
 
 @pytest.mark.slow
@@ -100,6 +103,19 @@ def test_a_deadline_question_for_the_area_uses_its_own_rule(
     assert any(n.startswith("The national rule differs") and national in n for n in answer.notices), (
         answer.notices
     )
+
+
+@pytest.mark.slow
+def test_next_steps_in_the_area_are_timed_by_its_own_rules(chain) -> None:  # type: ignore[no-untyped-def]
+    answer = chain.answer(
+        "A pupil told me her dad hits her and I phoned the referral in this morning. What are my next steps?",
+        authority="westmarsh",
+        today=TODAY,
+    )
+    written = next(t for t in answer.timescales if t["event"] == "referral-confirmed-in-writing")
+    assert (written["authority"], written["due"]) == ("westmarsh", "2026-03-21")  # 24 hours, not 48
+    assert "24 hours after the referral (Westmarsh's rule)" in answer.answer, answer.answer
+    assert any("not yet reviewed" in n for n in answer.notices)
 
 
 @pytest.mark.slow

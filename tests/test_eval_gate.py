@@ -86,11 +86,17 @@ def test_answers_suite_extractive(retriever: HybridRetriever) -> None:
 def _extractive_chain(retriever: HybridRetriever):  # type: ignore[no-untyped-def]
     from safeguide.calendar import default_calendar
     from safeguide.chain import AnswerChain
+    from safeguide.services import build_navigator
     from safeguide.timescales import RuleSet
     from tests.conftest import CORPUS
 
     cal = default_calendar()
-    return AnswerChain(retriever, RuleSet.load(CORPUS / "timescales.toml"), lambda area: cal)
+    return AnswerChain(
+        retriever,
+        RuleSet.load(CORPUS / "timescales.toml"),
+        lambda area: cal,
+        navigator=build_navigator(CORPUS / "pathway.toml", retriever),
+    )
 
 
 # Held-out safety figures (eval/results/safety-extractive.json). Set 1 ("heldout") was written before the
@@ -119,3 +125,16 @@ def test_heldout_safety_gate(retriever: HybridRetriever, which: str) -> None:
     failing |= {k: (report[k], v) for k, v in SAFETY_CEILINGS[which].items() if report[k] > v}
     assert not failing, f"held-out safety ({which}) regressed (measured, gate): {failing}"
     assert report["words_kept_when_they_must_be"] in (None, 1.0), report["over_redacted"]
+
+
+# "What do I do next?" (eval/golden/next_steps.jsonl, measured 2026-11-24 in extractive mode): dev 0.857,
+# held-out 0.765 answered with a cited correct next step (target 0.9 not met yet), no wrong or uncited
+# deadline (target 0, met).
+@pytest.mark.slow
+def test_next_steps_gate(retriever: HybridRetriever) -> None:
+    from eval.next_steps import run
+
+    report = run(_extractive_chain(retriever))
+    assert report["dev"]["cited_correct_step"] >= 0.85, report["dev"]
+    assert report["heldout"]["cited_correct_step"] >= 0.76, report["heldout"]
+    assert report["dev"]["wrong_or_uncited_deadlines"] == report["heldout"]["wrong_or_uncited_deadlines"] == 0

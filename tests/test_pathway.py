@@ -1,0 +1,84 @@
+"""'What do I do next?': the pathway file, placing a question on it, and the cited, dated answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from safeguide.errors import CorpusError
+from safeguide.pathway import ASKS_NEXT, Pathway
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def test_the_pathway_file_loads_and_every_step_leads_somewhere_known() -> None:
+    pathway = Pathway.load(CORPUS / "pathway.toml")
+    assert {"refer-to-social-care", "strategy-discussion", "icpc", "core-group", "lado"} <= set(pathway.steps)
+    for step in pathway.steps.values():
+        assert step.cites, step.id
+    first = pathway.steps["refer-to-social-care"]
+    assert [s.id for s in pathway.following(first, None)][:3] == [
+        "refer-to-social-care",
+        "confirm-referral-in-writing",
+        "referral-decision",
+    ]
+
+
+def test_a_broken_pathway_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "pathway.toml"
+    bad.write_text('[[step]]\nid = "a"\nname = "A"\nwho = "x"\ndescribes = "y"\nnext = ["nowhere"]\n')
+    with pytest.raises(CorpusError, match="unknown steps"):
+        Pathway.load(bad)
+    bad.write_text("[[step]\n")
+    with pytest.raises(CorpusError, match="pathway file"):
+        Pathway.load(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("I've seen a bruise on a baby. What do I do next?", True),
+        ("Who do I tell?", True),
+        ("What happens now?", True),
+        ("What are my next steps?", True),
+        ("What is a strategy discussion?", False),
+        ("When is the ICPC due?", False),
+    ],
+)
+def test_what_next_questions_are_recognised(text: str, asks: bool) -> None:
+    assert bool(ASKS_NEXT.search(text)) is asks
+
+
+def test_later_steps_need_the_question_to_say_how_far_the_case_has_got() -> None:
+    steps = Pathway.load(CORPUS / "pathway.toml").steps
+    concern = "A child at school told me her stepdad hits her. What should I do?"
+    assert steps["refer-to-social-care"].considered_for(concern)
+    assert not steps["core-group"].considered_for(concern)
+    assert not steps["report-allegation"].considered_for(concern)  # no allegation against a worker
+    assert steps["core-group"].considered_for("The child is now on a plan. What happens next?")
+
+
+@pytest.mark.slow
+def test_a_concern_gets_ordered_cited_steps_with_dates_from_the_module(retriever) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_eval_gate import _extractive_chain
+
+    chain = _extractive_chain(retriever)
+    answer = chain.answer(
+        "I'm a health visitor and I've seen a bruise on a 4 month old baby. What do I do next?",
+        authority="hampshire",
+        today=date(2026, 3, 20),
+    )
+    lines = answer.answer.splitlines()
+    assert lines[0] == "Next steps:" and lines[1].startswith("1. Refer to children's social care"), (
+        answer.answer
+    )
+    cited = {(s.doc_id, s.paragraph) for s in answer.citations}
+    assert ("hampshire-csd-2011", "2.1.9") in cited and ("hampshire-csd-2011", "7.1.11") in cited
+    assert answer.provenance["pathway"]["step"] == "refer-to-social-care"
+    # the date of the written confirmation comes from the timescales module, with its citation
+    written = next(t for t in answer.timescales if t["event"] == "referral-confirmed-in-writing")
+    assert written["due"] == "2026-03-22" and written["citation"]["paragraph"] == "7.1.11"
+    assert "by Sunday 22 March 2026" in answer.answer
+    assert not answer.refused
