@@ -63,8 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.chain = build_chain(settings, app.state.retriever, app.state.rules, app.state.model)
         app.state.conversations = ConversationStore(settings.conversations_db)
         app.state.comparer = app.state.chain.comparer
+        # Training questions come from reviewed rules only, never from timescales not yet reviewed.
         app.state.quiz_builder = QuizBuilder(
-            app.state.retriever.reader, app.state.rules, app.state.comparer, app.state.chain.model
+            app.state.retriever.reader, app.state.rules.reviewed(), app.state.comparer, app.state.chain.model
         )
         app.state.quizzes = QuizStore(settings.quizzes_db)
         app.state.reviews = ReviewStore(settings.reviews_db)

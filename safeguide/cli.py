@@ -343,7 +343,8 @@ def quiz_cmd(
     retriever = build_retriever(settings)
     rules = build_rules(settings)
     model = build_model(settings)[0] if reword else None
-    builder = QuizBuilder(retriever.reader, rules, build_comparer(settings, retriever, rules), model)
+    reviewed = rules.reviewed()  # quiz questions never rest on timescales not yet reviewed
+    builder = QuizBuilder(retriever.reader, reviewed, build_comparer(settings, retriever, rules), model)
     request = QuizRequest.model_validate(
         {
             "n": n, "seed": seed, "edition": edition, "authority": authority,

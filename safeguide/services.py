@@ -294,7 +294,7 @@ def build_comparer(
     return Comparer(
         reader=retriever.reader,
         # Timescale differences between editions come from reviewed rules only.
-        rules=RuleSet([r for r in rules.rules.values() if r.status == "reviewed"]),
+        rules=rules.reviewed(),
         curated_file=settings.corpus_dir / "changes.toml",
         editions=edition_ids(settings),
         model=model,

@@ -163,6 +163,10 @@ class RuleSet:
         """The statements these rules stand for: (document, paragraph or heading, amount, unit)."""
         return {statement_key(r) for r in self.rules.values()}
 
+    def reviewed(self) -> RuleSet:
+        """Only the rules a person wrote or reviewed: what quizzes and edition comparisons are built from."""
+        return RuleSet([r for r in self.rules.values() if r.status == "reviewed"])
+
     def refresh(self, other: RuleSet) -> None:
         """Take another set's rules in place (after a review), so every holder of this set sees them."""
         self.rules = dict(other.rules)

@@ -64,8 +64,8 @@ function pendingItem(item, events) {
     try {
       await call("POST", { statement: item.fingerprint, decision: chosen,
         correction: chosen === "rejected" ? {} : correction, by, why: why.value });
-      status(`${chosen}: ${item.citation.doc_id} ${where}`);
       await load();
+      status(`${chosen}: ${item.citation.doc_id} ${where}`);
     } catch (err) {
       status(err.message);
     }
