@@ -211,14 +211,11 @@ def due_ics(
 @router.get("/review")
 def review_list(settings: SettingsDep, reviews: ReviewStoreDep) -> dict[str, Any]:
     """Timescales read from the documents that wait for review, and the decisions made so far."""
+    events = known_events(settings)
     reviewed = build_rules(settings, extracted=False)
-    _, pending = document_rules(IndexLocation(settings.index_root), reviews, known_events(settings), reviewed)
+    _, pending = document_rules(IndexLocation(settings.index_root), reviews, events, reviewed)
     decided = sorted(reviews.all().values(), key=lambda r: r.at, reverse=True)
-    return {
-        "pending": pending,
-        "reviewed": [r.model_dump() for r in decided],
-        "events": sorted(known_events(settings)),
-    }
+    return {"pending": pending, "reviewed": [r.model_dump() for r in decided], "events": sorted(events)}
 
 
 @router.post("/review")

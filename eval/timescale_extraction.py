@@ -15,13 +15,12 @@ documents), amount and unit; each label matches once.
 from __future__ import annotations
 
 import json
-import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ingest.loaders import load_lines
-from ingest.manifest import DocumentManifest
+from ingest.manifest import CorpusDocument, describe, document_files
 from ingest.paragraphs import parse_paragraphs
 from ingest.timescale_extract import Statement, Vocabulary, find_statements
 
@@ -33,19 +32,9 @@ RESULTS = ROOT / "eval" / "results" / "timescale_extraction.json"
 HELDOUT_DOCS = ("eastbrook-procedures-2026",)
 
 
-def documents() -> list[tuple[Path, DocumentManifest]]:
-    out = []
-    for folder in (CORPUS, AREA_DOCS):
-        for manifest_path in sorted(folder.glob("*.toml")):
-            raw = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
-            if "id" not in raw:
-                continue  # timescales.toml, events.toml, editions.toml, changes.toml
-            doc = next(
-                (p for p in manifest_path.parent.glob(manifest_path.stem + ".*") if p.suffix != ".toml"), None
-            )
-            if doc is not None:
-                out.append((doc, DocumentManifest.model_validate(raw)))
-    return out
+def documents() -> list[CorpusDocument]:
+    """The seeds and the made-up areas' documents, with their manifests, as ingest reads them."""
+    return [describe(p) for p in document_files([CORPUS, AREA_DOCS])]
 
 
 def labels() -> list[dict[str, Any]]:
@@ -107,9 +96,9 @@ def run() -> dict[str, Any]:
     vocab = Vocabulary.load(CORPUS / "events.toml")
     found: list[Statement] = []
     per_doc: Counter[str] = Counter()
-    for path, manifest in documents():
-        paragraphs = parse_paragraphs(load_lines(path, max_bytes=50_000_000)).paragraphs
-        statements = find_statements(manifest.id, paragraphs, vocab)
+    for document in documents():
+        paragraphs = parse_paragraphs(load_lines(document.path, max_bytes=50_000_000)).paragraphs
+        statements = find_statements(document.manifest.id, paragraphs, vocab)
         # A long paragraph split into parts must not count a statement twice.
         seen: set[tuple[str, str, str]] = set()
         for s in statements:

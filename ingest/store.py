@@ -303,7 +303,10 @@ def ingest(
                 unmapped_timescales=parsed[i].unmapped_timescales,
             )
             for i in added + changed
-        ] + [_reread(old[i], wanted[i], vocabulary, max_bytes) if reread else old[i] for i in unchanged]
+        ] + [
+            _reread(old[i], wanted[i], vocabulary, max_bytes, max_chars, min_fragment) if reread else old[i]
+            for i in unchanged
+        ]
         state = {
             "build": name,
             "created": now,
@@ -323,11 +326,16 @@ def ingest(
 
 
 def _reread(
-    state: DocumentState, document: CorpusDocument, vocabulary: Vocabulary | None, max_bytes: int
+    state: DocumentState,
+    document: CorpusDocument,
+    vocabulary: Vocabulary | None,
+    max_bytes: int,
+    max_chars: int,
+    min_fragment: int,
 ) -> DocumentState:
     """An unchanged document's timescales read again (the event vocabulary changed); nothing re-embedded."""
     parsed = parse_document(
-        document, max_bytes=max_bytes, max_chars=1200, min_fragment=40, vocabulary=vocabulary
+        document, max_bytes=max_bytes, max_chars=max_chars, min_fragment=min_fragment, vocabulary=vocabulary
     )
     return replace(state, timescales=parsed.timescales, unmapped_timescales=parsed.unmapped_timescales)
 

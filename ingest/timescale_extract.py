@@ -163,7 +163,7 @@ class Vocabulary:
         for phrase, event in self.phrases:
             if event in self.trigger_only and not as_trigger:
                 continue
-            for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", t):
+            for m in re.finditer(_whole(phrase), t):
                 if any(m.start() < e and s < m.end() for s, e in taken):
                     continue
                 taken.append((m.start(), m.end()))
@@ -172,12 +172,13 @@ class Vocabulary:
 
     def role(self, text: str) -> str | None:
         t = _norm(text)
-        found = [
-            (m.start(), role)
-            for phrase, role in self.roles
-            for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", t)
-        ]
+        found = [(m.start(), role) for phrase, role in self.roles for m in re.finditer(_whole(phrase), t)]
         return min(found)[1] if found else None
+
+
+def _whole(phrase: str) -> str:
+    """A regex for the (normalised) phrase as whole words."""
+    return rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])"
 
 
 def _norm(text: str) -> str:
@@ -312,9 +313,7 @@ def _sentence_statements(
             continue  # a bare "weekly" with no "at least" or "every" is a description, not a timescale
         word = m.group("unit").lower()
         amount = to_int(m.group("amount")) if m.group("amount") else 1
-        unit = {"weekly": "weeks", "monthly": "months", "fortnightly": "weeks", "daily": "calendar_days"}[
-            word
-        ]
+        unit = FREQUENCY_UNITS[word]
         amount *= 2 if word == "fortnightly" else 1
         before_text = sentence[: m.start()]
         bounds = list(_CLAUSE_END.finditer(before_text))
@@ -352,7 +351,7 @@ def _specific(event: str, phrase: str, earlier: str, vocab: Vocabulary) -> str:
         (m.end(), len(p), e)  # the latest, and the fullest of phrases ending at the same word
         for p, e in vocab.phrases
         if " " in p and p.split()[-1] == phrase and e != event
-        for m in re.finditer(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text)
+        for m in re.finditer(_whole(p), text)
     ]
     return max(found)[2] if found else event
 
@@ -368,7 +367,7 @@ def _referred_back(trigger_text: str, earlier: str, vocab: Vocabulary) -> str | 
         (len(phrase), -m.start(), event)
         for phrase, event in vocab.phrases
         if phrase.split()[-1] in words[1:3]
-        for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text)
+        for m in re.finditer(_whole(phrase), text)
     ]
     return min(candidates)[2] if candidates else None  # the plainest phrase, the latest if several
 

@@ -335,27 +335,27 @@ class AnswerChain:
                 if len(marks) == 2:
                     break
             timing = ""
-            rule = self._step_rule(step, authority)
-            c = rule.citation if rule is not None else None
-            n = None if c is None else self._step_source(sources, c.doc_id, c.paragraph or c.heading or "")
-            if rule is not None and n is not None:  # a timescale is stated only with its paragraph
+            timed = self._step_timing(step, authority, sources)
+            if timed is not None:
+                rule, n, span = timed
                 if n not in marks:
                     marks.append(n)
-                trigger = rule.trigger.replace("-", " ")
-                if rule.kind == "interval":
-                    timing = f" At least every {rule.duration_text()} ({_whose(rule)})."
-                else:
-                    span = f"{rule.duration_text().capitalize()} {rule.direction} the {trigger}"
-                    timing = f" {span} ({_whose(rule)})."
-                    start = self._known_start(rule, steps[0], checked.text, today)
-                    if start is not None and rule.direction == "after" and rule.kind == "deadline":
-                        result = due(rule, start, self.calendar(authority))
-                        when = "today" if start == today else long_date(start)
-                        timing += f" The {trigger} was {when}: due by {result.due_text}."
-                        if start == today and rule.trigger == steps[0].event:
-                            timing = timing.replace(f"The {trigger} was today", f"If the {trigger} is today")
-                        out.append(self._timescale_out(rule, start, result))
-                        notices.extend(result.warnings)
+                timing = f" {span[0].upper()}{span[1:]} ({_whose(rule)})."
+                if (
+                    rule.kind == "deadline"
+                    and rule.direction == "after"
+                    and self._starts_today(rule, steps[0], checked.text)
+                ):
+                    result = due(rule, today, self.calendar(authority))
+                    trigger = rule.trigger.replace("-", " ")
+                    lead = (
+                        f"If the {trigger} is today"
+                        if rule.trigger == steps[0].event
+                        else f"The {trigger} was today"
+                    )
+                    timing += f" {lead}: due by {result.due_text}."
+                    out.append(self._timescale_out(rule, today, result))
+                    notices.extend(result.warnings)
                 notices.extend(self._rule_notices(rule))
             if not marks:
                 continue  # a step is given only with a paragraph that says so
@@ -396,17 +396,33 @@ class AnswerChain:
             )
         return out
 
+    def _step_timing(
+        self, step: Step, authority: str | None, sources: list[Source]
+    ) -> tuple[Rule, int, str] | None:
+        """The rule that times a step, the number of its cited paragraph, and the span in words ("10
+        working days after the icpc"); None without a rule or when its paragraph is not held: a timescale
+        is stated only with the paragraph that sets it."""
+        rule = self._step_rule(step, authority)
+        if rule is None:
+            return None
+        c = rule.citation
+        n = self._step_source(sources, c.doc_id, c.paragraph or c.heading or "")
+        if n is None:
+            return None
+        if rule.kind == "interval":
+            return rule, n, f"at least every {rule.duration_text()}"
+        return rule, n, f"{rule.duration_text()} {rule.direction} the {rule.trigger.replace('-', ' ')}"
+
     @staticmethod
-    def _known_start(rule: Rule, now: Step, question: str, today: date) -> date | None:
-        """When a step's timescale starts, if known: today for the step being taken now, or today when the
+    def _starts_today(rule: Rule, now: Step, question: str) -> bool:
+        """Whether a step's timescale starts today: it counts from the step being taken now, or the
         question says its trigger happened today ("I phoned the referral in this morning")."""
         if rule.trigger == now.event:
-            return today
-        said_today = TODAY_WORDS.search(question)
+            return True
         trigger_named = rule.trigger.replace("-", " ") in question.lower() or (
             rule.trigger == "referral" and "referr" in question.lower()
         )
-        return today if said_today and trigger_named else None
+        return trigger_named and TODAY_WORDS.search(question) is not None
 
     def _timescale_out(self, rule: Rule, start: date, result: Any) -> dict[str, Any]:
         reader = self.retriever.reader()
@@ -444,15 +460,10 @@ class AnswerChain:
         lines = ["After that:"]
         for number, step in enumerate(after, start=1):
             marks = [n for doc, ref in step.cites[:2] if (n := self._step_source(result.citations, doc, ref))]
-            rule = self._step_rule(step, authority)
-            timing = ""
-            if rule is not None:
-                trigger = rule.trigger.replace("-", " ")
-                timing = (
-                    f" (at least every {rule.duration_text()})"
-                    if rule.kind == "interval"
-                    else f" ({rule.duration_text()} after the {trigger})"
-                )
+            timed = self._step_timing(step, authority, result.citations)
+            if timed is not None and timed[1] not in marks:
+                marks.append(timed[1])
+            timing = f" ({timed[2]})" if timed is not None else ""
             lines.append(f"{number}. {step.name}{timing}." + "".join(f" [{m}]" for m in marks))
         result.answer += "\n" + "\n".join(lines)
 

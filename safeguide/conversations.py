@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from safeguide.errors import InvalidQuery
+from safeguide.files import open_database
 from safeguide.safety import redact
 
 SCHEMA = """
@@ -41,11 +41,7 @@ def _now() -> str:
 
 class ConversationStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA, "foreign_keys=ON")
         self._lock = threading.Lock()
 
     def close(self) -> None:

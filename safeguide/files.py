@@ -1,7 +1,8 @@
-"""Writing a user's output file: whole or not at all."""
+"""Files the product writes: a user's output file (whole or not at all) and its SQLite stores."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 
@@ -13,3 +14,14 @@ def write_atomically(path: Path, data: bytes) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def open_database(path: Path, schema: str, *pragmas: str) -> sqlite3.Connection:
+    """A store's SQLite database: folder made, autocommit (each store runs its own transactions), WAL so
+    readers never wait on a writer, shared across threads (each store serialises its use with a lock)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    for pragma in ("journal_mode=WAL", *pragmas):
+        db.execute(f"PRAGMA {pragma}")
+    db.executescript(schema)
+    return db

@@ -6,7 +6,6 @@ Each change is one transaction: an edit that fails its checks leaves the stored 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from safeguide.errors import SafeguideError
+from safeguide.files import open_database
 from safeguide.quiz import Question, QuizRequest
 
 SCHEMA = """
@@ -54,10 +54,7 @@ def _now() -> str:
 
 class QuizStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA)
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -16,7 +16,6 @@ changed since the last review.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from safeguide.errors import InvalidQuery, SafeguideError
+from safeguide.files import open_database
 from safeguide.timescales import Rule
 
 SCHEMA = """
@@ -74,10 +74,7 @@ class Review(Decision):
 
 class ReviewStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA)
         self._lock = threading.Lock()
 
     def close(self) -> None:

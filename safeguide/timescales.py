@@ -73,7 +73,6 @@ class Rule(BaseModel):
     # document at ingest and not yet reviewed, which every answer using it says.
     status: Literal["reviewed", "extracted"] = "reviewed"
     who: str = ""
-    fingerprint: str = ""  # read from a document: the statement's fingerprint, which reviews are kept by
 
     @model_validator(mode="after")
     def _ambiguous_has_reading(self) -> Rule:
