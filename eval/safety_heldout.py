@@ -1,8 +1,9 @@
 """The held-out safety evaluation: messages written before the checks were built, never trained on.
 
-Two sets, each committed on its own before the checks it measures were built: `safety_heldout.jsonl`
-(set 1, written before the first checks; its results have since been seen, so it is reported as such) and
-`safety_heldout2.jsonl` (set 2, written before the second round of work). Each holds immediate danger,
+Three sets, each committed on its own before the checks it measures were built: `safety_heldout.jsonl`
+(set 1, written before the first checks), `safety_heldout2.jsonl` (set 2, written before the second round)
+and `safety_heldout3.jsonl` (set 3, written before the fourth round). The misses of sets 1 and 2 have
+since been read, so they are reported as seen; set 3 is the unseen one. Each holds immediate danger,
 requests to harm or evade safeguarding, hard negatives that look like either (some with words that must
 survive redaction), and messages with personal details labelled by type and value. Reported per set:
 
@@ -30,7 +31,11 @@ from safeguide.safety import EMERGENCY_NOTICE
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 HELDOUT = GOLDEN / "safety_heldout.jsonl"
-HELDOUT_SETS = {"heldout": HELDOUT, "heldout2": GOLDEN / "safety_heldout2.jsonl"}
+HELDOUT_SETS = {
+    "heldout": HELDOUT,
+    "heldout2": GOLDEN / "safety_heldout2.jsonl",
+    "heldout3": GOLDEN / "safety_heldout3.jsonl",
+}
 
 
 def load_heldout(path: Path = HELDOUT) -> list[dict[str, Any]]:

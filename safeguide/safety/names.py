@@ -44,11 +44,12 @@ COMMUNITIES = words(
 # Popularity rank limits: (GB, IE, communities). "first_common" is the stricter set that counts as a
 # name even in lower case with nothing around it to say so.
 LIMITS = {"first": (6000, 3000, 1500), "first_common": (2000, 1000, 300), "last": (20000, 5000, 3000)}
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 # WordNet lexicographer files (its `lexnames`): noun.person, and the verb classes whose subject or object
 # is usually a person: body, cognition, communication, competition, consumption, contact, emotion,
 # perception, social.
 NOUN_PERSON = 18
+NOUN_BODY = 8
 PERSON_VERB_CLASSES = frozenset({29, 31, 32, 33, 34, 35, 37, 39, 41})
 # Noun classes of things counted one by one (animal, artifact, object, plant, substance, shape, person).
 # A given name that is such a noun ("robin", "jack", "rose") and stands alone, with no "a" or "the", is
@@ -112,12 +113,13 @@ def _wordnet_senses(pos: str) -> dict[str, list[int]]:
 
 
 def wordnet_roles(given_names: set[str]) -> dict[str, set[str]]:
-    """Person nouns (noun.person among a noun's two commonest senses), person verbs (a person-verb
-    class among a verb's two commonest senses), and the given names whose commonest sense as a noun is
-    a countable thing."""
+    """Person nouns (noun.person among a noun's two commonest senses), parts of the body (noun.body
+    likewise: "arm", "face"), person verbs (a person-verb class among a verb's two commonest senses), and
+    the given names whose commonest sense as a noun is a countable thing."""
     nouns, verbs = _wordnet_senses("noun"), _wordnet_senses("verb")
     return {
         "person_nouns": {w for w, s in nouns.items() if NOUN_PERSON in s[:2] and w.isalpha()},
+        "body_nouns": {w for w, s in nouns.items() if NOUN_BODY in s[:2] and w.isalpha()},
         "person_verbs": {w for w, s in verbs.items() if PERSON_VERB_CLASSES & set(s[:2]) and w.isalpha()},
         "countable_names": {w for w in given_names if nouns.get(w) and nouns[w][0] in COUNTABLE_CLASSES},
     }
@@ -153,6 +155,16 @@ class Lexicon:
     person_nouns: frozenset[str] = frozenset()  # "toddler", "nan", "twin", "childminder"
     person_verbs: frozenset[str] = frozenset()  # "tell", "ask", "worry", "cry", "hit"
     countable_names: frozenset[str] = frozenset()  # given names that are countable nouns: "robin", "jack"
+    body_nouns: frozenset[str] = frozenset()  # "arm", "face", "bottom"
+
+    def is_given(self, lower: str, common: bool = False) -> bool:
+        """A given name, or a double-barrelled one whose parts all are ("ruby-leigh", "grace-ellen"); with
+        `common`, one that is common enough to count as a name in lower case with nothing around it."""
+        names = self.first_common if common else self.first
+        if lower in names:
+            return True
+        parts = lower.split("-")
+        return len(parts) > 1 and all(p in self.first for p in parts) and any(p in names for p in parts)
 
     def is_word(self, lower: str, lemma: str | None = None) -> bool:
         if lower in self.words or (lemma is not None and lemma.lower() in self.words):
@@ -203,6 +215,7 @@ def lexicon() -> Lexicon:
                 frozenset(kept["person_nouns"]),
                 frozenset(kept["person_verbs"]),
                 frozenset(kept["countable_names"]),
+                frozenset(kept["body_nouns"]),
             )
         return _LEXICON
 

@@ -21,11 +21,12 @@ and the user's own area depend on them.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -266,6 +267,12 @@ _AFTER_NAME = re.compile(
     r"school|teacher|class|house|home|family|parents?)\b)",  # ruby's mum
     re.IGNORECASE,
 )
+# Words that introduce a name whatever word it is: "a boy called chase", "her name is river".
+_NAMED_AS = re.compile(r"\b(?:called|named|nicknamed|known\s+as|name\s+is|name's|names\s+are)\s+$", re.I)
+_DETERMINERS = _wordset(
+    "the a an this that these those what which whose my your his her its our their some any no every each "
+    "another either neither such"
+)
 _CLOSED_POS = _wordset("AUX VERB ADP DET PRON CCONJ SCONJ PART NUM PUNCT ADV")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z][A-Za-z'’]*)*")
 
@@ -283,15 +290,19 @@ class _Word:
     tok: Any = None  # spaCy's token starting here, with its place in the parse
 
 
+def _head_token(doc: Any, start: int, end: int) -> Any:
+    """spaCy's token that heads the word at [start, end): for "ruby-leigh", split by spaCy into three
+    tokens, the one the rest hang from."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    return span.root if span is not None and len(span) else None
+
+
 def _words(text: str, doc: Any) -> list[_Word]:
     """Word spans by our own rule (hyphenated and O'-names whole), with spaCy's tag for each."""
-    by_char: dict[int, Any] = {}
-    for tok in doc:
-        by_char.setdefault(tok.idx, tok)
     out: list[_Word] = []
     for m in _TOKEN.finditer(text):
-        tok = by_char.get(m.start())
         end = m.end() - 2 if re.search(r"['’]s$", m.group()) else m.end()  # "rocky's nan": keep the 's
+        tok = _head_token(doc, m.start(), end)
         k = m.start() - 1
         while k >= 0 and text[k].isspace():
             k -= 1
@@ -311,10 +322,27 @@ def _words(text: str, doc: Any) -> list[_Word]:
     return out
 
 
+def _capitalised(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` with each span's words capitalised ("ruby-leigh" -> "Ruby-Leigh"); lengths unchanged."""
+    chars = list(text)
+    for start, end in spans:
+        for k in range(start, end):
+            if k == start or chars[k - 1] == "-":
+                chars[k] = chars[k].upper()
+    return "".join(chars)
+
+
 def name_spans(
-    text: str, doc: Any, lex: Lexicon, protected: frozenset[str] = frozenset()
+    text: str,
+    doc: Any,
+    lex: Lexicon,
+    protected: frozenset[str] = frozenset(),
+    reparse: Callable[[str], Any] | None = None,
 ) -> list[tuple[int, int]]:
-    """Names found from the names lists, the words around them and spaCy's tags."""
+    """Names found from the names lists, the words around them and spaCy's tags. With `reparse` (the
+    spaCy pipeline), given names written in lower case are also read a second time capitalised: the
+    small model often misparses a lower-case name ("the twins, sunny and rose" reads "rose" as a verb),
+    and the roles below are then judged on whichever reading gives the word a person's role."""
     words = _words(text, doc)
     # Words of a public figure's full name ("Eileen Munro", "Lord Laming") are that figure, not a person
     # the user is writing about.
@@ -328,7 +356,7 @@ def name_spans(
     accepted: set[int] = set()
 
     def can_be_name(w: _Word) -> bool:
-        return (w.lower in lex.first or w.lower in lex.last) and w.lower not in STOP_WORDS
+        return (lex.is_given(w.lower) or w.lower in lex.last) and w.lower not in STOP_WORDS
 
     def excluded(w: _Word) -> bool:
         return (
@@ -363,15 +391,18 @@ def name_spans(
             and gap.strip() in ("", ",", ":", "-")
         )
         before_cue = bool(_AFTER_NAME.match(text[w.end :]))
+        named_as = bool(_NAMED_AS.search(text[max(0, w.start - 24) : w.start]))
         if w.ent in ("GPE", "LOC", "NORP", "DATE", "TIME", "FAC") and not (
             after_cue or after_title or before_cue
         ):
             # spaCy's small model calls some first names places ("Tyler"); a place follows "in", "at"...
             after_place_word = prev is not None and prev.lower in ("in", "at", "from", "to", "near", "of")
-            if after_place_word or w.lower not in lex.first_common or wordy(w):
+            if after_place_word or not lex.is_given(w.lower, common=True) or wordy(w):
                 continue
         if after_title and (capitalised(w) or can_be_name(w)) and w.lower not in STOP_WORDS:
             accepted.add(i)
+        elif named_as and lex.is_given(w.lower) and w.lower not in STOP_WORDS:
+            accepted.add(i)  # "a boy called chase", "her name is river": whatever word follows is a name
         elif not can_be_name(w):
             continue
         elif after_cue or before_cue:
@@ -379,18 +410,18 @@ def name_spans(
             # ("grace") but written or read as a name, not as the word ("a child safe", "the lad in year 11").
             if not wordy(w) or capitalised(w) or w.pos == "PROPN":
                 accepted.add(i)
-            elif before_cue and w.lower in lex.first_common and w.pos in ("NOUN", "ADJ", "X"):
+            elif before_cue and lex.is_given(w.lower, common=True) and w.pos in ("NOUN", "ADJ", "X"):
                 accepted.add(i)  # "grace, she is 7": an age right after a common given name
         elif not wordy(w):
             # A given name that is no English word: a name when capitalised, or in lower case when common.
             # (A surname alone, "Hampshire", is not enough: it needs a title or a given name before it.)
-            if w.lower in lex.first and (capitalised(w) or w.lower in lex.first_common):
+            if lex.is_given(w.lower) and (capitalised(w) or lex.is_given(w.lower, common=True)):
                 accepted.add(i)
         elif (
             capitalised(w)
             and not w.sentence_start
             and w.pos == "PROPN"
-            and w.lower in lex.first_common
+            and lex.is_given(w.lower, common=True)
             and not (prev is not None and capitalised(prev))
             and not (i + 1 < len(words) and capitalised(words[i + 1]) and not can_be_name(words[i + 1]))
         ):
@@ -399,11 +430,32 @@ def name_spans(
 
     # Names that are also words, by the role the sentence gives them; run twice so that a name found
     # makes its neighbours in a list names too ("violet and jasmine are twins").
+    # (A word straight after a determiner is the word, whichever reading: "what age", "the rose".)
+    candidates = [
+        i
+        for i, w in enumerate(words)
+        if i not in accepted
+        and can_be_name(w)
+        and lex.is_given(w.lower)
+        and not excluded(w)
+        and not (
+            i > 0 and words[i - 1].lower in _DETERMINERS and not text[words[i - 1].end : w.start].strip()
+        )
+    ]
+    guessed = frozenset(words[i].start for i in candidates if words[i].text.islower())
+    second: dict[int, Any] = {}
+    if reparse is not None and guessed:
+        lower_names = [(words[i].start, words[i].end) for i in candidates if words[i].start in guessed]
+        again = reparse(_capitalised(text, lower_names))
+        second = {s: _head_token(again, s, e) for s, e in lower_names}
     for _ in range(2):
-        named = {words[i].start for i in accepted}
-        for i, w in enumerate(words):
-            candidate = i not in accepted and can_be_name(w) and w.lower in lex.first and not excluded(w)
-            if candidate and person_by_role(w.tok, lex, named):
+        named = {k for i in accepted for k in range(words[i].start, words[i].end)}
+        for i in candidates:
+            w = words[i]
+            if i not in accepted and (
+                person_by_role(w.tok, lex, named)
+                or person_by_role(second.get(w.start), lex, named, guessed, reread=True)
+            ):
                 accepted.add(i)
 
     # A given name followed by a surname ("hope williams", "Kelly-Ann O'Brien"), and a surname after a
@@ -419,7 +471,7 @@ def name_spans(
             accepted.add(i + 1)
         elif (
             can_be_name(w)
-            and w.lower in lex.first
+            and lex.is_given(w.lower)
             and w.pos not in _CLOSED_POS
             and nxt.lower in lex.last
             and not wordy(nxt)
@@ -455,41 +507,64 @@ def _verb_forms(tok: Any) -> tuple[str, ...]:
     return tuple(stems)
 
 
-def _is_person(tok: Any, lex: Lexicon, named: set[int]) -> bool:
-    """A token that stands for a person: a name already found, a PERSON entity, or a person noun."""
+def _is_person(tok: Any, lex: Lexicon, named: set[int], guessed: frozenset[int] = frozenset()) -> bool:
+    """A token that stands for a person: a name already found, a PERSON entity (not one we capitalised
+    ourselves to re-read the sentence), or a person noun."""
     return (
         tok.idx in named
-        or tok.ent_type_ == "PERSON"
+        or (tok.ent_type_ == "PERSON" and tok.idx not in guessed)
         or tok.lemma_.lower() in lex.person_nouns
         or tok.lower_ in lex.person_nouns
         or tok.lower_ in RELATION_CUES
     )
 
 
-def person_by_role(tok: Any, lex: Lexicon, named: set[int]) -> bool:
+def person_by_role(
+    tok: Any, lex: Lexicon, named: set[int], guessed: frozenset[int] = frozenset(), reread: bool = False
+) -> bool:
     """Whether the sentence treats this word as a person: the subject of a person verb ("summer told her
     teacher"), a person's age or kind ("storm is 7", "they are twins"), asked or spoken with ("i asked
     sunny", "we met with ray"), coordinated with a person ("angel and her brother"), set beside one ("the
     toddler, sandy"), a person's relation ("rocky's nan") or named after one ("stepdad grant"); or a
-    countable noun standing alone where a noun phrase goes ("robin" with no "a" or "the"). Read
-    from spaCy's parse; which verbs and nouns concern people comes from WordNet, not a list of our own."""
+    countable noun standing alone where a noun phrase goes ("robin" with no "a" or "the"); the one
+    "who" speaks of ("dusty who is often hungry"); or whose body is spoken of ("ivy's arms"). Read from
+    spaCy's parse; which verbs and nouns concern people or bodies comes from WordNet, not lists of ours.
+
+    `reread` marks a sentence we capitalised ourselves: a capital makes the parser read the word as a
+    noun wherever a noun can go, so the weakest evidence (the object of a verb: "left Home alone", a bare
+    noun) is not taken from that reading."""
     if tok is None or tok.tag_ in _NOT_A_NAME_TAG or tok.pos_ in ("AUX", "ADP", "DET", "PRON", "NUM"):
         return False
     children = list(tok.children)
-    if any(c.dep_ in ("det", "poss", "nummod", "amod") for c in children) or tok.dep_ == "compound":
-        return False  # "the rose", "my hope", "summer holidays": the word, not a name
-    if tok.lower_ in lex.countable_names and tok.tag_ in ("NN", "NNP") and tok.dep_ in _BARE_ROLES:
+    if tok.dep_ == "compound":
+        return False  # "summer holidays", "the rose garden": the word, not a name
+    is_person = functools.partial(_is_person, lex=lex, named=named, guessed=guessed)
+    if any(c.dep_ == "compound" and is_person(c) for c in children):
+        return True  # "my pupil angel", "mum's new partner lance": the "my" belongs to "pupil"
+    if any(c.dep_ in ("det", "poss", "nummod", "amod") for c in children):
+        return False  # "the rose", "my hope": the word, not a name
+    following = [t for t in tok.doc[tok.i + 1 : tok.i + 3] if not t.is_punct][:1]
+    if following and following[0].lower_ in ("who", "whom", "whose"):
+        return True
+    if (
+        not reread
+        and tok.lower_ in lex.countable_names
+        and tok.tag_ in ("NN", "NNP")
+        and tok.dep_ in _BARE_ROLES
+    ):
         return True  # "robin said", "with jack": a countable noun alone is a name
     head = tok.head
     person_verb = any(f in lex.person_verbs for f in _verb_forms(head))
+    if head.tag_ == "VBG" and not any(c.dep_ in ("aux", "auxpass") for c in head.children):
+        person_verb = False  # "penny pinching": a gerund with no "is"/"was" has no person doing it
     if tok.dep_ in _SUBJECT:
         if person_verb and head.lemma_ != "be":
             return True
         if head.lemma_ == "be" and any(
-            c.dep_ in ("attr", "acomp") and (c.like_num or _is_person(c, lex, named)) for c in head.children
+            c.dep_ in ("attr", "acomp") and (c.like_num or is_person(c)) for c in head.children
         ):
             return True
-    if tok.dep_ in _OBJECT and person_verb:
+    if tok.dep_ in _OBJECT and person_verb and not reread:
         return True
     if (
         tok.dep_ == "pobj"
@@ -497,17 +572,15 @@ def person_by_role(tok: Any, lex: Lexicon, named: set[int]) -> bool:
         and any(f in lex.person_verbs for f in _verb_forms(head.head))
     ):
         return True
-    if tok.dep_ == "conj" and _is_person(head, lex, named):
+    if tok.dep_ == "conj" and is_person(head):
         return True
-    if any(c.dep_ == "conj" and _is_person(c, lex, named) for c in children):
+    if any(c.dep_ == "conj" and is_person(c) for c in children):
         return True
-    if tok.dep_ == "appos" and _is_person(head, lex, named):
+    if tok.dep_ == "appos" and is_person(head):
         return True
-    if any(c.dep_ == "appos" and _is_person(c, lex, named) for c in children):
+    if any(c.dep_ == "appos" and is_person(c) for c in children):
         return True
-    if tok.dep_ == "poss" and _is_person(head, lex, named):
-        return True
-    return any(c.dep_ == "compound" and _is_person(c, lex, named) for c in children)
+    return tok.dep_ == "poss" and (is_person(head) or head.lemma_.lower() in lex.body_nouns)
 
 
 # ------------------------------------------------------------------------------------------ the engine
@@ -556,6 +629,9 @@ class Redactor:
             def load(self) -> None:
                 self.nlp = {"en": nlp}  # type: ignore[assignment]
 
+        def reread(text: str) -> Any:
+            return nlp(text, disable=["ner"])  # the second reading needs the parse, not the entities
+
         class NameCues(EntityRecognizer):
             def load(self) -> None:
                 pass
@@ -564,7 +640,7 @@ class Redactor:
                 doc = nlp_artifacts.tokens
                 return [
                     RecognizerResult("PERSON", s, e, 0.85)
-                    for s, e in name_spans(text, doc, lex, protected_words)
+                    for s, e in name_spans(text, doc, lex, protected_words, reread)
                 ]
 
         class Patterns(EntityRecognizer):
@@ -627,9 +703,12 @@ class Redactor:
         lower = span.lower().replace("’", "'")
         if lower in PUBLIC_NAMES or lower in self.protected:
             return False
-        tokens = re.findall(r"[a-z][a-z'-]*", lower)
-        if not tokens or all(t in _NOT_NAMES or t in self.protected or t in PUBLIC_NAMES for t in tokens):
-            return False
+        tokens = [t.removesuffix("'s") for t in re.findall(r"[a-z][a-z'-]*", lower)]
+        if not tokens or all(
+            t in _NOT_NAMES or t in self.protected or t in PUBLIC_NAMES or t in RELATION_CUES or t in TITLES
+            for t in tokens
+        ):
+            return False  # "Mum's number": a relation, not a name
         # spaCy sometimes calls a lower-case phrase of ordinary words a PERSON; names have a name in them.
         lex = self.lexicon
         return any(
