@@ -21,17 +21,11 @@ from api.quiz import router as quiz_router
 from api.timescales import router as timescales_router
 from safeguide.conversations import ConversationStore
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
+from safeguide.models import build_model, close_model
 from safeguide.quiz import QuizBuilder, QuizError
 from safeguide.quiz_store import QuizStore, UnknownQuiz
 from safeguide.retrieval import Filters, PassageOut
-from safeguide.services import (
-    build_chain,
-    build_model,
-    build_retriever,
-    build_rules,
-    close_model,
-    documents_status,
-)
+from safeguide.services import build_chain, build_retriever, build_rules, documents_status
 from safeguide.settings import Settings, get_settings
 from safeguide.timescale_review import ReviewStore, UnknownStatement
 from safeguide.timescales import UnknownTimescale

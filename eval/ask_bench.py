@@ -22,6 +22,7 @@ import httpx
 
 from eval.bench import _peak_rss_mb, _percentile
 from eval.retrieval import HERE, load_golden
+from safeguide.models.providers import BACKENDS
 
 REPO = HERE.parent
 
@@ -97,7 +98,7 @@ def run(backend: str, questions: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["extractive", "local", "openai"], default="extractive")
+    parser.add_argument("--backend", choices=list(BACKENDS), default="extractive")
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None, help="Default: eval/results/ask-<backend>.json")
     args = parser.parse_args()

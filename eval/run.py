@@ -55,7 +55,8 @@ def run_timescales(progress: Callable[[], None] | None = None) -> dict[str, Any]
 
 
 def _chain(backend: str) -> Any:
-    from safeguide.services import build_chain, build_model, build_retriever, build_rules
+    from safeguide.models import build_model
+    from safeguide.services import build_chain, build_retriever, build_rules
     from safeguide.settings import get_settings
 
     settings = get_settings().model_copy(update={"llm_backend": backend})

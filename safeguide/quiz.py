@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from safeguide.citations import find_passage_index, normalise, passage_at
 from safeguide.compare import Comparer, one_line, stable_id
 from safeguide.errors import InvalidQuery, SafeguideError
-from safeguide.llm import ChatModel
+from safeguide.models import ChatModel
 from safeguide.prompts import load_prompt
 from safeguide.retrieval import IndexReader, tokenize
 from safeguide.timescales import UNIT_WORDS, Rule, RuleSet

@@ -18,8 +18,8 @@ from safeguide.calendar import WorkingCalendar, default_calendar
 from safeguide.chain import AnswerChain
 from safeguide.citations import CitedPassage, find_passage
 from safeguide.compare import Comparer
-from safeguide.errors import CorpusError, IndexNotReady, ModelUnavailable
-from safeguide.llm import ChatModel
+from safeguide.errors import CorpusError, IndexNotReady
+from safeguide.models import ChatModel
 from safeguide.pathway import Navigator, Pathway
 from safeguide.retrieval import HybridRetriever
 from safeguide.settings import Settings
@@ -186,54 +186,6 @@ def rule_citations(rules: RuleSet, retriever: HybridRetriever) -> dict[str, Cite
 def citation_labels(cited: dict[str, CitedPassage | None]) -> dict[str, str]:
     """Rule id -> the citation label of its paragraph, for calendar files."""
     return {k: v.label for k, v in cited.items() if v is not None}
-
-
-def build_model(settings: Settings) -> tuple[ChatModel | None, str, str | None]:
-    """The configured model, the mode actually in use, and a notice when it fell back to extractive.
-    A broken backend never shows a stack trace: it falls back, and says so in every answer.
-
-    `local` starts the packaged model behind a supervised llama.cpp server on loopback (its own process),
-    and waits for it to load (SAFEGUIDE_LLM_START_TIMEOUT); if it is not up by then the server keeps
-    trying in the background and answers fall back to quotations until it is."""
-    from safeguide.llm import OpenAICompatibleModel
-    from safeguide.model_fetch import FILENAME
-    from safeguide.model_server import ModelServer
-
-    if settings.llm_backend == "extractive":
-        return None, "extractive", None
-    try:
-        if settings.llm_backend == "local":
-            path = settings.llm_model_path or settings.models_dir / FILENAME
-            server = ModelServer(
-                path,
-                log_path=settings.data_dir / "logs" / "model-server.log",
-                alias=path.name,
-                threads=settings.llm_threads,
-                port=settings.llm_server_port,
-                start_timeout=settings.llm_start_timeout,
-            ).start()
-            server.wait_ready(settings.llm_start_timeout, give_up_on_failure=True)
-            model = OpenAICompatibleModel(
-                server.base_url, path.name, timeout=settings.llm_timeout, server=server
-            )
-            return model, "local", None
-        model = OpenAICompatibleModel(
-            settings.llm_base_url, settings.llm_model, settings.llm_api_key or None, settings.llm_timeout
-        )
-        return model, "openai", None
-    except ModelUnavailable as exc:
-        notice = (
-            f"The {settings.llm_backend} model is not available ({exc}); answers are quoted from the "
-            "guidance instead (extractive mode)."
-        )
-        return None, "extractive", notice
-
-
-def close_model(model: tuple[ChatModel | None, str, str | None]) -> None:
-    """Stop what build_model started (the local model server) and close its connections."""
-    close = getattr(model[0], "close", None)
-    if close is not None:
-        close()
 
 
 def build_chain(

@@ -39,10 +39,10 @@ class Settings(BaseSettings):
         '"office closed"); off unless set. Closure days then count as non-working days for that area.',
     )
 
-    llm_backend: Literal["extractive", "local", "openai"] = Field(
+    llm_backend: Literal["extractive", "local", "openai", "azure", "ollama"] = Field(
         default="local",
         description="extractive (no model), local (the packaged GGUF behind a supervised llama.cpp server "
-        "on loopback) or openai (an OpenAI-compatible server you run).",
+        "on loopback), openai (any OpenAI-compatible server), azure (Azure OpenAI) or ollama.",
     )
     llm_model_path: Path | None = Field(
         default=None, description="GGUF file for the local backend; default: the packaged model in models/."
@@ -64,12 +64,15 @@ class Settings(BaseSettings):
         default=180.0, gt=0, description="Seconds the local model server may take to load the model."
     )
     llm_base_url: str = Field(
-        default="", description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1"
+        default="",
+        description="openai: the base URL (http://127.0.0.1:8080/v1); azure: the resource endpoint "
+        "(https://NAME.openai.azure.com); ollama: the server (default http://127.0.0.1:11434).",
     )
-    llm_model: str = Field(default="", description="Model name to ask the OpenAI-compatible server for.")
-    llm_api_key: str = Field(
-        default="", description="API key for the OpenAI-compatible server, if it needs one."
+    llm_model: str = Field(
+        default="", description="The model to ask for (openai, ollama) or the Azure deployment name."
     )
+    llm_api_key: str = Field(default="", description="API key (azure; openai if the server needs one).")
+    llm_api_version: str = Field(default="2024-10-21", description="Azure OpenAI API version.")
     max_question_chars: int = Field(default=2000, ge=20)
 
     @field_validator("corpus_dir", "data_dir")

@@ -114,7 +114,7 @@ def tiny_gguf() -> Path:
 @pytest.fixture(scope="session")
 def packaged_gguf() -> Path:
     """The product's own generator, fetched by `make models` (which `make test` runs first)."""
-    from safeguide.model_fetch import FILENAME
+    from safeguide.models.fetch import FILENAME
 
     path = REPO / "models" / FILENAME
     assert path.is_file(), f"{path} is missing: run `make models` (or `safeguide models fetch`)"

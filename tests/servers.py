@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from safeguide.model_server import free_loopback_port
+from safeguide.models.server import free_loopback_port
 
 REPO = Path(__file__).resolve().parent.parent
 

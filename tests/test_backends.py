@@ -14,10 +14,10 @@ import pytest
 
 from safeguide.calendar import default_calendar
 from safeguide.chain import NOT_ANSWERED, AnswerChain
-from safeguide.llm import OpenAICompatibleModel
-from safeguide.model_server import ModelServer
+from safeguide.models import build_model
+from safeguide.models.providers import openai_compatible
+from safeguide.models.server import ModelServer
 from safeguide.retrieval import HybridRetriever
-from safeguide.services import build_model
 from safeguide.settings import Settings
 from safeguide.timescales import RuleSet
 from tests.conftest import CORPUS
@@ -62,7 +62,7 @@ def _assert_verified(answer, sources: int) -> None:  # type: ignore[no-untyped-d
 
 
 def test_openai_backend_against_a_llama_cpp_server(openai_server: str, retriever: HybridRetriever) -> None:
-    model = OpenAICompatibleModel(openai_server, "smollm2")
+    model = openai_compatible(openai_server, "smollm2")
     assert model.complete([{"role": "user", "content": "Say hello."}], max_tokens=8).strip()
     assert "".join(model.stream([{"role": "user", "content": "Say hello."}], max_tokens=8)).strip()
     answer = _chain(retriever, model, "openai").answer(QUESTION, today=date(2026, 1, 5))

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from safeguide.errors import ModelUnavailable
-from safeguide.llm import OpenAICompatibleModel
-from safeguide.model_server import ModelServer, describe_exit
+from safeguide.models.providers import openai_compatible
+from safeguide.models.server import ModelServer, describe_exit
 from tests.conftest import CORPUS
 from tests.servers import running_process
 
@@ -49,7 +49,7 @@ def test_exit_statuses_read_as_a_person_would() -> None:
 
 
 def test_generation_speed_counts_only_the_time_after_the_first_token() -> None:
-    from safeguide.llm import Timing
+    from safeguide.models import Timing
 
     streamed = Timing(tokens=51, seconds=7.0, first_token_s=2.0)
     assert streamed.tokens_per_s == 10.0 and "then 10.0 tokens/s" in streamed.describe()
@@ -69,7 +69,7 @@ def test_both_packaged_models_decode_through_the_model_server(
         status = server.status()
         assert status["state"] == "ready" and status["cpu"] and "AVX" in status["cpu"]
         assert "AMX_INT8 = 1" not in status["cpu"]  # the build that segfaulted on AMX CPUs
-        model = OpenAICompatibleModel(server.base_url, gguf.name, timeout=120)
+        model = openai_compatible(server.base_url, gguf.name, timeout=120)
         reply = model.complete([{"role": "user", "content": "Name one colour."}], max_tokens=8)
         assert reply.strip() and model.last is not None and model.last.tokens > 0
         streamed = "".join(model.stream([{"role": "user", "content": "Count to five."}], max_tokens=12))

@@ -13,9 +13,10 @@ kill) or hangs must never take the web app with it. The supervisor thread here:
 - meanwhile ``check()`` raises ``ModelUnavailable`` with the reason at once, so answers fall back to the
   extractive mode instead of waiting on a dead server.
 
-The client side (``safeguide.llm.OpenAICompatibleModel``) is the same one any production model server
-uses; it calls ``check()`` before each request and ``suspect()`` when a request failed or timed out, which
-makes the supervisor probe at once instead of at the next interval.
+The client side (``safeguide.models.providers.openai_compatible``, LangChain's ``ChatOpenAI``) is the
+same one any OpenAI-compatible server is reached with; it calls ``check()`` before each request and
+``suspect()`` when a request failed or timed out, which makes the supervisor probe at once instead of at
+the next interval.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import httpx
 
 from safeguide.errors import ModelUnavailable
 
-log = logging.getLogger("safeguide.model_server")
+log = logging.getLogger("safeguide.models.server")
 
 State = Literal["starting", "ready", "down", "stopped"]
 # What llama.cpp prints about the CPU it runs on, e.g. "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | ..."
