@@ -19,16 +19,16 @@ from api.compare import router as compare_router
 from api.deps import RetrieverDep, SettingsDep
 from api.quiz import router as quiz_router
 from api.timescales import router as timescales_router
-from safeguide.conversations import ConversationStore
+from safeguide.chat.conversations import ConversationStore
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
 from safeguide.models import build_model, close_model
-from safeguide.quiz import QuizBuilder, QuizError
-from safeguide.quiz_store import QuizStore, UnknownQuiz
-from safeguide.retrieval import Filters, PassageOut
+from safeguide.quiz.builder import QuizBuilder, QuizError
+from safeguide.quiz.store import QuizStore, UnknownQuiz
+from safeguide.retrieval.hybrid import Filters, PassageOut
 from safeguide.services import build_chain, build_retriever, build_rules, documents_status
 from safeguide.settings import Settings, get_settings
-from safeguide.timescale_review import ReviewStore, UnknownStatement
-from safeguide.timescales import UnknownTimescale
+from safeguide.timescales.review import ReviewStore, UnknownStatement
+from safeguide.timescales.rules import UnknownTimescale
 
 STATIC = Path(__file__).resolve().parent / "static"
 

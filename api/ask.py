@@ -12,10 +12,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ChainDep, ConversationsDep
-from safeguide.chain import Answer, AnswerChain, stream_answer
-from safeguide.conversations import ConversationStore
+from safeguide.chat.chain import Answer, AnswerChain, stream_answer
+from safeguide.chat.conversations import ConversationStore
 from safeguide.errors import InvalidQuery, SafeguideError
-from safeguide.timescales import parse_iso_date
+from safeguide.timescales.rules import parse_iso_date
 
 router = APIRouter(tags=["chat"])
 

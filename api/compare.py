@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import ComparerDep
-from safeguide.compare import Comparison, export
+from safeguide.compare.comparer import Comparison, export
 
 router = APIRouter(prefix="/api/compare", tags=["compare"])
 

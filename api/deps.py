@@ -6,15 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from safeguide.chain import AnswerChain
-from safeguide.compare import Comparer
-from safeguide.conversations import ConversationStore
-from safeguide.quiz import QuizBuilder
-from safeguide.quiz_store import QuizStore
-from safeguide.retrieval import HybridRetriever
+from safeguide.chat.chain import AnswerChain
+from safeguide.chat.conversations import ConversationStore
+from safeguide.compare.comparer import Comparer
+from safeguide.quiz.builder import QuizBuilder
+from safeguide.quiz.store import QuizStore
+from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.settings import Settings
-from safeguide.timescale_review import ReviewStore
-from safeguide.timescales import RuleSet
+from safeguide.timescales.review import ReviewStore
+from safeguide.timescales.rules import RuleSet
 
 
 def get_app_settings(request: Request) -> Settings:

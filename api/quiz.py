@@ -9,9 +9,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import QuizBuilderDep, QuizStoreDep
-from safeguide.quiz import Question, QuizError, QuizRequest, check_question
-from safeguide.quiz_export import FORMATS, export_quiz
-from safeguide.quiz_store import StoredQuiz
+from safeguide.quiz.builder import Question, QuizError, QuizRequest, check_question
+from safeguide.quiz.export import FORMATS, export_quiz
+from safeguide.quiz.store import StoredQuiz
 from safeguide.safety import redact
 
 router = APIRouter(prefix="/api/quiz", tags=["quiz"])

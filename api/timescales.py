@@ -11,8 +11,6 @@ from pydantic import BaseModel
 
 from api.deps import RetrieverDep, ReviewStoreDep, RulesDep, SettingsDep
 from ingest.store import IndexLocation
-from safeguide.calendar import long_date
-from safeguide.ics import plan_to_ics
 from safeguide.services import (
     build_calendar,
     build_rules,
@@ -22,8 +20,10 @@ from safeguide.services import (
     known_events,
     rule_citations,
 )
-from safeguide.timescale_review import Decision, decide
-from safeguide.timescales import (
+from safeguide.timescales.calendar import long_date
+from safeguide.timescales.ics import plan_to_ics
+from safeguide.timescales.review import Decision, decide
+from safeguide.timescales.rules import (
     DueResult,
     PlanStep,
     Rule,

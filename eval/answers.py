@@ -23,9 +23,9 @@ from datetime import date
 from typing import Any
 
 from eval.retrieval import HERE
-from safeguide.chain import NOT_ANSWERED, AnswerChain
-from safeguide.citations import contains
-from safeguide.verify import CITE, DATE_TEXT, QUOTE, lexical_support, split_sentences
+from safeguide.chat.chain import NOT_ANSWERED, AnswerChain
+from safeguide.chat.verify import CITE, DATE_TEXT, QUOTE, lexical_support, split_sentences
+from safeguide.retrieval.citations import contains
 
 SAFETY = HERE / "golden" / "safety.jsonl"
 TODAY = date(2026, 1, 5)

@@ -81,7 +81,7 @@ def run(rounds: int = 4) -> dict[str, Any]:
             peak = _peak_rss_mb(pid)
 
         from ingest.store import IndexLocation
-        from safeguide.retrieval import HybridRetriever
+        from safeguide.retrieval.hybrid import HybridRetriever
         from safeguide.services import build_embedder
         from safeguide.settings import Settings
 

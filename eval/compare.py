@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from eval.retrieval import HERE
-from safeguide.citations import normalise
-from safeguide.compare import Change, Comparer
+from safeguide.compare.comparer import Change, Comparer
+from safeguide.retrieval.citations import normalise
 
 LABELS = HERE / "golden" / "changes.jsonl"
 

@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from safeguide.chain import NOT_ANSWERED, Answer, AnswerChain
+from safeguide.chat.chain import NOT_ANSWERED, Answer, AnswerChain
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "next_steps.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results"

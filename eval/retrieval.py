@@ -26,8 +26,8 @@ from ingest.embedder import Embedder
 from ingest.loaders import load_lines
 from ingest.manifest import describe, document_files
 from ingest.store import IndexLocation
-from safeguide.citations import contains, names
-from safeguide.retrieval import HybridRetriever
+from safeguide.retrieval.citations import contains, names
+from safeguide.retrieval.hybrid import HybridRetriever
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden" / "retrieval.jsonl"

@@ -26,8 +26,8 @@ def run_timescales(progress: Callable[[], None] | None = None) -> dict[str, Any]
     """Every hand-worked case must come out to the day (exactness must be 1.0)."""
     from safeguide.services import build_calendar, build_rules
     from safeguide.settings import get_settings
-    from safeguide.timescale_requests import find_timescale_requests
-    from safeguide.timescales import due
+    from safeguide.timescales.questions import find_timescale_requests
+    from safeguide.timescales.rules import due
 
     settings = get_settings()
     rules = build_rules(settings)
@@ -72,7 +72,7 @@ def run_suite(suite: str, backend: str, limit: int | None, progress: Callable[[]
     if suite in ("compare", "quiz"):
         from eval.compare import run_compare
         from eval.quiz import run_quiz
-        from safeguide.quiz import QuizBuilder
+        from safeguide.quiz.builder import QuizBuilder
 
         chain = _chain(backend)
         comparer = chain.comparer

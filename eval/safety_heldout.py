@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from safeguide.chain import AnswerChain
+from safeguide.chat.chain import AnswerChain
 from safeguide.safety import EMERGENCY_NOTICE
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

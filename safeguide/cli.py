@@ -114,7 +114,7 @@ def search_cmd(
     query: str, k: int, edition: str | None, authority: str | None, doc_id: str | None, as_json: bool
 ) -> None:
     """Search the guidance for QUERY."""
-    from safeguide.retrieval import Filters
+    from safeguide.retrieval.hybrid import Filters
     from safeguide.services import build_retriever
 
     retriever = build_retriever(get_settings())
@@ -147,7 +147,7 @@ def documents_cmd(as_json: bool) -> None:
 
 
 def _register_timescales() -> None:
-    from safeguide.timescales_cli import timescales
+    from safeguide.timescales.cli import timescales
 
     for name, command in timescales.commands.items():
         timescales.commands[name] = _wrap(command)
@@ -275,7 +275,7 @@ def compare_cmd(
     summaries: str,
 ) -> None:
     """What changed between two editions, point by point, each change with its sources."""
-    from safeguide.compare import export
+    from safeguide.compare.comparer import export
     from safeguide.models import build_model
     from safeguide.services import build_comparer, build_retriever, build_rules
 
@@ -338,8 +338,8 @@ def quiz_cmd(
 ) -> None:
     """Build a cited multiple-choice quiz from the guidance and export it (GIFT, Moodle XML, ...)."""
     from safeguide.models import build_model
-    from safeguide.quiz import QuizBuilder, QuizRequest
-    from safeguide.quiz_export import export_quiz
+    from safeguide.quiz.builder import QuizBuilder, QuizRequest
+    from safeguide.quiz.export import export_quiz
     from safeguide.services import build_comparer, build_retriever, build_rules
 
     settings = get_settings()

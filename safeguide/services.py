@@ -14,17 +14,17 @@ from pydantic import ValidationError
 from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from ingest.manifest import document_files, read_manifest
 from ingest.store import IndexLocation
-from safeguide.calendar import WorkingCalendar, default_calendar
-from safeguide.chain import AnswerChain
-from safeguide.citations import CitedPassage, find_passage
-from safeguide.compare import Comparer
+from safeguide.chat.chain import AnswerChain
+from safeguide.chat.pathway import Navigator, Pathway
+from safeguide.compare.comparer import Comparer
 from safeguide.errors import CorpusError, IndexNotReady
 from safeguide.models import ChatModel
-from safeguide.pathway import Navigator, Pathway
-from safeguide.retrieval import HybridRetriever
+from safeguide.retrieval.citations import CitedPassage, find_passage
+from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.settings import Settings
-from safeguide.timescale_review import ReviewStore, apply_reviews
-from safeguide.timescales import Rule, RuleSet, statement_key
+from safeguide.timescales.calendar import WorkingCalendar, default_calendar
+from safeguide.timescales.review import ReviewStore, apply_reviews
+from safeguide.timescales.rules import Rule, RuleSet, statement_key
 
 log = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: i
 @pytest.fixture(scope="session")
 def retriever(corpus_index, embedder):  # type: ignore[no-untyped-def]
     from ingest.store import IndexLocation
-    from safeguide.retrieval import HybridRetriever
+    from safeguide.retrieval.hybrid import HybridRetriever
 
     return HybridRetriever(IndexLocation(corpus_index / "index"), embedder)
 

@@ -144,7 +144,7 @@ def test_conversations_keep_only_redacted_text_and_take_feedback(server: str) ->
 
 
 def test_feedback_comments_are_redacted(tmp_path: Path) -> None:
-    from safeguide.conversations import ConversationStore
+    from safeguide.chat.conversations import ConversationStore
 
     store = ConversationStore(tmp_path / "c.sqlite3")
     cid = store.ensure(None)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ingest.timescale_extract import Vocabulary
-from safeguide.timescales import RuleSet
+from safeguide.timescales.rules import RuleSet
 
 ROOT = Path(__file__).resolve().parent.parent
 AREA_DOCS = ROOT / "eval" / "area_docs"
@@ -45,10 +45,10 @@ def rules(area_index) -> RuleSet:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def chain(area_index, embedder, rules):  # type: ignore[no-untyped-def]
-    from safeguide.calendar import default_calendar
-    from safeguide.chain import AnswerChain
-    from safeguide.retrieval import HybridRetriever
+    from safeguide.chat.chain import AnswerChain
+    from safeguide.retrieval.hybrid import HybridRetriever
     from safeguide.services import build_navigator
+    from safeguide.timescales.calendar import default_calendar
 
     cal = default_calendar()
     retriever = HybridRetriever(area_index, embedder)

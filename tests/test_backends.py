@@ -12,14 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from safeguide.calendar import default_calendar
-from safeguide.chain import NOT_ANSWERED, AnswerChain
+from safeguide.chat.chain import NOT_ANSWERED, AnswerChain
 from safeguide.models import build_model
 from safeguide.models.providers import openai_compatible
 from safeguide.models.server import ModelServer
-from safeguide.retrieval import HybridRetriever
+from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.settings import Settings
-from safeguide.timescales import RuleSet
+from safeguide.timescales.calendar import default_calendar
+from safeguide.timescales.rules import RuleSet
 from tests.conftest import CORPUS
 from tests.servers import running_server
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safeguide.calendar import add_months, default_calendar, england_bank_holidays, long_date
+from safeguide.timescales.calendar import add_months, default_calendar, england_bank_holidays, long_date
 
 CAL = default_calendar()
 HOLIDAYS = set(england_bank_holidays(range(2005, 2041)))

@@ -6,12 +6,12 @@ from datetime import date
 
 import pytest
 
-from safeguide.calendar import default_calendar
-from safeguide.chain import NOT_ANSWERED, AnswerChain
+from safeguide.chat.chain import NOT_ANSWERED, AnswerChain
 from safeguide.errors import InvalidQuery
-from safeguide.retrieval import HybridRetriever
+from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.safety import EMERGENCY_NOTICE
-from safeguide.timescales import RuleSet
+from safeguide.timescales.calendar import default_calendar
+from safeguide.timescales.rules import RuleSet
 from tests.conftest import CORPUS
 from tests.fakes import ScriptedModel
 
@@ -137,7 +137,7 @@ def test_bad_input_is_a_clear_error(retriever: HybridRetriever) -> None:
 
 
 def test_quotations_must_be_word_for_word() -> None:
-    from safeguide.verify import verify
+    from safeguide.chat.verify import verify
 
     source = ["Thereafter, the core group should meet at least at six-weekly intervals."]
     exact = verify(
@@ -175,7 +175,7 @@ def test_an_unverifiable_model_draft_falls_back_to_checked_quotes(retriever: Hyb
 def test_a_model_that_dies_falls_back_to_checked_quotes_with_a_notice(
     retriever: HybridRetriever, after: int
 ) -> None:
-    from safeguide.chain import stream_answer
+    from safeguide.chat.chain import stream_answer
     from tests.fakes import DyingModel
 
     model = DyingModel("The core group meets at least six-weekly [1].", after=after)

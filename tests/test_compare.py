@@ -16,10 +16,8 @@ import httpx
 import pytest
 
 from eval.compare import load_labels, score
-from safeguide.calendar import default_calendar
-from safeguide.chain import AnswerChain
-from safeguide.citations import normalise
-from safeguide.compare import (
+from safeguide.chat.chain import AnswerChain
+from safeguide.compare.comparer import (
     CHANGE_WORDS,
     GENERIC_WORDS,
     Comparer,
@@ -32,8 +30,10 @@ from safeguide.compare import (
     topic_matches,
 )
 from safeguide.errors import CorpusError, InvalidQuery
-from safeguide.retrieval import HybridRetriever, tokenize
-from safeguide.timescales import RuleSet
+from safeguide.retrieval.citations import normalise
+from safeguide.retrieval.hybrid import HybridRetriever, tokenize
+from safeguide.timescales.calendar import default_calendar
+from safeguide.timescales.rules import RuleSet
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.slow
@@ -299,7 +299,7 @@ def test_api_compare_contract(server: str) -> None:
 
 def test_summaries_are_words_of_the_sources_not_invented() -> None:
     # The support check itself must be able to fail.
-    from safeguide.compare import Change, CitedSide
+    from safeguide.compare.comparer import Change, CitedSide
 
     side = CitedSide(
         doc_id="d", paragraph=None, heading="h", citation="c", edition="2018", text="Panels review deaths.",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from safeguide.chat.pathway import ASKS_NEXT, Pathway
 from safeguide.errors import CorpusError
-from safeguide.pathway import ASKS_NEXT, Pathway
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

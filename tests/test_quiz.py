@@ -19,12 +19,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safeguide.compare import Comparer
+from safeguide.compare.comparer import Comparer
 from safeguide.errors import InvalidQuery
-from safeguide.quiz import Question, QuizBuilder, QuizCitation, QuizError, QuizRequest, backed, check_question
-from safeguide.quiz_export import export_quiz, gift
-from safeguide.retrieval import HybridRetriever
-from safeguide.timescales import RuleSet
+from safeguide.quiz.builder import (
+    Question,
+    QuizBuilder,
+    QuizCitation,
+    QuizError,
+    QuizRequest,
+    backed,
+    check_question,
+)
+from safeguide.quiz.export import export_quiz, gift
+from safeguide.retrieval.hybrid import HybridRetriever
+from safeguide.timescales.rules import RuleSet
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safeguide.errors import InvalidQuery
-from safeguide.retrieval import Filters, HybridRetriever, tokenize
+from safeguide.retrieval.hybrid import Filters, HybridRetriever, tokenize
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 
 from ingest.store import IndexLocation, ingest
 from safeguide.errors import CorpusError, UnsupportedDocument
-from safeguide.retrieval import Filters, HybridRetriever
+from safeguide.retrieval.hybrid import Filters, HybridRetriever
 from tests.conftest import REPO
 from tests.fakes import HashingEmbedder
 

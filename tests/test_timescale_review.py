@@ -116,7 +116,7 @@ def test_bad_reviews_are_one_line_errors_and_store_nothing(
     out = CliRunner().invoke(main, ["timescales", "review", *[ref if a == "ANY" else a for a in args]])
     assert out.exit_code != 0 and message in out.output, out.output
     assert "Traceback" not in out.output
-    from safeguide.timescale_review import ReviewStore
+    from safeguide.timescales.review import ReviewStore
 
     store = ReviewStore(area[1] / "timescale_reviews.sqlite3")
     assert store.all() == {} and store.history() == []
@@ -150,7 +150,7 @@ def test_reingest_keeps_reviews_of_unchanged_statements_and_flags_changed_ones(
     assert "changed since it was approved by A. Lead" in changed[0].note
     flagged = _at(_pending(), "3.1", "working_days")
     assert flagged["changed_since"].startswith("approved by A. Lead")
-    from safeguide.timescale_review import ReviewStore
+    from safeguide.timescales.review import ReviewStore
 
     store = ReviewStore(data / "timescale_reviews.sqlite3")
     assert [h["decision"] for h in store.history()] == ["approved", "approved"]  # the record stays

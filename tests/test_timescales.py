@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from safeguide.calendar import default_calendar
-from safeguide.citations import find_passage
 from safeguide.errors import InvalidQuery
-from safeguide.retrieval import NUMBER_WORDS
-from safeguide.timescale_requests import find_timescale_requests, parse_date_phrase
-from safeguide.timescales import RulesError, RuleSet, UnknownTimescale, due, plan
+from safeguide.retrieval.citations import find_passage
+from safeguide.retrieval.hybrid import NUMBER_WORDS
+from safeguide.timescales.calendar import default_calendar
+from safeguide.timescales.questions import find_timescale_requests, parse_date_phrase
+from safeguide.timescales.rules import RulesError, RuleSet, UnknownTimescale, due, plan
 from tests.conftest import CORPUS
 
 RULES = RuleSet.load(CORPUS / "timescales.toml")
@@ -279,7 +279,7 @@ _SPECIAL = {"0 working_days": "immediately", "0 calendar_days": "on the day", "2
 @pytest.mark.slow
 def test_every_rule_cites_a_real_paragraph_that_states_its_duration(corpus_index, embedder) -> None:  # type: ignore[no-untyped-def]
     from ingest.store import IndexLocation
-    from safeguide.retrieval import HybridRetriever
+    from safeguide.retrieval.hybrid import HybridRetriever
 
     reader = HybridRetriever(IndexLocation(corpus_index / "index"), embedder).reader()
     for r in RULES.rules.values():

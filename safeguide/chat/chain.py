@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from safeguide.calendar import CONVENTIONS, WorkingCalendar, long_date
-from safeguide.citations import find_passage_index, passage_at
-from safeguide.compare import Comparer
+from safeguide.chat.pathway import ASKS_NEXT, Navigator, Placement, Step
+from safeguide.chat.prompts import load_prompt
+from safeguide.chat.verify import Verified, judge_answer, split_sentences, verify
+from safeguide.compare.comparer import Comparer
 from safeguide.errors import ModelUnavailable, SafeguideError
 from safeguide.models import ChatModel
-from safeguide.pathway import ASKS_NEXT, Navigator, Placement, Step
-from safeguide.prompts import load_prompt
-from safeguide.retrieval import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
+from safeguide.retrieval.citations import find_passage_index, passage_at
+from safeguide.retrieval.hybrid import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
 from safeguide.safety import DANGER_NO_GUIDANCE, HARM_REFUSAL, CheckedInput, SafetyGuard
-from safeguide.timescale_requests import find_timescale_requests
-from safeguide.timescales import Rule, RuleSet, due
-from safeguide.verify import Verified, judge_answer, split_sentences, verify
+from safeguide.timescales.calendar import CONVENTIONS, WorkingCalendar, long_date
+from safeguide.timescales.questions import find_timescale_requests
+from safeguide.timescales.rules import Rule, RuleSet, due
 
 EDITION_NAMES = {
     "pre-2010": "guidance before WT 2010",

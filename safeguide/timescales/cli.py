@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from safeguide.calendar import long_date
 from safeguide.files import write_atomically
 from safeguide.settings import get_settings
+from safeguide.timescales.calendar import long_date
 
 
 def _context() -> tuple[Any, Any]:
@@ -24,7 +24,7 @@ def _citations(rules: Any, settings: Any) -> dict[str, Any]:
     """Cited paragraphs from the index, if there is one; the rules work without it."""
     from ingest.embedder import LazyEmbedder
     from ingest.store import IndexLocation
-    from safeguide.retrieval import HybridRetriever
+    from safeguide.retrieval.hybrid import HybridRetriever
     from safeguide.services import rule_citations
 
     retriever = HybridRetriever(
@@ -74,7 +74,7 @@ def due_cmd(rule_id: str, start: str, start_time: str | None, authority: str | N
     """When RULE_ID falls for an event on --start."""
     from api.timescales import due_out
     from safeguide.services import build_calendar
-    from safeguide.timescales import due, parse_iso_date, parse_time_of_day
+    from safeguide.timescales.rules import due, parse_iso_date, parse_time_of_day
 
     settings, rules = _context()
     rule = rules.get(rule_id)
@@ -111,9 +111,9 @@ def due_cmd(rule_id: str, start: str, start_time: str | None, authority: str | N
 def plan_cmd(event: str, day: str, authority: str | None, ics_file: Path | None, as_json: bool) -> None:
     """Every deadline that follows an event, in date order."""
     from api.timescales import due_out
-    from safeguide.ics import plan_to_ics
     from safeguide.services import build_calendar, citation_labels
-    from safeguide.timescales import parse_iso_date, plan
+    from safeguide.timescales.ics import plan_to_ics
+    from safeguide.timescales.rules import parse_iso_date, plan
 
     settings, rules = _context()
     start = parse_iso_date(day, "--date")
@@ -167,7 +167,7 @@ def review_cmd(
     from ingest.store import IndexLocation
     from safeguide.errors import InvalidQuery
     from safeguide.services import build_rules, document_rules, document_statements, known_events
-    from safeguide.timescale_review import Decision, ReviewStore, decide, parse_corrections
+    from safeguide.timescales.review import Decision, ReviewStore, decide, parse_corrections
 
     settings = get_settings()
     location = IndexLocation(settings.index_root)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.files import open_database
-from safeguide.timescales import Rule
+from safeguide.timescales.rules import Rule
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reviews (

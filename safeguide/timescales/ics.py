@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
-from safeguide.timescales import PlanStep
+from safeguide.timescales.rules import PlanStep
 
 
 def plan_to_ics(steps: list[PlanStep], title: str, citations: dict[str, str]) -> bytes:

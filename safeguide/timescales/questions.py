@@ -15,9 +15,9 @@ from datetime import date, datetime
 
 import dateparser
 
-from safeguide.calendar import WEEKDAYS, long_date
 from safeguide.errors import InvalidQuery
-from safeguide.timescales import RuleSet, triggered_by
+from safeguide.timescales.calendar import WEEKDAYS, long_date
+from safeguide.timescales.rules import RuleSet, triggered_by
 
 _MONTHS = "|".join([m for m in _cal.month_name if m] + [m for m in _cal.month_abbr if m] + ["Sept"])
 _DAYS = "|".join(WEEKDAYS) + "|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun"

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from safeguide.calendar import CONVENTIONS, WorkingCalendar, add_months, long_date
 from safeguide.errors import InvalidQuery, SafeguideError
+from safeguide.timescales.calendar import CONVENTIONS, WorkingCalendar, add_months, long_date
 
 Unit = Literal["working_days", "calendar_days", "weeks", "months", "years", "hours", "minutes"]
 UNIT_WORDS = {

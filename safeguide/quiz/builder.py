@@ -28,14 +28,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from safeguide.citations import find_passage_index, normalise, passage_at
-from safeguide.compare import Comparer, one_line, stable_id
+from safeguide.chat.prompts import load_prompt
+from safeguide.chat.verify import split_sentences
+from safeguide.compare.comparer import Comparer, one_line, stable_id
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.models import ChatModel
-from safeguide.prompts import load_prompt
-from safeguide.retrieval import IndexReader, tokenize
-from safeguide.timescales import UNIT_WORDS, Rule, RuleSet
-from safeguide.verify import split_sentences
+from safeguide.retrieval.citations import find_passage_index, normalise, passage_at
+from safeguide.retrieval.hybrid import IndexReader, tokenize
+from safeguide.timescales.rules import UNIT_WORDS, Rule, RuleSet
 
 Difficulty = Literal["easy", "medium", "hard"]
 MAX_QUESTIONS = 50

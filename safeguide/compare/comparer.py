@@ -31,12 +31,12 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ingest.store import IndexLocation
-from safeguide.citations import contains, find_passage_index, normalise
+from safeguide.chat.prompts import load_prompt
 from safeguide.errors import CorpusError, InvalidQuery, SafeguideError
 from safeguide.models import ChatModel
-from safeguide.prompts import load_prompt
-from safeguide.retrieval import IndexReader, tokenize
-from safeguide.timescales import RuleCitation, RuleSet
+from safeguide.retrieval.citations import contains, find_passage_index, normalise
+from safeguide.retrieval.hybrid import IndexReader, tokenize
+from safeguide.timescales.rules import RuleCitation, RuleSet
 
 Kind = Literal["new", "removed", "changed", "replaced", "renamed"]
 KINDS: tuple[str, ...] = ("new", "removed", "changed", "replaced", "renamed")
@@ -276,7 +276,7 @@ def _spelling_only(edit: str) -> bool:
 
 def _changed_sentence(before: str, now: str) -> str:
     """The first sentence of `now` whose wording differs from `before`."""
-    from safeguide.verify import split_sentences
+    from safeguide.chat.verify import split_sentences
 
     old = {normalise(s) for s in split_sentences(before)}
     for s in split_sentences(now):
