@@ -8,12 +8,13 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import ChainDep, ConversationsDep
-from safeguide.chat.chain import Answer, AnswerChain, stream_answer
+from safeguide.chat.chain import Answer, AnswerChain
 from safeguide.chat.conversations import ConversationStore
+from safeguide.chat.pipeline import stream_answer
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.timescales.rules import parse_iso_date
 
@@ -74,38 +75,39 @@ def ask(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> dict[str,
     return _record(store, conversation, chain.answer(body.question, **kwargs))
 
 
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _event(event: str, data: Any) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(data, ensure_ascii=False), event=event, sep="\n")
 
 
 @router.post("/api/ask/stream")
-def ask_stream(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> StreamingResponse:
-    """Server-sent events: `sources` first, then `token`s of the draft, then `answer` (the verified answer,
-    which replaces the draft). Bad input is an `error` event with the reason, never a stack trace."""
+def ask_stream(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> EventSourceResponse:
+    """Server-sent events: `checked` first (the question as stored, and the 999 notice), `sources`, then
+    `token`s of the draft, then `answer` (the verified answer, which replaces the draft). Bad input is an
+    `error` event with the reason, never a stack trace."""
     conversation, kwargs = _args(body, store, chain)
 
-    def events() -> Iterator[str]:
+    def events() -> Iterator[ServerSentEvent]:
         for kind, value in stream_answer(chain, body.question, **kwargs):
             if kind == "checked":
                 # Before anything slow: the 999 notice, and the question as it will be stored.
-                yield _sse("checked", {"question": value.text, "notices": value.notices})
+                yield _event("checked", {"question": value.text, "notices": value.notices})
             elif kind == "sources":
-                yield _sse(
+                yield _event(
                     "sources", {"conversation_id": conversation, "citations": [s.public() for s in value]}
                 )
             elif kind == "token":
-                yield _sse("token", value)
+                yield _event("token", value)
             elif kind == "answer":
-                yield _sse("answer", _record(store, conversation, value))
+                yield _event("answer", _record(store, conversation, value))
             else:
                 typed = isinstance(value, SafeguideError)
                 message = str(value) if typed else "Something went wrong on the server."
-                yield _sse("error", {"detail": message, "notices": value.notices if typed else []})
+                yield _event("error", {"detail": message, "notices": value.notices if typed else []})
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    # sse-starlette writes the events (and the keep-alive pings of a long answer); "\n" line ends, as the
+    # web page reads them.
+    return EventSourceResponse(
+        events(), sep="\n", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
 
 

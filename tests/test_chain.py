@@ -175,7 +175,7 @@ def test_an_unverifiable_model_draft_falls_back_to_checked_quotes(retriever: Hyb
 def test_a_model_that_dies_falls_back_to_checked_quotes_with_a_notice(
     retriever: HybridRetriever, after: int
 ) -> None:
-    from safeguide.chat.chain import stream_answer
+    from safeguide.chat.pipeline import stream_answer
     from tests.fakes import DyingModel
 
     model = DyingModel("The core group meets at least six-weekly [1].", after=after)
@@ -213,3 +213,37 @@ def test_an_emergency_keeps_its_notice_when_the_model_is_down(retriever: HybridR
         "The baby is not breathing, what do I do?", today=TODAY
     )
     assert a.notices[0] == EMERGENCY_NOTICE
+
+
+class CountingRetriever(HybridRetriever):
+    """The real retriever, counting its searches."""
+
+    searches = 0
+
+    def search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        type(self).searches += 1
+        return super().search(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When should DNA testing be considered?",  # no domain word: the off-topic test needs the search
+        "How often does the core group meet in Staffordshire?",
+        "The strategy discussion was on Friday 19 December, when is the conference due?",  # no search
+    ],
+)
+def test_one_search_per_question_shared_by_every_stage(retriever: HybridRetriever, question: str) -> None:
+    counting = CountingRetriever(retriever.location, retriever.embedder)
+    CountingRetriever.searches = 0
+    a = chain(counting).answer(question, today=TODAY)
+    assert CountingRetriever.searches <= 1 and a.provenance["searches"] == CountingRetriever.searches
+    assert not a.refused
+
+
+def test_the_pipeline_is_a_langchain_runnable_of_named_stages(retriever: HybridRetriever) -> None:
+    from safeguide.chat.pipeline import STAGES
+
+    runnable = chain(retriever).pipeline.runnable
+    names = [node.name for node in runnable.get_graph().nodes.values()]
+    assert [n for n in names if n in STAGES] == list(STAGES)

@@ -90,3 +90,21 @@ def test_prompt_injection_is_just_text(retriever: HybridRetriever) -> None:
 def test_tokenizer_folds_number_words() -> None:
     assert tokenize("no fewer than forty eight hours") == tokenize("no fewer than 48 hours")
     assert "10" in tokenize("within ten working days")
+
+
+@pytest.mark.slow
+def test_the_search_is_a_langchain_retriever(retriever: HybridRetriever) -> None:
+    from langchain_core.runnables import RunnableLambda
+
+    from safeguide.retrieval.langchain import GuidanceRetriever
+
+    question = "How often does the core group meet in Staffordshire?"
+    lc = GuidanceRetriever(search=retriever, k=3, authority="staffordshire")
+    docs = lc.invoke(question)
+    same = retriever.search(question, k=3, filters=Filters(authority="staffordshire"))
+    assert [d.id for d in docs] == [r.chunk_id for r in same]
+    assert all(d.metadata["authority"] == "staffordshire" and d.metadata["citation"] for d in docs)
+    assert docs[0].page_content == same[0].text
+    # composes like any LangChain retriever
+    cited = (lc | RunnableLambda(lambda ds: [d.metadata["citation"] for d in ds])).invoke(question)
+    assert cited == [r.citation for r in same]

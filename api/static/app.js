@@ -176,7 +176,8 @@ async function ask(event) {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buffer += decoder.decode(value, { stream: true });
+      // Server-sent events may end lines with "\r\n" or "\n"; read both alike.
+      buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n/g, "\n");
       let cut;
       while ((cut = buffer.indexOf("\n\n")) >= 0) {
         const raw = buffer.slice(0, cut);

@@ -1,4 +1,6 @@
-"""The answer chain: checks → route → retrieve → generate → verify → notices and provenance.
+"""What the answer pipeline's stages (``safeguide.chat.pipeline``) call on: each route's answer (refusals,
+timescales, next steps, edition comparison, a cited answer from the passages), drafting, quoting and
+checking, and the notices and provenance every answer carries.
 
 Every answer says which edition and authority it rests on and flags superseded guidance (fixed text
 from document metadata, never from a model). Dates come only from the timescales module. A child in
@@ -10,22 +12,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
-from safeguide.chat.pathway import ASKS_NEXT, Navigator, Placement, Step
+from safeguide.chat.pathway import Navigator, Placement, Step
+from safeguide.chat.pipeline import Pipeline, Turn, answer_turn
 from safeguide.chat.prompts import load_prompt
 from safeguide.chat.verify import Verified, judge_answer, split_sentences, verify
 from safeguide.compare.comparer import Comparer
-from safeguide.errors import ModelUnavailable, SafeguideError
+from safeguide.errors import SafeguideError
 from safeguide.models import ChatModel
 from safeguide.retrieval.citations import find_passage_index, passage_at
 from safeguide.retrieval.hybrid import Filters, HybridRetriever, PassageOut, SearchResult, tokenize
-from safeguide.safety import DANGER_NO_GUIDANCE, HARM_REFUSAL, CheckedInput, SafetyGuard
+from safeguide.safety import CheckedInput, SafetyGuard
 from safeguide.timescales.calendar import CONVENTIONS, WorkingCalendar, long_date
-from safeguide.timescales.questions import find_timescale_requests
 from safeguide.timescales.rules import Rule, RuleSet, due
 
 EDITION_NAMES = {
@@ -38,30 +41,9 @@ EDITION_NAMES = {
 }
 SUPERSEDED_BY = {"pre-2010": "2010", "2010": "2013", "2013": "2015", "2015": "2018", "2018": "2023"}
 CURRENT = "2023"
-HELP = (
-    "I can help with child safeguarding procedures in England: what to do next in a case, who does "
-    "it, deadlines worked out to the date, and what changed between editions of Working Together, "
-    "always with the paragraph it comes from."
-)
 NOT_ANSWERED = "The guidance held does not answer this. The closest passages are listed below."
-# A "what next" question is placed on the pathway only when it is this close to a step (cosine, MiniLM);
-# below it the ordinary cited answer is given.
-NEXT_STEP_MIN_SCORE = 0.25
 TODAY_WORDS = re.compile(
     r"\b(?:today|this\s+(?:morning|afternoon|evening)|just\s+now|an\s+hour\s+ago)\b", re.I
-)
-DOMAIN_WORDS = frozenset(
-    tokenize(
-        "child children safeguarding safeguard protection protect conference icpc referral refer "
-        "assessment social worker core group plan review lscb lado abuse neglect harm strategy discussion "
-        "section 47 s47 "
-        "police health school nursery visit seen death died serious case partner partners guidance working "
-        "together procedure procedures key-worker parent parents family carer allegation register timescale "
-        "deadline minutes chair cdop scr panel training induction exploitation trafficking disabled domestic "
-        "violence missing assessment emergency risk welfare early looked after fostering custody "
-        "practitioner manager supervision threshold edition 2010 2013 2015 2018 2023 hampshire staffordshire "
-        "secret confidential consent information sharing record report"
-    )
 )
 GENERIC = frozenset(
     tokenize(
@@ -75,10 +57,6 @@ OFF_TOPIC_MAX_COSINE = 0.4
 ECHO = re.compile(r"^\s*(?:sources:|question:|answer:|\[\d+\]\s*\()", re.IGNORECASE)
 COMPARE = re.compile(r"\b(?:chang\w*|differen\w*|compare\w*|new\s+in|replac\w*)\b", re.IGNORECASE)
 YEARS = re.compile(r"\b(2010|2013|2015|2018|2023)\b")
-FOLLOW_UP = re.compile(
-    r"^\s*(?:and|what about|how about|what if|also|then|same)\b|\b(?:that|this|it|they|them|there|those)\b",
-    re.IGNORECASE,
-)
 COMPARE_MAX_LINES = 6
 COMPARE_FILLER = frozenset(
     tokenize(
@@ -149,6 +127,11 @@ class AnswerChain:
 
     # -------------------------------------------------------------------------------------------- entry
 
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        """The stages as a LangChain runnable (``safeguide.chat.pipeline``)."""
+        return Pipeline(self)
+
     def answer(
         self,
         question: str,
@@ -160,85 +143,13 @@ class AnswerChain:
         on_token: Callable[[str], None] | None = None,
         on_checked: Callable[[CheckedInput], None] | None = None,
     ) -> Answer:
-        started = time.perf_counter()
-        # Danger is looked for first, inside the guard; an error raised there already carries the notice.
-        checked = self.safety().check(question)
-        if on_checked is not None:
-            on_checked(checked)
-        try:
-            return self._answer_checked(
-                checked, started, edition, authority, today, history, on_sources, on_token
-            )
-        except Exception as exc:
-            # Whatever fails after the checks (retrieval, the model, a bug), the notices found stand.
-            if isinstance(exc, SafeguideError):
-                exc.notices = list(checked.notices) + [n for n in exc.notices if n not in checked.notices]
-                raise
-            if checked.notices:
-                raise SafeguideError(
-                    "Something went wrong while answering.", notices=list(checked.notices)
-                ) from exc
-            raise
-
-    def _answer_checked(
-        self,
-        checked: CheckedInput,
-        started: float,
-        edition: str | None,
-        authority: str | None,
-        today: date | None,
-        history: list[str] | None,
-        on_sources: Callable[[list[Source]], None] | None,
-        on_token: Callable[[str], None] | None,
-    ) -> Answer:
-        timings: dict[str, float] = dict(checked.timings_ms)
-        today = today or date.today()
-        notices = list(checked.notices)
-        if self.fallback_notice:
-            notices.append(self.fallback_notice)
-        if checked.harmful:
-            return self._refusal(checked, notices, HARM_REFUSAL, "harmful")
-        if checked.injection:
-            return self._refusal(
-                checked,
-                notices,
-                "It looks like the message asks me to change how I work. " + HELP,
-                "injection",
-            )
-        if not (set(tokenize(checked.text)) & DOMAIN_WORDS) and not self._guidance_speaks_to(checked.text):
-            if not checked.emergency:
-                return self._refusal(
-                    checked, notices, "That is outside what I can help with. " + HELP, "off-topic"
-                )
-            if "danger:pattern" not in checked.why:
-                # Danger read from meaning alone, and no guidance speaks to the message: the notice (first)
-                # and a fixed line, not passages chosen for words the message does not contain.
-                return self._refusal(checked, notices, DANGER_NO_GUIDANCE, "off-topic")
-        authority = authority or self._named(checked.text, self.retriever.reader().authorities)
-        edition = edition or self._named_edition(checked.text)
-        requests = find_timescale_requests(checked.text, today, self.rules, authority)
-        timings["checks_ms"] = _ms(started)
-        comparison = self._comparison_answer(checked, authority, notices) if not requests else None
-        placement = None
-        if self.navigator is not None and ASKS_NEXT.search(checked.text):
-            placement = self.navigator.place(checked.text, authority)
-            if placement is not None and placement.score < NEXT_STEP_MIN_SCORE:
-                placement = None
-        if requests:
-            result = self._timescale_answer(checked, requests, authority, notices)
-            if placement is not None:
-                self._append_next_steps(result, requests, authority)
-        elif comparison is not None:
-            result = comparison
-        elif placement is not None:
-            result = self._next_steps_answer(checked, placement, authority, today, notices)
-        else:
-            result = self._retrieval_answer(
-                checked, edition, authority, history or [], notices, on_sources, on_token, timings
-            )
-        result.provenance["timings_ms"] = {**timings, "total_ms": _ms(started)}
-        result.provenance["safety"] = {"fired": checked.why, "removed": checked.personal_data}
-        return result
+        listeners = {
+            name: listener
+            for name, listener in (("checked", on_checked), ("sources", on_sources), ("token", on_token))
+            if listener is not None
+        }
+        turn = Turn(question, edition, authority, today or date.today(), list(history or []))
+        return answer_turn(self, turn, listeners)
 
     # -------------------------------------------------------------------------------------------- routes
 
@@ -551,53 +462,46 @@ class AnswerChain:
             "\n".join(lines), sources, [], False, _unique(notices), self.mode, provenance, checked.text
         )
 
-    def _retrieval_answer(
-        self,
-        checked: CheckedInput,
-        edition: str | None,
-        authority: str | None,
-        history: list[str],
-        notices: list[str],
-        on_sources: Callable[[list[Source]], None] | None,
-        on_token: Callable[[str], None] | None,
-        timings: dict[str, float],
-    ) -> Answer:
-        started = time.perf_counter()
-        query = self._search_text(checked.text)
-        if history and FOLLOW_UP.search(query) and len(tokenize(query)) < 8:
-            query = self._search_text(f"{query} {history[-1]}")  # "what about Hampshire?" leans on the last
-        years = sorted(set(YEARS.findall(checked.text)))
-        comparing = bool(COMPARE.search(checked.text)) and len(years) >= 2 and not edition
-        results: list[SearchResult] = []
-        if comparing:
+    def _sources(self, turn: Turn, found: list[SearchResult]) -> list[Source]:
+        """The passages a cited answer rests on: the question's search, or for "what changed between 2010
+        and 2018" with no edition chosen, the best two of each edition named."""
+        years = sorted(set(YEARS.findall(turn.text)))
+        results = found[: self.k]
+        if bool(COMPARE.search(turn.text)) and len(years) >= 2 and not turn.edition:
             held = set(self.retriever.reader().editions)
-            for year in years:
-                if year in held:
-                    results += self.retriever.search(
-                        query, k=2, filters=Filters(edition=year, authority=authority)
-                    )
-            notices.append("This compares editions: each sentence names the edition its source belongs to.")
-        else:
-            results = self.retriever.search(
-                query, k=self.k, filters=Filters(edition=edition, authority=authority)
+            query = self._search_text(turn.text)
+            filters = [Filters(edition=year, authority=turn.authority) for year in years if year in held]
+            results = [r for f in filters for r in self.retriever.search(query, k=2, filters=f)]
+            turn.notices.append(
+                "This compares editions: each sentence names the edition its source belongs to."
             )
         sources: list[Source] = []
         for r in results:
             self._add_source(sources, r)
-        timings["retrieval_ms"] = _ms(started)
-        if on_sources is not None:
-            on_sources(sources)
-        started = time.perf_counter()
-        mode = self.mode
-        try:
-            draft, verified = self._draft_and_verify(checked.text, sources, on_token, timings, notices)
-        except ModelUnavailable as exc:
-            # The model died, hung, timed out or is restarting: answer from the guidance, and say so.
-            mode = "extractive"
-            notices.append(model_down_notice(exc))
-            timings["generation_ms"] = _ms(started)
-            draft, verified = self._quoted(checked.text, sources, on_token)
-        timings["verification_ms"] = _ms(started)
+        return sources
+
+    def _checked_draft(
+        self, question: str, draft: str, sources: list[Source], notices: list[str]
+    ) -> Verified:
+        """The model's draft, each sentence checked against its source by the model as judge; quotations
+        instead when nothing it wrote holds. Raises ModelUnavailable when the model fails while judging."""
+        verified = verify(_clean_draft(draft), [s.text for s in sources], set(), self._judge)
+        self._require_relevance(question, verified)
+        if not verified.kept:
+            # Nothing the model wrote survived the checks: quote the guidance instead, checked the same way.
+            _, quotes = self._quoted(question, sources, None)
+            if quotes.kept:
+                for q in quotes.sentences:
+                    q.cited_by = "quote"  # composed in code from the passage, checked word for word
+                verified = Verified(verified.sentences + quotes.sentences)
+                notices.append(
+                    "The model's draft could not be checked against the guidance, so these are quotes "
+                    "from the guidance itself."
+                )
+        return verified
+
+    def _cited_answer(self, turn: Turn, verified: Verified) -> Answer:
+        sources, notices = turn.sources, turn.notices
         kept = verified.kept
         text = verified.text() if kept else NOT_ANSWERED
         used = sorted({n for s in kept for n in s.cited})
@@ -612,54 +516,20 @@ class AnswerChain:
             )
         notices.extend(self._edition_notices([s for s in sources if s.n in used] or sources))
         provenance = self._provenance(sources, [], verified)
-        if mode != self.mode:
-            provenance.update(mode=mode, model=None, prompt=None, model_failed=True)
+        if turn.mode != self.mode:
+            provenance.update(mode=turn.mode, model=None, prompt=None, model_failed=True)
         return Answer(
             text,
             sources,
             [],
             False,
             _unique(notices),
-            mode,
+            turn.mode,
             provenance,
-            checked.text,
-            draft=draft,
+            turn.text,
+            draft=turn.draft,
             verified=verified,
         )
-
-    # -------------------------------------------------------------------------------------------- generation
-
-    def _draft_and_verify(
-        self,
-        question: str,
-        sources: list[Source],
-        on_token: Callable[[str], None] | None,
-        timings: dict[str, float],
-        notices: list[str],
-    ) -> tuple[str, Verified]:
-        """The model's draft, checked; or quotations when there is no model or nothing it wrote holds.
-        Raises ModelUnavailable when the model fails at any point (writing or judging)."""
-        started = time.perf_counter()
-        if self.model is None:
-            draft, verified = self._quoted(question, sources, on_token)
-            timings["generation_ms"] = _ms(started)
-            return draft, verified
-        draft = self._generate(question, sources, on_token)
-        timings["generation_ms"] = _ms(started)
-        verified = verify(_clean_draft(draft), [s.text for s in sources], set(), self._judge)
-        self._require_relevance(question, verified)
-        if not verified.kept:
-            # Nothing the model wrote survived the checks: quote the guidance instead, checked the same way.
-            _, quotes = self._quoted(question, sources, None)
-            if quotes.kept:
-                for q in quotes.sentences:
-                    q.cited_by = "quote"  # composed in code from the passage, checked word for word
-                verified = Verified(verified.sentences + quotes.sentences)
-                notices.append(
-                    "The model's draft could not be checked against the guidance, so these are quotes "
-                    "from the guidance itself."
-                )
-        return draft, verified
 
     def _quoted(
         self, question: str, sources: list[Source], on_token: Callable[[str], None] | None
@@ -736,15 +606,11 @@ class AnswerChain:
         to the search limit (a question may be longer than a search query)."""
         return PLACEHOLDER.sub(" ", question)[: self.retriever.max_query_chars]
 
-    def _guidance_speaks_to(self, question: str) -> bool:
-        """For a question with none of the domain words: does any sentence of the guidance come close?
-        ("When should DNA testing be considered?" 0.64; a lasagne recipe 0.25; the floor is 0.4.)"""
-        sentences = [
-            t
-            for r in self.retriever.search(self._search_text(question), k=5)
-            for t in split_sentences(r.text)
-            if len(t.split()) >= 6
-        ]
+    def _guidance_speaks_to(self, question: str, found: list[SearchResult]) -> bool:
+        """For a question with none of the domain words: does any sentence of the passages its search
+        found come close? ("When should DNA testing be considered?" 0.64; a lasagne recipe 0.25; the
+        floor is 0.4.)"""
+        sentences = [t for r in found[:5] for t in split_sentences(r.text) if len(t.split()) >= 6]
         if not sentences:
             return False
         embedder = self.retriever.embedder
@@ -849,10 +715,6 @@ def _clean_draft(draft: str) -> str:
     return "\n".join(line for line in draft.splitlines() if not ECHO.match(line))
 
 
-def model_down_notice(exc: Exception) -> str:
-    return f"The model did not answer ({exc}), so this answer quotes the guidance instead (extractive mode)."
-
-
 def _trim(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -872,33 +734,3 @@ def _whose(rule: Rule, own: bool = False) -> str:
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
-
-
-def stream_answer(chain: AnswerChain, question: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-    """Events for the streaming endpoint: ("checked", CheckedInput) first (the redacted question and the
-    999 notice, before anything slow), ("sources", [...]), ("token", str)..., ("answer", Answer).
-    Runs the chain in this thread and yields as it goes."""
-    import queue
-    import threading
-
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-    def run() -> None:
-        try:
-            result = chain.answer(
-                question,
-                on_checked=lambda c: events.put(("checked", c)),
-                on_sources=lambda s: events.put(("sources", s)),
-                on_token=lambda t: events.put(("token", t)),
-                **kwargs,
-            )
-            events.put(("answer", result))
-        except Exception as exc:  # handed to the caller, which turns typed errors into messages
-            events.put(("error", exc))
-
-    threading.Thread(target=run, daemon=True).start()
-    while True:
-        kind, value = events.get()
-        yield kind, value
-        if kind in ("answer", "error"):
-            return
