@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import ChainDep, ConversationsDep
-from safeguide.chat.chain import Answer, AnswerChain
+from safeguide.chat.answers import Answer
+from safeguide.chat.chain import AnswerChain
 from safeguide.chat.conversations import ConversationStore
 from safeguide.chat.pipeline import stream_answer
 from safeguide.errors import InvalidQuery, SafeguideError

@@ -23,7 +23,8 @@ from datetime import date
 from typing import Any
 
 from eval.retrieval import HERE
-from safeguide.chat.chain import NOT_ANSWERED, AnswerChain
+from safeguide.chat.answers import NOT_ANSWERED
+from safeguide.chat.chain import AnswerChain
 from safeguide.chat.verify import CITE, DATE_TEXT, QUOTE, lexical_support, split_sentences
 from safeguide.retrieval.citations import contains
 

@@ -20,7 +20,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from safeguide.chat.chain import NOT_ANSWERED, Answer, AnswerChain
+from safeguide.chat.answers import NOT_ANSWERED, Answer
+from safeguide.chat.chain import AnswerChain
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "next_steps.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results"

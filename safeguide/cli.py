@@ -1,4 +1,5 @@
-"""The command line: `safeguide ingest|search|documents|serve` (also `python -m safeguide`)."""
+"""The command line (also `python -m safeguide`): `ingest`, `search`, `documents`, `serve`, `models fetch`,
+`safety train` and `eval` here; `timescales`, `compare` and `quiz` from their feature packages."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import click
 from pydantic import ValidationError
 
 from safeguide.errors import SafeguideError
-from safeguide.files import write_atomically
 from safeguide.models.providers import BACKENDS
 from safeguide.settings import get_settings
 
@@ -146,12 +146,16 @@ def documents_cmd(as_json: bool) -> None:
         click.echo(f"- {d['id']}: {d['title']} [{d['edition']}, {d['authority']}] {state}")
 
 
-def _register_timescales() -> None:
+def _register_features() -> None:
+    """Each feature's commands live in its own package; their errors become one-line messages here."""
+    from safeguide.compare.cli import compare_cmd
+    from safeguide.quiz.cli import quiz_cmd
     from safeguide.timescales.cli import timescales
 
     for name, command in timescales.commands.items():
         timescales.commands[name] = _wrap(command)
-    main.add_command(timescales)
+    for command in (timescales, _wrap(compare_cmd), _wrap(quiz_cmd)):
+        main.add_command(command)
 
 
 def _wrap(command: click.Command) -> click.Command:
@@ -248,138 +252,6 @@ def eval_cmd(suite: str, backend: str, limit: int | None, as_json: bool) -> None
         click.echo(json.dumps(reports if suite == "all" else reports[suite], indent=2))
 
 
-@main.command("compare")
-@click.option("--from", "from_edition", default="2010", show_default=True, help="The older edition.")
-@click.option("--to", "to_edition", default="2018", show_default=True, help="The newer edition.")
-@click.option("--topic", default=None, help='Only changes about this, e.g. "child deaths".')
-@click.option("--authority", default=None, help="Whose documents (default: national).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["md", "csv", "html", "json"]), default="md", show_default=True
-)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
-@click.option(
-    "--summaries",
-    type=click.Choice(["source", "model"]),
-    default="source",
-    show_default=True,
-    help="source: quoted from the passages; model: written by the configured model, then checked.",
-)
-@friendly_errors
-def compare_cmd(
-    from_edition: str,
-    to_edition: str,
-    topic: str | None,
-    authority: str | None,
-    fmt: str,
-    out: Path | None,
-    summaries: str,
-) -> None:
-    """What changed between two editions, point by point, each change with its sources."""
-    from safeguide.compare.comparer import export
-    from safeguide.models import build_model
-    from safeguide.services import build_comparer, build_retriever, build_rules
-
-    settings = get_settings()
-    model = None
-    if summaries == "model":
-        model, _, notice = build_model(settings)
-        if notice:
-            raise click.ClickException(notice)
-    comparer = build_comparer(settings, build_retriever(settings), build_rules(settings), model)
-    comparison = comparer.compare(from_edition, to_edition, topic, authority, "model" if model else "source")
-    if fmt == "json":
-        text = json.dumps(comparison.public(), indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = export(comparison, fmt)[0]
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    write_atomically(out, text.encode())
-    click.echo(
-        f"{len(comparison.changes)} changes ({len(comparison.earlier)} more listed as new in "
-        f"{from_edition}) written to {out} in {comparison.took_ms:.0f} ms",
-        err=True,
-    )
-
-
-@main.command("quiz")
-@click.option(
-    "--n", "n", type=click.IntRange(1, 50), default=10, show_default=True, help="How many questions."
-)
-@click.option("--seed", type=click.IntRange(0, 2**31), default=None, help="Same seed, same quiz.")
-@click.option("--edition", default=None, help="Only this edition, e.g. 2018.")
-@click.option("--authority", default=None, help="Only this area's procedure (or national).")
-@click.option("--doc", "doc_ids", multiple=True, help="Only these documents (repeat).")
-@click.option("--topic", default=None, help="Only questions whose source mentions these words.")
-@click.option(
-    "--difficulty", type=click.Choice(["easy", "medium", "hard"]), default="medium", show_default=True
-)
-@click.option("--reword", is_flag=True, help="Reword stems with the configured model (each checked).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["gift", "moodle-xml", "csv", "xlsx", "html", "json"]),
-    default="gift",
-    show_default=True,
-)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
-@friendly_errors
-def quiz_cmd(
-    n: int,
-    seed: int | None,
-    edition: str | None,
-    authority: str | None,
-    doc_ids: tuple[str, ...],
-    topic: str | None,
-    difficulty: str,
-    reword: bool,
-    fmt: str,
-    out: Path | None,
-) -> None:
-    """Build a cited multiple-choice quiz from the guidance and export it (GIFT, Moodle XML, ...)."""
-    from safeguide.models import build_model
-    from safeguide.quiz.builder import QuizBuilder, QuizRequest
-    from safeguide.quiz.export import export_quiz
-    from safeguide.services import build_comparer, build_retriever, build_rules
-
-    settings = get_settings()
-    retriever = build_retriever(settings)
-    rules = build_rules(settings)
-    model = build_model(settings)[0] if reword else None
-    reviewed = rules.reviewed()  # quiz questions never rest on timescales not yet reviewed
-    builder = QuizBuilder(retriever.reader, reviewed, build_comparer(settings, retriever, rules), model)
-    request = QuizRequest.model_validate(
-        {
-            "n": n, "seed": seed, "edition": edition, "authority": authority,
-            "doc_ids": list(doc_ids) or None,
-            "topic": topic, "difficulty": difficulty, "reword": reword,
-        }
-    )  # fmt: skip
-    questions, report = builder.build(request)
-    seed = report.seed
-    if fmt == "json":
-        data = (json.dumps([q.model_dump() for q in questions], indent=2, ensure_ascii=False) + "\n").encode()
-    else:
-        data = export_quiz(f"safeguide quiz (seed {seed})", questions, fmt)[0]
-    if out is None:
-        if fmt == "xlsx":
-            raise click.UsageError("xlsx is binary: give --out FILE")
-        click.echo(data.decode(), nl=False)
-    else:
-        write_atomically(out, data)
-    click.echo(
-        f"{len(questions)} question(s), seed {seed}, in {report.took_ms:.0f} ms; "
-        f"{report.rejected} of {report.candidates} candidates rejected by the checks"
-        + (
-            f"; {report.reworded} reworded, {report.reword_rejected} rewordings rejected, "
-            f"{report.reword_unchanged} given back unchanged"
-            if reword
-            else ""
-        ),
-        err=True,
-    )
-
-
 @main.group("models")
 def models() -> None:
     """The packaged local language model."""
@@ -417,4 +289,4 @@ def serve_cmd(host: str | None, port: int | None) -> None:
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)
 
 
-_register_timescales()
+_register_features()

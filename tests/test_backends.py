@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from safeguide.chat.chain import NOT_ANSWERED, AnswerChain
+from safeguide.chat.answers import NOT_ANSWERED
+from safeguide.chat.chain import AnswerChain
 from safeguide.models import build_model
 from safeguide.models.providers import openai_compatible
 from safeguide.models.server import ModelServer

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from safeguide.chat.chain import NOT_ANSWERED, AnswerChain
+from safeguide.chat.answers import NOT_ANSWERED
+from safeguide.chat.chain import AnswerChain
 from safeguide.errors import InvalidQuery
 from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.safety import EMERGENCY_NOTICE

@@ -92,3 +92,19 @@ def test_ingest_of_a_missing_manifest_fails_cleanly(tmp_path: Path, monkeypatch:
     assert result.exit_code == 1
     assert "ours.txt has no manifest entry: create ours.toml" in result.output
     assert not (tmp_path / "data" / "index" / "CURRENT").exists()
+
+
+def test_feature_commands_from_their_packages(cli_env: None, tmp_path: Path) -> None:
+    """`quiz` and `compare` live in safeguide/quiz and safeguide/compare; errors stay one line."""
+    quiz = CliRunner().invoke(main, ["quiz", "--n", "2", "--seed", "7", "--format", "json"])
+    assert quiz.exit_code == 0, quiz.output
+    questions = json.loads(quiz.stdout)
+    assert len(questions) == 2 and all(q["citation"]["label"] for q in questions)
+    out = tmp_path / "changes.json"
+    compare = CliRunner().invoke(
+        main, ["compare", "--topic", "child deaths", "--format", "json", "--out", str(out)]
+    )
+    assert compare.exit_code == 0, compare.output
+    assert json.loads(out.read_text())["changes"]
+    bad = CliRunner().invoke(main, ["compare", "--from", "2099"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output and len(bad.output.strip().splitlines()) == 1

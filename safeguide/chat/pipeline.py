@@ -43,7 +43,8 @@ from safeguide.safety import DANGER_NO_GUIDANCE, HARM_REFUSAL, CheckedInput
 from safeguide.timescales.questions import find_timescale_requests
 
 if TYPE_CHECKING:
-    from safeguide.chat.chain import Answer, AnswerChain, Source
+    from safeguide.chat.answers import Answer, Source
+    from safeguide.chat.chain import AnswerChain
 
 STAGES = ("checks", "understand", "route", "compose", "verify", "notices")
 EVENTS = ("checked", "sources", "token")

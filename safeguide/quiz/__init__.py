@@ -2,5 +2,6 @@
 
 - ``builder``: questions from timescale rules and paragraphs, checked against their source;
 - ``store``: saved quizzes;
-- ``export``: Moodle GIFT and XML, CSV, XLSX and a printable sheet.
+- ``export``: Moodle GIFT and XML, CSV, XLSX and a printable sheet;
+- ``cli``: the ``safeguide quiz`` command.
 """

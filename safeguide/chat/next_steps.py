@@ -1,0 +1,148 @@
+"""\"What do I do next?\": the next steps on the pathway, who does each, timed by the area's own rules."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from safeguide.chat.answers import Answer, Source, unique, whose
+from safeguide.chat.pathway import Placement, Step
+from safeguide.chat.timescale_answers import TODAY_WORDS, TimescaleAnswers
+from safeguide.retrieval.citations import find_passage_index
+from safeguide.safety import CheckedInput
+from safeguide.timescales.rules import Rule, due
+
+
+class NextStepAnswers(TimescaleAnswers):
+    """Steps on the pathway (corpus/pathway.toml), each cited and timed where a rule says when."""
+
+    def _step_source(self, sources: list[Source], doc: str, ref: str) -> int | None:
+        reader = self.retriever.reader()
+        idx = find_passage_index(reader.metas, reader.texts, doc, ref, None, "")
+        if idx is None:
+            idx = find_passage_index(reader.metas, reader.texts, doc, None, ref, "")
+        return None if idx is None else self._add_source(sources, reader.result(idx, 0.0, None, None))
+
+    def _step_rule(self, step: Step, authority: str | None) -> Rule | None:
+        """The rule that times a step in the user's area (its own first), if any."""
+        if not step.event:
+            return None
+        applicable = [r for r in self.rules.for_authority(authority) if r.event == step.event]
+        ranked = sorted(
+            applicable, key=lambda r: (r.kind not in ("deadline", "interval"), r.direction != "after")
+        )
+        return ranked[0] if ranked else None
+
+    def _next_steps_answer(
+        self,
+        checked: CheckedInput,
+        placement: Placement,
+        authority: str | None,
+        today: date,
+        notices: list[str],
+    ) -> Answer:
+        assert self.navigator is not None
+        steps = self.navigator.pathway.following(placement.step, authority)
+        sources: list[Source] = []
+        lines = ["Next steps:"]
+        out: list[dict[str, Any]] = []
+        other_areas: set[str] = set()
+        for step in steps:
+            marks: list[int] = []
+            for doc, ref in step.cites:
+                n = self._step_source(sources, doc, ref)
+                if n is not None:
+                    marks.append(n)
+                    source = sources[n - 1]
+                    if authority and source.authority not in ("national", authority.lower()):
+                        other_areas.add(source.authority)
+                if len(marks) == 2:
+                    break
+            timing = ""
+            timed = self._step_timing(step, authority, sources)
+            if timed is not None:
+                rule, n, span = timed
+                if n not in marks:
+                    marks.append(n)
+                timing = f" {span[0].upper()}{span[1:]} ({whose(rule)})."
+                if (
+                    rule.kind == "deadline"
+                    and rule.direction == "after"
+                    and self._starts_today(rule, steps[0], checked.text)
+                ):
+                    result = due(rule, today, self.calendar(authority))
+                    trigger = rule.trigger.replace("-", " ")
+                    lead = (
+                        f"If the {trigger} is today"
+                        if rule.trigger == steps[0].event
+                        else f"The {trigger} was today"
+                    )
+                    timing += f" {lead}: due by {result.due_text}."
+                    out.append(self._timescale_out(rule, today, result))
+                    notices.extend(result.warnings)
+                notices.extend(self._rule_notices(rule))
+            if not marks:
+                continue  # a step is given only with a paragraph that says so
+            cite = "".join(f" [{m}]" for m in marks)
+            lines.append(f"{len(lines)}. {step.name}: {step.who}.{timing}{cite}")
+        if other_areas:
+            notices.append(
+                "Some steps cite another area's procedure ("
+                + ", ".join(sorted(a.title() for a in other_areas))
+                + "): check your own area's procedure for the same step."
+            )
+        notices.extend(self._edition_notices(sources))
+        provenance = self._provenance(sources, [t["rule_id"] for t in out], None)
+        provenance["pathway"] = {"step": placement.step.id, "score": round(placement.score, 3)}
+        return Answer(
+            "\n".join(lines), sources, out, False, unique(notices), self.mode, provenance, checked.text
+        )
+
+    def _step_timing(
+        self, step: Step, authority: str | None, sources: list[Source]
+    ) -> tuple[Rule, int, str] | None:
+        """The rule that times a step, the number of its cited paragraph, and the span in words ("10
+        working days after the icpc"); None without a rule or when its paragraph is not held: a timescale
+        is stated only with the paragraph that sets it."""
+        rule = self._step_rule(step, authority)
+        if rule is None:
+            return None
+        c = rule.citation
+        n = self._step_source(sources, c.doc_id, c.paragraph or c.heading or "")
+        if n is None:
+            return None
+        if rule.kind == "interval":
+            return rule, n, f"at least every {rule.duration_text()}"
+        return rule, n, f"{rule.duration_text()} {rule.direction} the {rule.trigger.replace('-', ' ')}"
+
+    @staticmethod
+    def _starts_today(rule: Rule, now: Step, question: str) -> bool:
+        """Whether a step's timescale starts today: it counts from the step being taken now, or the
+        question says its trigger happened today ("I phoned the referral in this morning")."""
+        if rule.trigger == now.event:
+            return True
+        trigger_named = rule.trigger.replace("-", " ") in question.lower() or (
+            rule.trigger == "referral" and "referr" in question.lower()
+        )
+        return trigger_named and TODAY_WORDS.search(question) is not None
+
+    def _append_next_steps(self, result: Answer, requests: list[Any], authority: str | None) -> None:
+        """ "... and what comes after?": the steps after the deadline asked about, with their timescales
+        but no dates (they count from the event actually held, not from its deadline)."""
+        assert self.navigator is not None
+        asked = {self.rules.get(r.rule_id).event for r in requests}
+        first = next((s for s in self.navigator.pathway.steps.values() if s.event in asked), None)
+        if first is None:
+            return
+        after = [s for s in self.navigator.pathway.following(first, authority) if s.id != first.id]
+        if not after:
+            return
+        lines = ["After that:"]
+        for number, step in enumerate(after, start=1):
+            marks = [n for doc, ref in step.cites[:2] if (n := self._step_source(result.citations, doc, ref))]
+            timed = self._step_timing(step, authority, result.citations)
+            if timed is not None and timed[1] not in marks:
+                marks.append(timed[1])
+            timing = f" ({timed[2]})" if timed is not None else ""
+            lines.append(f"{number}. {step.name}{timing}." + "".join(f" [{m}]" for m in marks))
+        result.answer += "\n" + "\n".join(lines)
