@@ -22,7 +22,8 @@ from api.timescales import router as timescales_router
 from safeguide.chat.conversations import ConversationStore
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
 from safeguide.models import build_model, close_model
-from safeguide.quiz.builder import QuizBuilder, QuizError
+from safeguide.quiz.builder import QuizBuilder
+from safeguide.quiz.questions import QuizError
 from safeguide.quiz.store import QuizStore, UnknownQuiz
 from safeguide.retrieval.hybrid import Filters, PassageOut
 from safeguide.services import build_chain, build_retriever, build_rules, documents_status

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import ComparerDep
-from safeguide.compare.comparer import Comparison, export
+from safeguide.compare.changes import Comparison
+from safeguide.compare.export import export
 
 router = APIRouter(prefix="/api/compare", tags=["compare"])
 

@@ -9,8 +9,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import QuizBuilderDep, QuizStoreDep
-from safeguide.quiz.builder import Question, QuizError, QuizRequest, check_question
 from safeguide.quiz.export import FORMATS, export_quiz
+from safeguide.quiz.questions import Question, QuizError, QuizRequest, check_question
 from safeguide.quiz.store import StoredQuiz
 from safeguide.safety import redact
 

@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from eval.retrieval import HERE
-from safeguide.compare.comparer import Change, Comparer
+from safeguide.compare.changes import Change
+from safeguide.compare.comparer import Comparer
 from safeguide.retrieval.citations import normalise
 
 LABELS = HERE / "golden" / "changes.jsonl"

@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from safeguide.quiz.builder import QuizBuilder, QuizRequest, check_question
+from safeguide.quiz.builder import QuizBuilder
+from safeguide.quiz.questions import QuizRequest, check_question
 
 SEEDS = (1, 2, 3, 4, 5)
 

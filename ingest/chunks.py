@@ -6,8 +6,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from ingest.lines import Paragraph, Style
 from ingest.manifest import DocumentManifest
-from ingest.paragraphs import Paragraph, Style
 
 
 @dataclass(frozen=True)

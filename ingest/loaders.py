@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from ingest.paragraphs import Line
+from ingest.lines import Line
 from safeguide.errors import UnsupportedDocument
 
 SUPPORTED = (".txt", ".md", ".pdf", ".docx")

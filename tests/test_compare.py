@@ -17,18 +17,18 @@ import pytest
 
 from eval.compare import load_labels, score
 from safeguide.chat.chain import AnswerChain
-from safeguide.compare.comparer import (
+from safeguide.compare.changes import (
     CHANGE_WORDS,
     GENERIC_WORDS,
-    Comparer,
     Comparison,
     classify,
     describe_edits,
-    export,
     load_curated,
     split_pair,
     topic_matches,
 )
+from safeguide.compare.comparer import Comparer
+from safeguide.compare.export import export
 from safeguide.errors import CorpusError, InvalidQuery
 from safeguide.retrieval.citations import normalise
 from safeguide.retrieval.hybrid import HybridRetriever, tokenize
@@ -299,7 +299,7 @@ def test_api_compare_contract(server: str) -> None:
 
 def test_summaries_are_words_of_the_sources_not_invented() -> None:
     # The support check itself must be able to fail.
-    from safeguide.compare.comparer import Change, CitedSide
+    from safeguide.compare.changes import Change, CitedSide
 
     side = CitedSide(
         doc_id="d", paragraph=None, heading="h", citation="c", edition="2018", text="Panels review deaths.",

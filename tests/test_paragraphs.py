@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest.lines import Line, Paragraph, Style
 from ingest.loaders import load_lines
-from ingest.paragraphs import Line, Paragraph, Style, detect_style, parse_paragraphs
+from ingest.paragraphs import detect_style, parse_paragraphs
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 S0, S1, S2, S3, S4 = (

@@ -21,16 +21,9 @@ from hypothesis import strategies as st
 
 from safeguide.compare.comparer import Comparer
 from safeguide.errors import InvalidQuery
-from safeguide.quiz.builder import (
-    Question,
-    QuizBuilder,
-    QuizCitation,
-    QuizError,
-    QuizRequest,
-    backed,
-    check_question,
-)
+from safeguide.quiz.builder import QuizBuilder
 from safeguide.quiz.export import export_quiz, gift
+from safeguide.quiz.questions import Question, QuizCitation, QuizError, QuizRequest, backed, check_question
 from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.timescales.rules import RuleSet
 from tests.conftest import CORPUS

@@ -37,7 +37,7 @@ def compare_cmd(
     summaries: str,
 ) -> None:
     """What changed between two editions, point by point, each change with its sources."""
-    from safeguide.compare.comparer import export
+    from safeguide.compare.export import export
     from safeguide.models import build_model
     from safeguide.services import build_comparer, build_retriever, build_rules
 

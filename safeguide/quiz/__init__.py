@@ -1,6 +1,8 @@
 """Induction quizzes for trainers, each question grounded in one paragraph.
 
-- ``builder``: questions from timescale rules and paragraphs, checked against their source;
+- ``questions``: what a question and a quiz request are, and the checks every question must pass;
+- ``builder``: candidate questions from timescale rules, roles, definitions and edition changes;
+- ``options``: plausible wrong answers and a question's options assembled;
 - ``store``: saved quizzes;
 - ``export``: Moodle GIFT and XML, CSV, XLSX and a printable sheet;
 - ``cli``: the ``safeguide quiz`` command.

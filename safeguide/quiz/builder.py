@@ -24,24 +24,40 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from safeguide.chat.prompts import load_prompt
 from safeguide.chat.verify import split_sentences
-from safeguide.compare.comparer import Comparer, one_line, stable_id
+from safeguide.compare.changes import one_line, stable_id
+from safeguide.compare.comparer import Comparer
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.models import ChatModel
-from safeguide.retrieval.citations import find_passage_index, normalise, passage_at
+from safeguide.quiz.options import (
+    _NEIGHBOUR_UNITS,
+    _NOT_TERMS,
+    _PAGE_REF,
+    _assemble,
+    _citation,
+    _duration,
+    _edition,
+    _pick_wrong,
+    _role_name,
+    _same_role,
+)
+from safeguide.quiz.questions import (
+    OPTION_CHARS,
+    Difficulty,
+    Question,
+    QuizCitation,
+    QuizError,
+    QuizRequest,
+    check_question,
+    supports,
+)
+from safeguide.retrieval.citations import find_passage_index, normalise
 from safeguide.retrieval.hybrid import IndexReader, tokenize
 from safeguide.timescales.rules import UNIT_WORDS, Rule, RuleSet
 
-Difficulty = Literal["easy", "medium", "hard"]
-MAX_QUESTIONS = 50
-OPTIONS = 4
-OPTION_CHARS = 160  # an option longer than this is cut at a word, with “ …”
-EDITION_LABEL = {"pre-2010": "guidance before WT 2010"}
 # Roles and agencies a "who does this?" question may ask about, and offer as wrong answers.
 # fmt: off
 ROLES = (
@@ -62,81 +78,6 @@ _DEFINITION = re.compile(
     r"^(?P<term>[A-Z][\w' -]{2,60}?)\s+(?:is defined as|are those|means|refers to)\s*:?\s+"
     r"(?P<what>.{20,220}?)\.?$"
 )
-
-
-class QuizCitation(BaseModel):
-    doc_id: str
-    paragraph: str | None
-    label: str
-    text: str
-    heading: str = ""
-    edition: str = ""
-
-
-class Question(BaseModel):
-    id: str
-    kind: Literal["timescale", "responsibility", "definition", "change"]
-    stem: str
-    options: list[str]
-    answer_index: int
-    feedback: list[str]
-    citation: QuizCitation
-    evidence: str = Field(default="", description="The words of the cited text that make the answer right.")
-    reworded: bool = False
-
-
-class QuizRequest(BaseModel):
-    n: int = Field(default=10, ge=1, le=MAX_QUESTIONS)
-    seed: int | None = Field(default=None, ge=0, le=2**31)
-    doc_ids: list[str] | None = Field(default=None, max_length=50)
-    edition: str | None = Field(default=None, max_length=20)
-    authority: str | None = Field(default=None, max_length=60)
-    topic: str | None = Field(default=None, max_length=200)
-    difficulty: Difficulty = "medium"
-    reword: bool = Field(default=False, description="With a model: reword stems (each checked).")
-
-
-class QuizError(SafeguideError):
-    """The scope holds too few questions, or an edit would break a question."""
-
-
-# ------------------------------------------------------------------------------------------------- checks
-
-
-def supports(answer: str, text: str) -> bool:
-    """Are the right answer's words in the cited text? (Numbers folded: "fifteen" = "15".)"""
-    want = set(tokenize(answer))
-    return bool(want) and want <= set(tokenize(text))
-
-
-def backed(right: str, evidence: str, text: str) -> bool:
-    """The right answer is in the cited text, or the evidence phrase is, and the answer is the evidence's:
-    every number of the answer and at least half its words ("6 weeks" from "six-weekly")."""
-    if supports(right, text):
-        return True
-    if not evidence or not supports(evidence, text):
-        return False
-    mine, theirs = set(tokenize(right)), set(tokenize(evidence))
-    numbers = {t for t in mine if t.isdigit()}
-    return numbers <= theirs and len(mine & theirs) * 2 >= len(mine)
-
-
-def check_question(q: Question) -> list[str]:
-    """Why a question cannot be used (empty when it can)."""
-    problems = []
-    if not q.stem.strip():
-        problems.append("the stem is empty")
-    if len(q.options) < OPTIONS:
-        problems.append(f"it needs at least {OPTIONS} options")
-    if len({normalise(o) for o in q.options}) != len(q.options) or any(not o.strip() for o in q.options):
-        problems.append("the options must be distinct and not empty")
-    if not 0 <= q.answer_index < len(q.options):
-        problems.append("the right answer must be one of the options")
-    elif not backed(q.options[q.answer_index], q.evidence, q.citation.text):
-        problems.append("the cited text does not back the right answer")
-    if len(q.feedback) != len(q.options):
-        problems.append("each option needs its feedback")
-    return problems
 
 
 # ---------------------------------------------------------------------------------------------- the builder
@@ -471,116 +412,6 @@ class QuizBuilder:
             return q
         report.reworded += 1
         return q.model_copy(update={"stem": reply, "reworded": True})
-
-
-# ------------------------------------------------------------------------------------------------- helpers
-
-_NEIGHBOUR_UNITS = {
-    "working_days": ("calendar_days", "weeks"),
-    "calendar_days": ("working_days", "weeks"),
-    "weeks": ("working_days", "months"),
-    "months": ("weeks", "years"),
-    "hours": ("working_days", "minutes"),
-    "minutes": ("hours",),
-    "years": ("months",),
-}
-_PAGE_REF = re.compile(r"\s*\((?:p ?\d+[^)]*|\d+\.\d+[^)]*)\)")
-_NOT_TERMS = {
-    "this",
-    "it",
-    "there",
-    "that",
-    "these",
-    "the plan",
-    "the report",
-    "the guidance",
-    "this section",
-}
-
-
-def _duration(amount: int, unit: str) -> str:
-    one, many = UNIT_WORDS[unit]
-    return f"{amount} {one if amount == 1 else many}"
-
-
-def _edition(edition: str) -> str:
-    return EDITION_LABEL.get(edition, f"WT {edition}")
-
-
-def _role_name(agent: str) -> str:
-    a = re.sub(r"^(?:The|the|A|a|All|Each|Every)\s+", "", agent).strip()
-    return a[0].upper() + a[1:] if a[:1].islower() else a
-
-
-def _same_role(a: str, b: str) -> bool:
-    """ "LSCB" and "LSCBs", "chair" and "conference chair": too close to be a fair wrong answer."""
-    x, y = normalise(a).rstrip("s"), normalise(b).rstrip("s")
-    return x in y or y in x
-
-
-def _citation(reader: IndexReader, i: int) -> QuizCitation:
-    return QuizCitation(
-        **passage_at(reader.metas, reader.texts, i).public(), edition=reader.metas[i]["edition"]
-    )
-
-
-def _pick_wrong(
-    right: str,
-    near: list[tuple[str, str]],
-    far: list[tuple[str, str]],
-    rng: random.Random,
-    difficulty: Difficulty,
-) -> list[tuple[str, str]] | None:
-    """Three distinct wrong answers, none equal to the right one. Hard: near misses first; easy: far ones."""
-    seen = {normalise(right)}
-
-    def unique(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        out = []
-        for text, why in items:
-            if normalise(text) not in seen and text.strip():
-                seen.add(normalise(text))
-                out.append((text, why))
-        return out
-
-    near_u = unique(list(near))
-    far_u = unique(list(far))
-    rng.shuffle(near_u)
-    rng.shuffle(far_u)
-    if difficulty == "hard":
-        order = near_u + far_u
-    elif difficulty == "easy":
-        order = far_u + near_u
-    else:
-        order = near_u[:2] + far_u + near_u[2:]
-    if len(order) < OPTIONS - 1:
-        return None
-    return order[: OPTIONS - 1]
-
-
-def _assemble(
-    kind: Literal["timescale", "responsibility", "definition", "change"],
-    qid: str,
-    stem: str,
-    right: str,
-    right_feedback: str,
-    wrong: list[tuple[str, str]],
-    cite: QuizCitation,
-    rng: random.Random,
-    evidence: str = "",
-) -> Question:
-    options = [(right, right_feedback)] + [(t, f"Not this: {why}.") for t, why in wrong]
-    rng.shuffle(options)
-    answer = next(i for i, (t, _) in enumerate(options) if t == right)
-    return Question(
-        id=qid,
-        kind=kind,
-        stem=stem,
-        options=[t for t, _ in options],
-        answer_index=answer,
-        feedback=[f for _, f in options],
-        citation=cite,
-        evidence=evidence,
-    )
 
 
 def _made(cand: Candidate, seed: int, difficulty: Difficulty) -> tuple[Question | None, list[str]]:

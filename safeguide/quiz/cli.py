@@ -46,8 +46,9 @@ def quiz_cmd(
 ) -> None:
     """Build a cited multiple-choice quiz from the guidance and export it (GIFT, Moodle XML, ...)."""
     from safeguide.models import build_model
-    from safeguide.quiz.builder import QuizBuilder, QuizRequest
+    from safeguide.quiz.builder import QuizBuilder
     from safeguide.quiz.export import export_quiz
+    from safeguide.quiz.questions import QuizRequest
     from safeguide.services import build_comparer, build_retriever, build_rules
 
     settings = get_settings()

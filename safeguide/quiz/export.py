@@ -14,7 +14,7 @@ from html import escape
 from xml.etree import ElementTree as ET
 
 from safeguide.errors import InvalidQuery
-from safeguide.quiz.builder import Question
+from safeguide.quiz.questions import Question
 
 FORMATS = {
     "gift": ("text/plain; charset=utf-8", "gift"),

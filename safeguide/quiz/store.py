@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from safeguide.errors import SafeguideError
 from safeguide.files import open_database
-from safeguide.quiz.builder import Question, QuizRequest
+from safeguide.quiz.questions import Question, QuizRequest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quizzes (

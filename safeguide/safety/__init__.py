@@ -15,7 +15,8 @@ from safeguide.safety.patterns import (
     looks_like_injection,
     strip_hidden,
 )
-from safeguide.safety.pii import Finding, nhs_number_is_valid, redact
+from safeguide.safety.pii import Finding, redact
+from safeguide.safety.shapes import nhs_number_is_valid
 
 __all__ = [
     "DANGER_NO_GUIDANCE",
