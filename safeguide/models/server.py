@@ -326,6 +326,13 @@ class ModelServer:
             if self._probe(url):
                 misses = 0
                 continue
+            try:
+                # A process killed mid-answer closes its sockets a moment before it can be reaped: give it
+                # that moment, so a crash is reported as the crash it was, not as a hang.
+                code = self._proc.wait(timeout=1.0)
+                return f"the model process {describe_exit(code)}{self._log_tail()}"
+            except subprocess.TimeoutExpired:
+                pass
             misses += 1
             # One missed probe after a failed request, or two in a row otherwise, is a hang.
             if misses >= (1 if woken else 2):
