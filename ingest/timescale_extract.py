@@ -301,9 +301,8 @@ def _sentence_statements(
                 problems,
             )
         )
-        previous_end = (
-            end  # the next clause starts after this one's trigger ("..., and then every six weeks")
-        )
+        # The next clause starts after this one's trigger ("..., and then every six weeks").
+        previous_end = end
         previous_trigger = trigger
     for m in FREQUENCY.finditer(sentence):
         after_cue = re.search(

@@ -248,3 +248,12 @@ def test_the_pipeline_is_a_langchain_runnable_of_named_stages(retriever: HybridR
     runnable = chain(retriever).pipeline.runnable
     names = [node.name for node in runnable.get_graph().nodes.values()]
     assert [n for n in names if n in STAGES] == list(STAGES)
+
+
+def test_an_edition_question_searches_each_edition_and_counts_it(retriever: HybridRetriever) -> None:
+    """No comparer here, so "between 2010 and 2018" is answered from each edition's own search: the
+    shared search is not made as well, and provenance counts what ran."""
+    counting = CountingRetriever(retriever.location, retriever.embedder)
+    CountingRetriever.searches = 0
+    a = chain(counting).answer("What changed about serious case reviews between 2010 and 2018?", today=TODAY)
+    assert a.provenance["searches"] == CountingRetriever.searches >= 1

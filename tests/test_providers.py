@@ -5,7 +5,6 @@ Azure falling back with a reason when they cannot be reached or are not configur
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +17,7 @@ from langchain_core.messages import AIMessage
 
 from safeguide.errors import ModelUnavailable
 from safeguide.models import LangChainModel, build_model
-from safeguide.models.server import ModelServer
+from safeguide.models.server import ModelServer, free_loopback_port
 from safeguide.settings import Settings
 
 HELLO = [{"role": "user", "content": "Say hello."}]
@@ -43,14 +42,8 @@ def test_a_failing_provider_is_model_unavailable_with_its_reason() -> None:
     assert model.last_error and "the test provider failed" in model.last_error
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_ollama_that_is_not_running_is_a_reason_not_a_crash() -> None:
-    port = _closed_port()
+    port = free_loopback_port()  # nothing listens there
     model, mode, notice = build_model(
         Settings(llm_backend="ollama", llm_model="qwen2.5:1.5b", llm_base_url=f"http://127.0.0.1:{port}")
     )

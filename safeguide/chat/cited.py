@@ -49,19 +49,22 @@ def clean_draft(draft: str) -> str:
 class CitedAnswers(ChainCore):
     """Passages, a draft, and the checks every sentence of it must pass."""
 
-    def _sources(self, turn: Turn, found: list[SearchResult]) -> list[Source]:
-        """The passages a cited answer rests on: the question's search, or for "what changed between 2010
-        and 2018" with no edition chosen, the best two of each edition named."""
+    def _sources(self, turn: Turn, search: Callable[[], list[SearchResult]]) -> list[Source]:
+        """The passages a cited answer rests on: the question's one shared search, or for "what changed
+        between 2010 and 2018" with no edition chosen, instead the best two of each edition named (one
+        search per edition, counted in the turn's searches)."""
         years = sorted(set(YEARS.findall(turn.text)))
-        results = found[: self.k]
         if bool(COMPARE.search(turn.text)) and len(years) >= 2 and not turn.edition:
             held = set(self.retriever.reader().editions)
             query = self._search_text(turn.text)
             filters = [Filters(edition=year, authority=turn.authority) for year in years if year in held]
             results = [r for f in filters for r in self.retriever.search(query, k=2, filters=f)]
+            turn.searches += len(filters)
             turn.notices.append(
                 "This compares editions: each sentence names the edition its source belongs to."
             )
+        else:
+            results = search()[: self.k]
         sources: list[Source] = []
         for r in results:
             self._add_source(sources, r)

@@ -241,7 +241,7 @@ class Pipeline:
         if turn.route != "retrieval":
             return turn
         started = time.perf_counter()
-        turn.sources = chain._sources(turn, self.search(turn))
+        turn.sources = chain._sources(turn, lambda: self.search(turn))
         turn.timings["retrieval_ms"] = _ms(started)
         dispatch_custom_event("sources", turn.sources, config=config)
         started = time.perf_counter()
