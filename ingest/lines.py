@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -136,3 +136,10 @@ def _similar(a: str, b: str) -> bool:
 def _count(dropped: dict[str, int], reason: str) -> bool:
     dropped[reason] = dropped.get(reason, 0) + 1
     return False
+
+
+def _next_nonblank(lines: Sequence[Line], i: int) -> int | None:
+    j = i + 1
+    while j < len(lines) and not lines[j].text.strip():
+        j += 1
+    return j if j < len(lines) else None

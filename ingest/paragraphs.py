@@ -27,6 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from ingest.hierarchical import _parse_hierarchical
 from ingest.lines import (
     HIER_ALONE,
     HIER_TEXT,
@@ -41,12 +42,7 @@ from ingest.lines import (
     _strip_bullet,
     clean_inline,
 )
-from ingest.styles import (
-    _parse_bracketed,
-    _parse_headings,
-    _parse_hierarchical,
-    _parse_plain,
-)
+from ingest.styles import _parse_bracketed, _parse_headings, _parse_plain
 
 # --------------------------------------------------------------------------------------------------
 # Style detection

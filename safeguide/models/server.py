@@ -24,9 +24,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -35,45 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
-
 from safeguide.errors import ModelUnavailable
+from safeguide.models.process import ServerProcess, describe_exit, free_loopback_port
+
+__all__ = ["ModelServer", "ServerStatus", "describe_exit", "free_loopback_port"]
 
 log = logging.getLogger("safeguide.models.server")
 
 State = Literal["starting", "ready", "down", "stopped"]
-# What llama.cpp prints about the CPU it runs on, e.g. "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | ..."
-SYSTEM_INFO = re.compile(r"^.*?(CPU\s*:.*)$")
-ACCESS_LOG = re.compile(r'^INFO:\s+[\d.]+:\d+ - "')  # uvicorn's per-request lines say nothing of a crash
-
-
-def describe_exit(code: int) -> str:
-    """`-11` -> "killed by signal 11 (SIGSEGV)"; `1` -> "exit status 1"."""
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = "unknown signal"
-        return f"killed by signal {-code} ({name})"
-    return f"exit status {code}"
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the model server gets SIGKILL when the thread that started it ends (even by SIGKILL)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def free_loopback_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -125,26 +91,29 @@ class ModelServer:
             raise ModelUnavailable(
                 f"no model file at {model_path} (SAFEGUIDE_LLM_MODEL_PATH): run `safeguide models fetch`"
             )
-        self.model_path = model_path
-        self.alias = alias
-        self.log_path = log_path
-        self.threads = threads or os.cpu_count() or 1
-        self.n_ctx = n_ctx
         # One port for the supervisor's lifetime: clients keep the same URL across restarts.
-        self.port = port or free_loopback_port()
+        self.process = ServerProcess(
+            model_path=model_path,
+            log_path=log_path,
+            port=port or free_loopback_port(),
+            alias=alias,
+            threads=threads or os.cpu_count() or 1,
+            n_ctx=n_ctx,
+            probe_timeout=probe_timeout,
+            python=python,
+        )
+        self.model_path = model_path
+        self.url = self.process.url
         self.start_timeout = start_timeout
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
         self.max_backoff = max_backoff
         self.stable_after = stable_after
-        self.python = python
-        self.url = f"http://127.0.0.1:{self.port}"
         self._status = ServerStatus(url=self.url)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._ready = threading.Event()
-        self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------------ public
@@ -197,13 +166,13 @@ class ModelServer:
         return self._status.pid
 
     def stop(self) -> None:
-        if self._stop.is_set() and self._proc is None:
+        if self._stop.is_set() and self.process.pid is None:
             return
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        self._kill()
+        self.process.kill()
         with self._lock:
             self._status.state = "stopped"
             self._status.pid = None
@@ -235,54 +204,19 @@ class ModelServer:
 
     def _run_once(self) -> str:
         """Start the server, watch it until it fails; return why it failed."""
-        url = self.url
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [
-            self.python,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(self.model_path),
-            "--model_alias",
-            self.alias,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--n_ctx",
-            str(self.n_ctx),
-            "--n_threads",
-            str(self.threads),
-            "--n_threads_batch",
-            str(self.threads),
-            # One answer must never cancel another user's streamed answer (the server's default does).
-            "--interrupt_requests",
-            "False",
-        ]
         t0 = time.monotonic()
-        with open(self.log_path, "ab") as out:
-            out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(command)}\n".encode())
-            out.flush()
-            self._proc = subprocess.Popen(
-                command,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: a kill reaches every child
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                env={**os.environ, "HF_HUB_OFFLINE": "1"},
-            )
+        pid = self.process.spawn()
         with self._lock:
             self._status.state = "starting"
             self._status.reason = None
-            self._status.pid = self._proc.pid
-        log.info("starting the local model server: pid %d, %s, %s", self._proc.pid, url, self.model_path.name)
+            self._status.pid = pid
+        log.info("starting the local model server: pid %d, %s, %s", pid, self.url, self.model_path.name)
         try:
-            failure = self._wait_started(url, t0)
+            failure = self._wait_started(t0)
             if failure:
                 return failure
             elapsed = time.monotonic() - t0
-            cpu = self._cpu_line()
+            cpu = self.process.cpu_line()
             with self._lock:
                 self._status.state = "ready"
                 self._status.ready_at = time.monotonic()
@@ -292,47 +226,50 @@ class ModelServer:
             log.info(
                 "local model ready in %.1f s: pid %d at %s/v1, model %s, %d threads; %s",
                 elapsed,
-                self._proc.pid,
-                url,
+                pid,
+                self.url,
                 self.model_path.name,
-                self.threads,
+                self.process.threads,
                 cpu or "CPU features not reported",
             )
-            return self._watch(url)
+            return self._watch()
         finally:
-            self._kill()
+            self.process.kill()
 
-    def _wait_started(self, url: str, t0: float) -> str | None:
-        assert self._proc is not None
+    def _ended(self, how: str = "", wait: float = 0.0) -> str | None:
+        """Why the process is gone, if it is."""
+        code = self.process.exit_code(wait)
+        if code is None:
+            return None
+        return f"the model process {describe_exit(code)}{how}{self.process.log_tail()}"
+
+    def _wait_started(self, t0: float) -> str | None:
         while time.monotonic() - t0 < self.start_timeout:
-            code = self._proc.poll()
-            if code is not None:
-                return f"the model process {describe_exit(code)} while starting{self._log_tail()}"
-            if self._probe(url):
+            ended = self._ended(" while starting")
+            if ended:
+                return ended
+            if self.process.answers():
                 return None
             if self._stop.wait(0.25):
                 return "stopped"
-        return f"the model server did not start within {self.start_timeout:.0f} s{self._log_tail()}"
+        return f"the model server did not start within {self.start_timeout:.0f} s{self.process.log_tail()}"
 
-    def _watch(self, url: str) -> str:
-        assert self._proc is not None
+    def _watch(self) -> str:
         misses = 0
         while not self._stop.is_set():
             woken = self._wake.wait(self.probe_interval)
             self._wake.clear()
-            code = self._proc.poll()
-            if code is not None:
-                return f"the model process {describe_exit(code)}{self._log_tail()}"
-            if self._probe(url):
+            ended = self._ended()
+            if ended:
+                return ended
+            if self.process.answers():
                 misses = 0
                 continue
-            try:
-                # A process killed mid-answer closes its sockets a moment before it can be reaped: give it
-                # that moment, so a crash is reported as the crash it was, not as a hang.
-                code = self._proc.wait(timeout=1.0)
-                return f"the model process {describe_exit(code)}{self._log_tail()}"
-            except subprocess.TimeoutExpired:
-                pass
+            # A process killed mid-answer closes its sockets a moment before it can be reaped: give it
+            # that moment, so a crash is reported as the crash it was, not as a hang.
+            ended = self._ended(wait=1.0)
+            if ended:
+                return ended
             misses += 1
             # One missed probe after a failed request, or two in a row otherwise, is a hang.
             if misses >= (1 if woken else 2):
@@ -341,41 +278,3 @@ class ModelServer:
                     "it was stopped and will be restarted"
                 )
         return "stopped"
-
-    def _probe(self, url: str) -> bool:
-        try:
-            return httpx.get(url + "/openapi.json", timeout=self.probe_timeout).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            proc.kill()
-        proc.wait(timeout=10)
-
-    def _log_lines(self, n: int, window: int = 16384) -> list[str]:
-        try:
-            with open(self.log_path, "rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, fh.tell() - window))
-                text = fh.read().decode("utf-8", "replace")
-        except OSError:
-            return []
-        run = text.rsplit("=== ", 1)[-1]  # this start only
-        return [line for line in run.splitlines()[1:] if line.strip() and not ACCESS_LOG.match(line)][-n:]
-
-    def _log_tail(self) -> str:
-        lines = self._log_lines(3)
-        return f" (log: {' / '.join(line.strip()[:160] for line in lines)})" if lines else ""
-
-    def _cpu_line(self) -> str | None:
-        for line in self._log_lines(2000, window=1 << 20):
-            match = SYSTEM_INFO.match(line)
-            if match and "=" in match.group(1):
-                return match.group(1).strip()
-        return None
