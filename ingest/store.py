@@ -39,10 +39,11 @@ from ingest.manifest import CorpusDocument, check_unique, describe, document_fil
 from ingest.paragraphs import parse_paragraphs
 from ingest.timescale_extract import Vocabulary, find_statements, rules_from
 from safeguide.errors import CorpusError, IndexNotReady
+from safeguide.retrieval.glossary import defined_terms
 
 COLLECTION = "safeguide-chunks"
 # Bump when parsing, chunking or the embedded text changes: every document is then re-ingested.
-PIPELINE_VERSION = "4"  # 4: page furniture removed; timescales read at ingest
+PIPELINE_VERSION = "5"  # 4: page furniture removed; timescales read at ingest; 5: defined terms read
 STATE_FILE = "state.json"
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 
@@ -81,6 +82,8 @@ class DocumentState:
     # that did not map onto the event vocabulary, listed rather than guessed.
     timescales: list[dict[str, Any]] = field(default_factory=list)
     unmapped_timescales: list[dict[str, Any]] = field(default_factory=list)
+    # Terms the document defines, as [acronym, long form]: "Child Death Overview Panel (CDOP)".
+    terms: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -177,6 +180,7 @@ class ParsedDocument:
     dropped: dict[str, int]
     timescales: list[dict[str, Any]] = field(default_factory=list)
     unmapped_timescales: list[dict[str, Any]] = field(default_factory=list)
+    terms: list[list[str]] = field(default_factory=list)
 
 
 def parse_document(
@@ -192,6 +196,7 @@ def parse_document(
     if not result.paragraphs:
         raise CorpusError(f"{document.path.name}: no paragraphs found in the text")
     chunks = make_chunks(document.manifest, result.style, result.paragraphs)
+    terms = sorted({pair for p in result.paragraphs for pair in defined_terms(p.text)})
     rules: list[dict[str, Any]] = []
     unmapped: list[dict[str, Any]] = []
     if vocabulary is not None:
@@ -202,7 +207,9 @@ def parse_document(
             whole[key] = replace(whole[key], text=whole[key].text + " " + p.text) if key in whole else p
         statements = find_statements(document.manifest.id, whole.values(), vocabulary)
         rules, unmapped = rules_from(statements, document.manifest, vocabulary)
-    return ParsedDocument(document, chunks, result.style.value, result.dropped, rules, unmapped)
+    return ParsedDocument(
+        document, chunks, result.style.value, result.dropped, rules, unmapped, [list(t) for t in terms]
+    )
 
 
 def ingest(
@@ -301,6 +308,7 @@ def ingest(
                 dropped=parsed[i].dropped,
                 timescales=parsed[i].timescales,
                 unmapped_timescales=parsed[i].unmapped_timescales,
+                terms=parsed[i].terms,
             )
             for i in added + changed
         ] + [

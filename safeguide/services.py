@@ -20,6 +20,7 @@ from safeguide.compare.comparer import Comparer
 from safeguide.errors import CorpusError, IndexNotReady
 from safeguide.models import ChatModel
 from safeguide.retrieval.citations import CitedPassage, find_passage
+from safeguide.retrieval.glossary import Glossary
 from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.settings import Settings
 from safeguide.timescales.calendar import WorkingCalendar, default_calendar
@@ -45,7 +46,19 @@ def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Hyb
         embedder or build_embedder(settings),
         max_query_chars=settings.max_query_chars,
         max_k=settings.max_k,
+        glossary=load_glossary(settings),
     )
+
+
+def load_glossary(settings: Settings) -> Glossary | None:
+    """`glossary.toml` in the corpus folder, if there is one (a bad file stops the start, saying why)."""
+    path = settings.corpus_dir / "glossary.toml"
+    if not path.exists():
+        return None
+    try:
+        return Glossary.load(path)
+    except ValueError as exc:
+        raise CorpusError(str(exc)) from exc
 
 
 def documents_status(settings: Settings) -> dict[str, Any]:

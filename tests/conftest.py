@@ -69,9 +69,13 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: i
 @pytest.fixture(scope="session")
 def retriever(corpus_index, embedder):  # type: ignore[no-untyped-def]
     from ingest.store import IndexLocation
+    from safeguide.retrieval.glossary import Glossary
     from safeguide.retrieval.hybrid import HybridRetriever
 
-    return HybridRetriever(IndexLocation(corpus_index / "index"), embedder)
+    # As the app builds it (services.build_retriever): with the corpus glossary.
+    return HybridRetriever(
+        IndexLocation(corpus_index / "index"), embedder, glossary=Glossary.load(CORPUS / "glossary.toml")
+    )
 
 
 @pytest.fixture

@@ -6,13 +6,24 @@ from pathlib import Path
 
 import pytest
 
-from eval.retrieval import Passage, evaluate, load_golden, matches, names_paragraph, safeguide_search
+from eval.retrieval import (
+    HELDOUT,
+    Passage,
+    evaluate,
+    load_golden,
+    matches,
+    names_paragraph,
+    safeguide_search,
+)
 from ingest.store import IndexLocation
 from safeguide.retrieval.hybrid import HybridRetriever
 
-# A little under the figures measured on 2026-11-23 on 82 questions (hit@1 0.62, hit@5 0.93, MRR 0.74,
-# para_accuracy 0.88): a change that makes retrieval worse fails CI. Raise them when retrieval improves.
-GATE = {"hit@1": 0.58, "hit@5": 0.89, "mrr": 0.70, "para_accuracy": 0.84}
+# A little under the figures measured on 2026-11-24 on 82 questions with the glossary (hit@1 0.65, hit@5
+# 0.93, MRR 0.76, para_accuracy 0.88): a change that makes retrieval worse fails CI.
+GATE = {"hit@1": 0.60, "hit@5": 0.89, "mrr": 0.72, "para_accuracy": 0.84}
+# The held-out questions (issue 14), measured with the glossary on 2026-11-24 (hit@1 0.55, hit@5 0.91,
+# MRR 0.70, para_accuracy 0.89). A regression floor only: nothing is tuned on them.
+HELDOUT_GATE = {"hit@1": 0.50, "hit@5": 0.86, "mrr": 0.66, "para_accuracy": 0.84}
 
 
 def test_golden_set_has_enough_questions_for_every_document() -> None:
@@ -39,7 +50,7 @@ def test_every_expected_source_exists_in_the_index(corpus_index: Path, embedder)
         Passage(m["doc_id"], t, m["paragraph"] or None, m["heading"])
         for t, m in zip(reader.texts, reader.metas, strict=True)
     ]
-    for row in load_golden():
+    for row in load_golden() + load_golden(HELDOUT):
         for e in row["expected"]:
             found = [p for p in passages if matches(p, e) and names_paragraph(p, e)]
             assert found, (
@@ -53,6 +64,16 @@ def test_retrieval_quality_gate(retriever: HybridRetriever) -> None:
     report = evaluate("safeguide", safeguide_search(retriever), load_golden())
     failing = {k: (report[k], v) for k, v in GATE.items() if report[k] < v}
     assert not failing, f"retrieval regressed (measured, gate): {failing}; misses: {report['misses@5']}"
+    heldout = evaluate("safeguide", safeguide_search(retriever), load_golden(HELDOUT))
+    failing = {k: (heldout[k], v) for k, v in HELDOUT_GATE.items() if heldout[k] < v}
+    assert not failing, f"held-out retrieval regressed (measured, gate): {failing}"
+
+
+def test_heldout_questions_are_separate_and_cover_every_document() -> None:
+    golden, heldout = load_golden(), load_golden(HELDOUT)
+    assert len(heldout) >= 60
+    assert not {r["question"].lower() for r in golden} & {r["question"].lower() for r in heldout}
+    assert len({e["doc_id"] for row in heldout for e in row["expected"]}) == 5
 
 
 def test_timescale_suite_is_exact() -> None:

@@ -18,8 +18,11 @@ from pydantic import BaseModel, ConfigDict
 from ingest.embedder import Embedder
 from ingest.store import IndexLocation, open_collection
 from safeguide.errors import InvalidQuery
+from safeguide.retrieval.glossary import Glossary
 
 RRF_K = 60
+PAGE = 5000  # passages read from Chroma per call when an index is opened
+EXPANSION_WEIGHT = 0.5  # lexical weight of glossary words against the question's own
 # fmt: off
 STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does",
@@ -138,15 +141,28 @@ class Filters:
 class IndexReader:
     """One opened build: its Chroma collection and a BM25 index over the same chunks."""
 
-    def __init__(self, build: Path, embedder: Embedder) -> None:
+    def __init__(self, build: Path, embedder: Embedder, glossary: Glossary | None = None) -> None:
         self.build = build
         self.embedder = embedder
+        # The glossary, plus the terms this build's documents define (read at ingest).
+        states = IndexLocation(build.parent.parent).read_state(build).values()
+        self.glossary = (
+            glossary.with_terms((a, b) for state in states for a, b in state.terms) if glossary else None
+        )
         self.collection = open_collection(build, embedder)
-        got = self.collection.get(include=["documents", "metadatas"])
-        self.ids: list[str] = list(got["ids"])
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.metas: list[dict[str, Any]] = []
+        # In pages: one `get` of a large index (100,000 passages) overflows SQLite's variable limit.
+        while page := self.collection.get(
+            include=["documents", "metadatas"], limit=PAGE, offset=len(self.ids)
+        ):
+            if not page["ids"]:
+                break
+            self.ids += page["ids"]
+            self.texts += page["documents"]
+            self.metas += [dict(m) for m in page["metadatas"]]
         self.position: dict[str, int] = {cid: i for i, cid in enumerate(self.ids)}  # chunk id -> row
-        self.texts: list[str] = list(got["documents"])
-        self.metas: list[dict[str, Any]] = [dict(m) for m in got["metadatas"]]
         self._bm25 = bm25s.BM25()
         corpus_tokens = [
             tokenize(f"{m['title']} {m['heading']} {m['paragraph']} {t}")
@@ -171,11 +187,15 @@ class IndexReader:
         )
         return [self.position[cid] for cid in got["ids"][0]]
 
-    def lexical(self, query: str, filters: Filters, n: int) -> list[int]:
+    def lexical(self, query: str, filters: Filters, n: int, extra: list[str] | None = None) -> list[int]:
         tokens = tokenize(query)
         if not tokens or not self.ids:
             return []
         scores = np.asarray(self._bm25.get_scores(tokens))
+        # Glossary words count once each and for less than the user's own words.
+        more = list(dict.fromkeys(t for t in tokenize(" ".join(extra or [])) if t not in tokens))
+        if more:
+            scores = scores + EXPANSION_WEIGHT * np.asarray(self._bm25.get_scores(more))
         order = np.argsort(-scores, kind="stable")
         out: list[int] = []
         for i in order:
@@ -217,6 +237,7 @@ class HybridRetriever:
         max_query_chars: int = 1000,
         max_k: int = 50,
         reranker: Reranker | None = None,
+        glossary: Glossary | None = None,
         mode: str = "hybrid",
         rrf_k: int = RRF_K,
         weights: tuple[float, float] = (1.0, 1.0),
@@ -228,6 +249,7 @@ class HybridRetriever:
         self.max_query_chars = max_query_chars
         self.max_k = max_k
         self.reranker = reranker or KeepOrder()
+        self.glossary = glossary
         self.mode = mode
         self.rrf_k = rrf_k
         self.weights = weights  # (dense, lexical) weights in the fusion
@@ -238,7 +260,7 @@ class HybridRetriever:
         build = self.location.require_current()
         with self._lock:
             if self._reader is None or self._reader.build != build:
-                self._reader = IndexReader(build, self.embedder)
+                self._reader = IndexReader(build, self.embedder, self.glossary)
             return self._reader
 
     def validate(self, query: str, k: int, filters: Filters) -> IndexReader:
@@ -269,10 +291,16 @@ class HybridRetriever:
         )
         reader = self.validate(query, k, filters)
         depth = max(4 * k, 30)
+        found = reader.glossary.expand(query) if reader.glossary is not None else []
+        spelled = [x for e in found if (x := e.spelled_out)]
+        dense_query = f"{query} ({'; '.join(spelled)})" if spelled else query
+        extra = [t for e in found for t in e.others]
         dense = (
-            reader.dense(self.embedder.embed_query(query), filters, depth) if self.mode != "lexical" else []
+            reader.dense(self.embedder.embed_query(dense_query), filters, depth)
+            if self.mode != "lexical"
+            else []
         )
-        lexical = reader.lexical(query, filters, depth) if self.mode != "dense" else []
+        lexical = reader.lexical(query, filters, depth, extra) if self.mode != "dense" else []
         rankings = [(dense, self.weights[0]), (lexical, self.weights[1])]
         if self.mode == "hybrid":
             rankings.append((self._named_in_question(reader, query, dense, lexical), 1.0))

@@ -30,11 +30,7 @@ from pathlib import Path
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-
-def words(text: str) -> tuple[str, ...]:
-    """Words written as one space-separated string: long word lists stay readable."""
-    return tuple(text.split())
-
+from safeguide.wordlists import words
 
 # Countries whose names are common in England's communities besides GB and IE (census country-of-birth).
 COMMUNITIES = words(

@@ -8,7 +8,8 @@ import re
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from safeguide.safety.names import Lexicon, words
+from safeguide.safety.names import Lexicon
+from safeguide.wordlists import words
 
 
 # ------------------------------------------------------------------------------------------ patterns

@@ -1,0 +1,127 @@
+"""Search at scale (issue 14): the same hybrid search over a synthetic index of 100,000 passages.
+
+The passages are the real ones varied: sentences reordered, numbers changed, a variant tag added, and
+each vector the real passage's vector plus a little noise (embedding 100,000 texts would take over an
+hour on 2 cores and measures the embedder, not the search). Questions: the golden and held-out ones.
+Reports the build time, the time to open the index (Chroma + the BM25 index), search p50/p95 and the
+process's resident memory.
+
+    python -m eval.scale [--passages 100000]   ->  eval/results/scale.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.retrieval import GOLDEN, HELDOUT, RESULTS, load_golden
+from ingest.store import STATE_FILE, IndexLocation, open_collection
+from safeguide.retrieval.glossary import Glossary
+from safeguide.retrieval.hybrid import HybridRetriever
+from safeguide.services import build_embedder, build_retriever
+from safeguide.settings import get_settings
+
+_SENTENCE = re.compile(r"(?<=[.;!?])\s+")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def vary(text: str, rng: random.Random, i: int) -> str:
+    parts = _SENTENCE.split(text)
+    rng.shuffle(parts)
+    out = re.sub(r"\b\d+\b", lambda m: str(rng.randint(1, 60)), " ".join(parts))
+    return f"{out} (variant {i})"
+
+
+def build(location: IndexLocation, n: int, seed: int = 7) -> dict[str, Any]:
+    settings = get_settings()
+    source = build_retriever(settings).reader()
+    got = source.collection.get(include=["embeddings", "documents", "metadatas"])
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    rng = random.Random(seed)
+    noise = np.random.default_rng(seed)
+    started = time.perf_counter()
+    name = "synthetic"
+    path = location.builds / name
+    path.mkdir(parents=True)
+    collection = open_collection(path, source.embedder)
+    base = len(got["ids"])
+    for start in range(0, n, 5000):
+        rows = range(start, min(n, start + 5000))
+        idx = [i % base for i in rows]
+        vec = vectors[idx] + noise.normal(0, 0.02, (len(idx), vectors.shape[1])).astype(np.float32)
+        vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+        metas = []
+        for i, j in zip(rows, idx, strict=True):
+            m = dict(got["metadatas"][j])
+            m["doc_id"] = f"{m['doc_id']}-v{i // base}"
+            metas.append(m)
+        collection.add(
+            ids=[f"s{i}" for i in rows],
+            embeddings=vec.tolist(),
+            documents=[vary(got["documents"][j], rng, i) for i, j in zip(rows, idx, strict=True)],
+            metadatas=metas,
+        )
+    (path / STATE_FILE).write_text(json.dumps({"build": name, "documents": []}), encoding="utf-8")
+    location.switch_to(path)
+    return {"passages": n, "build_seconds": round(time.perf_counter() - started, 1)}
+
+
+def measure(location: IndexLocation) -> dict[str, Any]:
+    settings = get_settings()
+    embedder = build_embedder(settings)
+    glossary = Glossary.load(settings.corpus_dir / "glossary.toml")
+    before = rss_mb()
+    started = time.perf_counter()
+    retriever = HybridRetriever(location, embedder, glossary=glossary)
+    retriever.reader()
+    opened = time.perf_counter() - started
+    questions = [r["question"] for r in load_golden(GOLDEN) + load_golden(HELDOUT)]
+    retriever.search(questions[0], k=5)
+    latencies = []
+    for q in questions:  # warm: the question's vector is computed inside the timing, once
+        t = time.perf_counter()
+        retriever.search(q, k=5)
+        latencies.append((time.perf_counter() - t) * 1000)
+    latencies.sort()
+    return {
+        "questions": len(questions),
+        "open_seconds": round(opened, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(latencies[math.ceil(0.95 * len(latencies)) - 1], 1),
+        "rss_before_open_mb": before,
+        "rss_after_mb": rss_mb(),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        location = IndexLocation(Path(tmp))
+        report = build(location, args.passages) | measure(location)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
