@@ -169,6 +169,7 @@ def run_all(location: IndexLocation, corpus: Path, embedder: Embedder, tune: boo
     passages; with the learned ranking (trained on the same kind of pairs); all together; each search
     alone; the naive LangChain pipeline. `tune=False` leaves out the two that need training (minutes).
     """
+    from ingest.embedder import SentenceTransformerEmbedder, packaged_model_path
     from ingest.store import ingest
     from safeguide.retrieval.glossary import Glossary
     from safeguide.retrieval.ranking import train
@@ -194,22 +195,18 @@ def run_all(location: IndexLocation, corpus: Path, embedder: Embedder, tune: boo
         training["ranker training"] = info
         return ranker
 
-    run("hybrid (before issue 14)", HybridRetriever(location, embedder), embedder)
+    before = HybridRetriever(location, embedder)
+    run("hybrid (before issue 14)", before, embedder)
     with_glossary = HybridRetriever(location, embedder, glossary=glossary)
     run("hybrid + glossary (default)", with_glossary, embedder)
     if tune:
-        run(
-            "hybrid + learned ranking",
-            HybridRetriever(location, embedder, reranker=ranker_for(HybridRetriever(location, embedder))),
-            embedder,
-        )
+        ranked = HybridRetriever(location, embedder, reranker=ranker_for(before))
+        run("hybrid + learned ranking", ranked, embedder)
         with tempfile.TemporaryDirectory() as tmp:
-            reader = HybridRetriever(location, embedder).reader()
+            reader = before.reader()
             pairs = make_pairs(reader.texts, reader.metas)
-            report = fine_tune(_base_model_path(), Path(tmp) / "model", pairs)
+            report = fine_tune(packaged_model_path(), Path(tmp) / "model", pairs)
             training["fine-tune"] = report.__dict__
-            from ingest.embedder import SentenceTransformerEmbedder
-
             tuned = SentenceTransformerEmbedder(Path(tmp) / "model")
             tuned_location = IndexLocation(Path(tmp) / "index")
             started = time.perf_counter()
@@ -240,12 +237,6 @@ def run_all(location: IndexLocation, corpus: Path, embedder: Embedder, tune: boo
         "heldout_systems": list(systems["heldout"].values()),
         "training": training,
     }
-
-
-def _base_model_path() -> Path:
-    from ingest.embedder import packaged_model_path
-
-    return packaged_model_path()
 
 
 def markdown_table(report: dict[str, Any]) -> str:

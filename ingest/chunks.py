@@ -10,6 +10,11 @@ from ingest.lines import Paragraph, Style
 from ingest.manifest import DocumentManifest
 
 
+def embed_text(text: str, title: str, heading: str) -> str:
+    """What the embedder sees for a passage (see Chunk.embed_text)."""
+    return f"{text}\n({title} › {heading})"
+
+
 @dataclass(frozen=True)
 class Chunk:
     id: str
@@ -34,7 +39,7 @@ class Chunk:
         prefix first made short paragraphs of one document look alike (dense hit@5 0.60 with the
         prefix, 0.80 with the context after the text, on eval/golden/retrieval.jsonl).
         """
-        return f"{self.text}\n({self.title} › {self.heading})"
+        return embed_text(self.text, self.title, self.heading)
 
     def metadata(self) -> dict[str, str | int]:
         """Chroma metadata: scalar values only; '' and 0 stand for 'none'."""

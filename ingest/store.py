@@ -125,7 +125,8 @@ class IndexLocation:
             raise IndexNotReady(f"no index under {self.root}: run `safeguide ingest` first")
         return build
 
-    def read_state(self, build: Path | None) -> dict[str, DocumentState]:
+    @staticmethod
+    def read_state(build: Path | None) -> dict[str, DocumentState]:
         if build is None:
             return {}
         raw = json.loads((build / STATE_FILE).read_text(encoding="utf-8"))

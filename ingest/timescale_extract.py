@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.durations import DURATION, FREQUENCY, FREQUENCY_UNITS, UNITS, to_int
+from safeguide.wordlists import claim, whole_words
 
 EXTRACTOR_VERSION = "2"
 
@@ -63,28 +64,13 @@ class Vocabulary:
 
     def find(self, text: str, *, as_trigger: bool) -> list[tuple[int, str, str]]:
         """Events named in `text` as (position, event id, phrase), longest phrases claiming words first."""
-        t = _norm(text)
-        taken: list[tuple[int, int]] = []
-        out: list[tuple[int, str, str]] = []
-        for phrase, event in self.phrases:
-            if event in self.trigger_only and not as_trigger:
-                continue
-            for m in re.finditer(_whole(phrase), t):
-                if any(m.start() < e and s < m.end() for s, e in taken):
-                    continue
-                taken.append((m.start(), m.end()))
-                out.append((m.start(), event, phrase))
-        return sorted(out)
+        wanted = ((p, e) for p, e in self.phrases if as_trigger or e not in self.trigger_only)
+        return claim(_norm(text), wanted)
 
     def role(self, text: str) -> str | None:
         t = _norm(text)
-        found = [(m.start(), role) for phrase, role in self.roles for m in re.finditer(_whole(phrase), t)]
+        found = [(m.start(), role) for phrase, role in self.roles for m in whole_words(phrase).finditer(t)]
         return min(found)[1] if found else None
-
-
-def _whole(phrase: str) -> str:
-    """A regex for the (normalised) phrase as whole words."""
-    return rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])"
 
 
 def _norm(text: str) -> str:
@@ -256,7 +242,7 @@ def _specific(event: str, phrase: str, earlier: str, vocab: Vocabulary) -> str:
         (m.end(), len(p), e)  # the latest, and the fullest of phrases ending at the same word
         for p, e in vocab.phrases
         if " " in p and p.split()[-1] == phrase and e != event
-        for m in re.finditer(_whole(p), text)
+        for m in whole_words(p).finditer(text)
     ]
     return max(found)[2] if found else event
 
@@ -272,7 +258,7 @@ def _referred_back(trigger_text: str, earlier: str, vocab: Vocabulary) -> str | 
         (len(phrase), -m.start(), event)
         for phrase, event in vocab.phrases
         if phrase.split()[-1] in words[1:3]
-        for m in re.finditer(_whole(phrase), text)
+        for m in whole_words(phrase).finditer(text)
     ]
     return min(candidates)[2] if candidates else None  # the plainest phrase, the latest if several
 

@@ -1,5 +1,36 @@
-"""Word lists written as one space-separated string, so long lists stay readable (and ruff keeps them)."""
+"""Word lists written as one space-separated string (long lists stay readable, and ruff keeps them), and
+finding listed phrases in a text as whole words, the longest first."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
+
+
+@functools.cache
+def whole_words(phrase: str) -> re.Pattern[str]:
+    """The (lower-case, normalised) phrase as whole words."""
+    return re.compile(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])")
+
+
+def claim(text: str, phrases: Iterable[tuple[str, T]]) -> list[tuple[int, T, str]]:
+    """Where `phrases` ((phrase, value), longest first) occur in `text` as whole words, as (position,
+    value, phrase) in text order. A phrase only claims words no earlier (longer) phrase has claimed:
+    "cp plan" takes its words before "cp" can."""
+    taken: list[tuple[int, int]] = []
+    out: list[tuple[int, T, str]] = []
+    for phrase, value in phrases:
+        for m in whole_words(phrase).finditer(text):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            out.append((m.start(), value, phrase))
+    return sorted(out, key=lambda x: (x[0], x[2]))

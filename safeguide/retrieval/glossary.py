@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safeguide.wordlists import claim
+
 _SMALL = frozenset({"of", "for", "and", "the", "in", "on", "to", "a", "an", "with", "by", "at"})
 # Up to nine words, then an acronym in brackets: "Child Death Overview Panel (CDOP)".
 _DEFINITION = re.compile(r"((?:[\w'’-]+\s+){0,8}[\w'’-]+)\s*\(\s*([A-Z][A-Za-z]{1,7})\s*\)")
@@ -59,7 +61,6 @@ class Glossary:
             ((normalise(t), g) for g, group in enumerate(self.groups) for t in group),
             key=lambda x: -len(x[0]),
         )
-        self._patterns = {t: re.compile(rf"(?<![\w]){re.escape(t)}(?![\w])") for t, _ in self._terms}
 
     @classmethod
     def load(cls, path: Path) -> Glossary:
@@ -80,33 +81,24 @@ class Glossary:
         already holds either of its terms."""
         groups = [list(g) for g in self.groups]
         where = {normalise(t): i for i, g in enumerate(groups) for t in g}
-        for acronym, long_form in pairs:
-            a, b = normalise(acronym), normalise(long_form)
-            if a in where and b in where:
-                continue
-            if a in where or b in where:
-                i = where.get(a, where.get(b))
-                assert i is not None
-                groups[i].append(long_form if a in where else acronym)
-                where[b if a in where else a] = i
-            else:
-                groups.append([acronym, long_form])
-                where[a] = where[b] = len(groups) - 1
+        for pair in pairs:
+            i = next((where[k] for k in map(normalise, pair) if k in where), None)
+            if i is None:
+                groups.append([])
+                i = len(groups) - 1
+            for term in pair:
+                if normalise(term) not in where:
+                    groups[i].append(term)
+                    where[normalise(term)] = i
         return Glossary([tuple(g) for g in groups])
 
     def expand(self, question: str) -> list[Expansion]:
         """For every group the question uses: the term it used, and the group's other terms."""
-        text = normalise(question)
-        taken: list[tuple[int, int]] = []
+        matches = claim(normalise(question), self._terms)
         found: dict[int, str] = {}
-        present: set[str] = set()
-        for term, group in self._terms:
-            for m in self._patterns[term].finditer(text):
-                if any(m.start() < e and s < m.end() for s, e in taken):
-                    continue
-                taken.append((m.start(), m.end()))
-                present.add(term)
-                found.setdefault(group, term)
+        for _, group, term in matches:
+            found.setdefault(group, term)
+        present = {term for _, _, term in matches}
         return [
             Expansion(found[g], tuple(t for t in self.groups[g] if normalise(t) not in present))
             for g in sorted(found)

@@ -145,7 +145,7 @@ class IndexReader:
         self.build = build
         self.embedder = embedder
         # The glossary, plus the terms this build's documents define (read at ingest).
-        states = IndexLocation(build.parent.parent).read_state(build).values()
+        states = IndexLocation.read_state(build).values()
         self.glossary = (
             glossary.with_terms((a, b) for state in states for a, b in state.terms) if glossary else None
         )
@@ -154,9 +154,8 @@ class IndexReader:
         self.texts: list[str] = []
         self.metas: list[dict[str, Any]] = []
         # In pages: one `get` of a large index (100,000 passages) overflows SQLite's variable limit.
-        while page := self.collection.get(
-            include=["documents", "metadatas"], limit=PAGE, offset=len(self.ids)
-        ):
+        while True:
+            page = self.collection.get(include=["documents", "metadatas"], limit=PAGE, offset=len(self.ids))
             if not page["ids"]:
                 break
             self.ids += page["ids"]

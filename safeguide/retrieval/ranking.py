@@ -7,27 +7,19 @@ a timing question against a passage that states a duration). Trained on the ques
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from safeguide.wordlists import words
+from ingest.durations import DURATION, FREQUENCY
+from safeguide.retrieval.glossary import normalise
+from safeguide.retrieval.hybrid import SearchResult, tokenize
+from safeguide.wordlists import whole_words
 
-if TYPE_CHECKING:
-    from safeguide.retrieval.hybrid import SearchResult
-
-_WORD = re.compile(r"[a-z0-9]+")
 _TIMING_QUESTION = re.compile(
     r"\b(when|how (?:long|soon|often|quickly|fast|many days)|by when|deadline|timescale)\b"
-)
-_DURATION = re.compile(
-    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty)[\s-]+"
-    r"(working days?|days?|weeks?|months?|hours?|minutes?)\b|\b(weekly|monthly|fortnightly)\b"
 )
 ROLES = (
     "chair", "core group", "key worker", "social worker", "manager", "parents", "police", "referrer",
@@ -38,33 +30,27 @@ FEATURES = (
     "dense_rr", "lexical_rr", "fused", "in_dense", "in_lexical", "heading_overlap", "text_overlap",
     "roles_shared", "roles_missing", "timing_match", "area_named", "short",
 )  # fmt: skip
-STOP = frozenset(
-    words(
-        "the a an of to in on for and or is are be do i we my our what who when how does can should must it"
-    )
-    + words("this that with by at from")
-)
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in STOP}
 
 
 def _roles(text: str) -> set[str]:
-    t = " " + " ".join(_WORD.findall(text.lower().replace("-", " "))) + " "
-    return {r for r in ROLES if f" {r} " in t}
+    t = normalise(text)
+    return {r for r in ROLES if whole_words(r).search(t)}
+
+
+def _states_a_duration(text: str) -> bool:
+    return bool(DURATION.search(text) or FREQUENCY.search(text))
 
 
 def features(query: str, results: Sequence[SearchResult]) -> np.ndarray:
     """One row per candidate, columns as FEATURES."""
-    q_words = _words(query)
+    q_words = set(tokenize(query))
     q_roles = _roles(query)
     timing = bool(_TIMING_QUESTION.search(query.lower()))
     top = max((r.score for r in results), default=1.0) or 1.0
     rows = []
     for r in results:
-        heading = _words(r.heading.split(" › ")[-1] if r.heading else "")
-        text = _words(r.text)
+        heading = set(tokenize(r.heading.split(" › ")[-1]))
+        text = set(tokenize(r.text))
         p_roles = _roles(r.text + " " + r.heading)
         rows.append(
             [
@@ -77,7 +63,7 @@ def features(query: str, results: Sequence[SearchResult]) -> np.ndarray:
                 len(q_words & text) / (len(q_words) or 1),
                 float(len(q_roles & p_roles)),
                 float(len(q_roles - p_roles)),
-                float(timing and bool(_DURATION.search(r.text.lower()))) - float(timing),
+                float(timing and _states_a_duration(r.text)) - float(timing),
                 float(r.authority != "national" and r.authority in query.lower()),
                 float(len(r.text) < 120),
             ]
@@ -101,24 +87,6 @@ class LearnedRanker:
         scores = x @ self.weights + self.bias
         order = sorted(range(len(results)), key=lambda i: (-scores[i], i))
         return [results[i] for i in order]
-
-    def save(self, path: Path) -> None:
-        data = {
-            "features": list(FEATURES),
-            "weights": self.weights.tolist(),
-            "bias": self.bias,
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-        }
-        path.write_text(json.dumps(data, indent=1), encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: Path) -> LearnedRanker:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("features") != list(FEATURES):
-            raise ValueError(f"{path}: made for other features; train it again")
-        arrays = {k: np.asarray(data[k]) for k in ("weights", "mean", "scale")}
-        return cls(arrays["weights"], float(data["bias"]), arrays["mean"], arrays["scale"])
 
 
 def train(
@@ -149,7 +117,3 @@ def train(
     model.fit((x - mean) / scale, y)
     ranker = LearnedRanker(model.coef_[0], float(model.intercept_[0]), mean, scale)
     return ranker, {"questions": float(used), "rows": float(len(y)), "skipped": float(len(queries) - used)}
-
-
-def describe(ranker: LearnedRanker) -> dict[str, float]:
-    return {name: round(float(w), 3) for name, w in zip(FEATURES, ranker.weights, strict=True)}

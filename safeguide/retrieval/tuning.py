@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.chunks import embed_text
 from safeguide.wordlists import words
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z(])|\n+")
@@ -87,7 +88,7 @@ def make_pairs(
 ) -> list[Pair]:
     """Training pairs from the passages of an index (texts and their Chroma metadata)."""
     rng = random.Random(seed)
-    embed = [f"{t}\n({m['title']} › {m['heading']})" for t, m in zip(texts, metas, strict=True)]
+    embed = [embed_text(t, m["title"], m["heading"]) for t, m in zip(texts, metas, strict=True)]
     siblings: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, m in enumerate(metas):
         siblings[(m["doc_id"], m["heading"])].append(i)
