@@ -37,10 +37,17 @@ COMMUNITIES = words(
     "IN PK BD NG GH PL RO LT TR IT PT ES FR DE AF IQ IR EG SA JM "
     "ZA CN HK PH MY US CA AL BG HU SY SD MA DZ ET IL RU GR CY NL BR"
 )
-# Popularity rank limits: (GB, IE, communities). "first_common" is the stricter set that counts as a
+# Popularity rank limits: (GB, IE, communities). "first_wide" (looser still) holds the names given to
+# children lately that are also plain words ("ocean", "maverick", "sage"): only the name tagger, which
+# judges by the sentence, considers them. "first_common" is the stricter set that counts as a
 # name even in lower case with nothing around it to say so.
-LIMITS = {"first": (6000, 3000, 1500), "first_common": (2000, 1000, 300), "last": (20000, 5000, 3000)}
-CACHE_VERSION = 4
+LIMITS = {
+    "first": (6000, 3000, 1500),
+    "first_common": (2000, 1000, 300),
+    "first_wide": (15000, 8000, 8000),
+    "last": (20000, 5000, 3000),
+}
+CACHE_VERSION = 5
 # WordNet lexicographer files (its `lexnames`): noun.person, and the verb classes whose subject or object
 # is usually a person: body, cognition, communication, competition, consumption, contact, emotion,
 # perception, social.
@@ -127,7 +134,7 @@ def build_cache(path: Path | None = None) -> Path:
     data = files("names_dataset") / "v3"
     with gzip.open(str(data / "first_names.pkl.gz")) as f:
         first = pickle.load(f)
-    kept = {"first": _kept(first, LIMITS["first"]), "first_common": _kept(first, LIMITS["first_common"])}
+    kept = {k: _kept(first, LIMITS[k]) for k in ("first", "first_common", "first_wide")}
     del first
     with gzip.open(str(data / "last_names.pkl.gz")) as f:
         last = pickle.load(f)
@@ -152,6 +159,7 @@ class Lexicon:
     person_verbs: frozenset[str] = frozenset()  # "tell", "ask", "worry", "cry", "hit"
     countable_names: frozenset[str] = frozenset()  # given names that are countable nouns: "robin", "jack"
     body_nouns: frozenset[str] = frozenset()  # "arm", "face", "bottom"
+    first_wide: frozenset[str] = frozenset()  # also names given somewhere lately: "ocean", "sage", "reign"
 
     def is_given(self, lower: str, common: bool = False) -> bool:
         """A given name, or a double-barrelled one whose parts all are ("ruby-leigh", "grace-ellen"); with
@@ -212,6 +220,7 @@ def lexicon() -> Lexicon:
                 frozenset(kept["person_verbs"]),
                 frozenset(kept["countable_names"]),
                 frozenset(kept["body_nouns"]),
+                frozenset(kept["first_wide"]),
             )
         return _LEXICON
 

@@ -9,6 +9,8 @@ Microsoft Presidio runs the recognisers over one spaCy analysis of the message (
   using the given names and surnames of `names.py` and what spaCy says of each word, and names that are
   words by the part the parse gives them ("summer told her teacher", "angel and her brother")
   (`name_roles.py`);
+- `NamesByMeaning` finds the name-like words the rest of the sentence treats as a person, by MiniLM's
+  contextual reading of the word ("worried about legend, he's been coming in hungry": `name_tagger.py`);
 - Presidio's own UK recognisers (NI number, postcode) and its phone-number recogniser (Google's
   libphonenumber, GB numbering plan);
 - `Patterns` for what has a shape: NHS numbers with a valid check digit (or any ten digits after "NHS"),
@@ -38,6 +40,7 @@ from safeguide.safety.name_roles import (
     TITLES,
     name_spans,
 )
+from safeguide.safety.name_tagger import Tagger
 from safeguide.safety.names import lexicon
 from safeguide.safety.shapes import (
     pattern_spans,
@@ -60,6 +63,8 @@ LABELS = {
     "STREET_ADDRESS": "address",
     "SCHOOL": "school or nursery",
 }
+# spaCy's entities that are places or organisations: the name tagger leaves their words alone.
+PLACE_LABELS = frozenset({"GPE", "LOC", "FAC", "ORG", "NORP"})
 # When found spans overlap, the merged span takes the label of the first of these it contains.
 PRIORITY = (
     "UK_NHS",
@@ -88,7 +93,7 @@ class Finding:
 class Redactor:
     """Presidio's analyzer over one spaCy pass, with our recognisers; thread-safe after construction."""
 
-    def __init__(self, protected: Iterable[str] = ()) -> None:
+    def __init__(self, protected: Iterable[str] = (), tagger: Tagger | None = None) -> None:
         # Imported here: loading spaCy and Presidio takes a few seconds, paid once per process.
         import spacy
         from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
@@ -105,6 +110,7 @@ class Redactor:
 
         self.protected = frozenset(p.lower() for p in protected)
         self.lexicon = lexicon()
+        self.tagger = tagger or Tagger()
         lex, protected_words = self.lexicon, self.protected
         try:
             model = files(SPACY_PACKAGE) / SPACY_MODEL_DIR
@@ -134,6 +140,22 @@ class Redactor:
                     for s, e in name_spans(text, doc, lex, protected_words, reread)
                 ]
 
+        tagger_ = self.tagger
+
+        class NamesByMeaning(EntityRecognizer):
+            """Name-like words the sentence treats as a person, by MiniLM's reading (`name_tagger.py`)."""
+
+            def load(self) -> None:
+                pass
+
+            def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+                doc = nlp_artifacts.tokens
+                places = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in PLACE_LABELS]
+                return [
+                    RecognizerResult("PERSON", s, e, 0.8)
+                    for s, e in tagger_.spans(text, protected_words, places)
+                ]
+
         class Patterns(EntityRecognizer):
             def load(self) -> None:
                 pass
@@ -157,6 +179,7 @@ class Redactor:
             recognizers=[
                 CheckedSpacy(supported_entities=["PERSON"]),
                 NameCues(supported_entities=["PERSON"], name="NameCues"),
+                NamesByMeaning(supported_entities=["PERSON"], name="NamesByMeaning"),
                 Patterns(supported_entities=[e for e in LABELS if e != "PERSON"], name="Patterns"),
                 PhoneRecognizer(supported_regions=("GB",)),
                 UkNinoRecognizer(),
