@@ -141,6 +141,10 @@ def test_conversations_keep_only_redacted_text_and_take_feedback(server: str) ->
     assert r.status_code == 422 and "no conversation 'nope'" in r.json()["detail"]
     r = httpx.post(server + "/api/ask", json={"question": "When is the ICPC?", "today": "2026-02-30"})
     assert r.status_code == 422 and "not a real date" in r.json()["detail"]
+    # A date the calendar cannot count from is refused with the range, not answered with a 500.
+    far = "Our strategy discussion was on 31 December 9999. When must the ICPC be held?"
+    r = httpx.post(server + "/api/ask", json={"question": far})
+    assert r.status_code == 422 and "9999-12-31 is out of range" in r.json()["detail"], r.text
 
 
 def test_feedback_comments_are_redacted(tmp_path: Path) -> None:

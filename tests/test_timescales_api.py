@@ -78,6 +78,10 @@ def test_due_over_christmas(server: str) -> None:
             "not a time of day",
         ),
         ({"start": "2025-12-19"}, 422, "rule_id"),
+        # Dates at the ends of the calendar: a clear 422, never a 500 from overflowing date arithmetic.
+        ({"rule_id": "icpc", "start": "9999-12-31"}, 422, "out of range"),
+        ({"rule_id": "icpc", "start": "0001-01-01"}, 422, "from 1 January 1990 to 31 December 2099"),
+        ({"rule_id": "review-subsequent", "start": "9999-12-31"}, 422, "out of range"),
     ],
 )
 def test_bad_due_requests(server: str, body: dict[str, str], status: int, detail: str) -> None:
@@ -107,6 +111,12 @@ def test_plan_and_its_calendar_file(server: str) -> None:
         events = [c for c in cal.walk() if c.name == "VEVENT"]
         assert [e.decoded("dtstart").isoformat() for e in events] == dues
         assert "Staffordshire Part 6 ¶8" in str(events[1]["description"])
+
+
+def test_plan_from_a_date_out_of_range_is_422(server: str) -> None:
+    for path in ("/api/timescales/plan", "/api/timescales/plan.ics"):
+        r = httpx.post(server + path, json={"event": "icpc", "date": "9999-12-31"})
+        assert r.status_code == 422 and "out of range" in r.json()["detail"], (path, r.text)
 
 
 def test_plan_of_an_unknown_event_is_404(server: str) -> None:

@@ -217,8 +217,25 @@ class DueResult(BaseModel):
     direction: str
 
 
+# The dates a deadline may start from: the guidance editions held run from 2010, and a far year would
+# overflow the date arithmetic or fall outside any bank-holiday calendar anyone has published.
+EARLIEST_START = date(1990, 1, 1)  # always a 1 January
+LATEST_START = date(2099, 12, 31)  # always a 31 December
+
+
+def check_start(start: date, field: str = "the start date") -> date:
+    """`start`, if a deadline can be counted from it; otherwise a clear InvalidQuery (a 422, not a 500)."""
+    if not EARLIEST_START <= start <= LATEST_START:
+        raise InvalidQuery(
+            f"{field} {start.isoformat()} is out of range: give a date from 1 January {EARLIEST_START.year} "
+            f"to 31 December {LATEST_START.year}"
+        )
+    return start
+
+
 def due(rule: Rule, start: date, calendar: WorkingCalendar, start_time: time | None = None) -> DueResult:
     """When `rule` falls for a trigger on `start` (and, for hours and minutes, at `start_time`)."""
+    check_start(start)
     sign = 1 if rule.direction == "after" else -1
     warnings: list[str] = []
     skipped = []
@@ -337,6 +354,7 @@ def plan(
     """Every downstream deadline from `event` on `start`, in date order. Recurring rules (a review
     every six months) are followed `repeats` times. Thresholds and notices are left out: they hang on
     dates the user sets."""
+    check_start(start, "the date")
     if event not in rules.events():
         hint = did_you_mean(event, rules.events())
         raise UnknownTimescale(f"no timescale starts from the event '{event}'{hint}")
