@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from api.admin import router as admin_router
 from api.ask import router as ask_router
 from api.compare import router as compare_router
 from api.deps import RetrieverDep, SettingsDep
 from api.quiz import router as quiz_router
+from api.security import build_access, require, secure
 from api.timescales import router as timescales_router
+from safeguide.access import NotPermitted, NotSignedIn, UserStore
+from safeguide.access.audit import AuditLog
+from safeguide.access.oidc import SignInUnavailable
 from safeguide.chat.conversations import ConversationStore
 from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
 from safeguide.models import build_model, close_model
@@ -32,6 +40,8 @@ from safeguide.timescales.review import ReviewStore, UnknownStatement
 from safeguide.timescales.rules import UnknownTimescale
 
 STATIC = Path(__file__).resolve().parent / "static"
+RETENTION_EVERY_SECONDS = 3600
+log = logging.getLogger(__name__)
 
 
 class SearchRequest(BaseModel):
@@ -44,6 +54,20 @@ class SearchRequest(BaseModel):
 
 class SearchResponse(BaseModel):
     results: list[PassageOut] = Field(default_factory=list)
+
+
+async def _keep_retention(conversations: ConversationStore, settings: Settings) -> None:
+    """Delete conversations older than the retention period now and every hour (in each worker: a
+    second worker finds nothing left to delete)."""
+    while True:
+        cutoff = datetime.now(UTC) - timedelta(days=settings.conversation_retention_days)
+        try:
+            gone = await asyncio.to_thread(conversations.purge_before, cutoff)
+            if gone:
+                log.info("retention: deleted %d conversation(s) unused since %s", gone, cutoff.date())
+        except Exception:
+            log.exception("retention: the purge failed; it will be tried again")
+        await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.quizzes = QuizStore(settings.quizzes_db)
         app.state.reviews = ReviewStore(settings.reviews_db)
+        app.state.users = UserStore(settings.users_db)
+        app.state.access = build_access(settings, app.state.users)
+        app.state.audit = AuditLog(settings.audit_db)
+        retention = asyncio.create_task(_keep_retention(app.state.conversations, settings))
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
@@ -71,12 +99,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # question, which may be a child in danger.
         app.state.chain.safety()
         yield
+        retention.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retention
+        app.state.audit.close()
         app.state.conversations.close()
         app.state.quizzes.close()
         app.state.reviews.close()
+        app.state.users.close()
         close_model(app.state.model)
 
     app = FastAPI(title="safeguide", version="0.1.0", lifespan=lifespan)
+    secure(app, settings)
+    practitioner = [Depends(require("practitioner"))]
 
     @app.exception_handler(SafeguideError)
     async def _typed_error(request: Request, exc: SafeguideError) -> JSONResponse:
@@ -88,11 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             UnknownQuiz: 404,
             UnknownStatement: 404,
             QuizError: 422,
+            NotSignedIn: 401,
+            NotPermitted: 403,
+            SignInUnavailable: 503,
         }.get(type(exc), 500 if type(exc) is SafeguideError else 400)
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
         if exc.notices:
             body["notices"] = exc.notices  # the 999 notice survives any error after danger was found
-        return JSONResponse(body, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,21 +145,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reader = retriever.reader()  # raises IndexNotReady -> 503
         return {"status": "ok", "build": reader.build.name, "chunks": len(reader)}
 
-    @app.post("/api/search", response_model=SearchResponse)
+    @app.post("/api/search", response_model=SearchResponse, dependencies=practitioner)
     def search(body: SearchRequest, retriever: RetrieverDep) -> dict[str, Any]:
         results = retriever.search(
             body.query, k=body.k, filters=Filters(body.edition, body.authority, body.doc_id)
         )
         return {"results": [r.public() for r in results]}
 
-    @app.get("/api/documents")
+    @app.get("/api/documents", dependencies=practitioner)
     def documents(settings: SettingsDep) -> dict[str, Any]:
         return documents_status(settings)
 
-    app.include_router(timescales_router)
-    app.include_router(ask_router)
-    app.include_router(compare_router)
-    app.include_router(quiz_router)
+    app.include_router(timescales_router, dependencies=practitioner)  # review routes: admin (their own)
+    app.include_router(ask_router, dependencies=practitioner)
+    app.include_router(compare_router, dependencies=practitioner)
+    app.include_router(quiz_router, dependencies=[Depends(require("trainer"))])
+    app.include_router(admin_router)  # admin only (its own dependency)
+
+    @app.get("/api/whoami")
+    def whoami(request: Request) -> dict[str, Any]:
+        """Who the token says the caller is (401 for a bad token); the page shows it after sign-in."""
+        principal = request.app.state.access.principal(request.headers.get("authorization"))
+        access = request.app.state.access
+        if principal is None:
+            return {"signed_in": False, "anonymous_ask": access.anonymous_ask}
+        return {"signed_in": True, "name": principal.name, "role": principal.role, "via": principal.via}
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

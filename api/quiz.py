@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import QuizBuilderDep, QuizStoreDep
+from api.security import audit
 from safeguide.quiz.export import FORMATS, export_quiz
 from safeguide.quiz.questions import Question, QuizError, QuizRequest, check_question
 from safeguide.quiz.store import StoredQuiz
@@ -38,12 +39,15 @@ def _public(quiz: StoredQuiz, report: dict[str, Any] | None = None) -> dict[str,
 
 
 @router.post("")
-def create_quiz(body: QuizRequest, builder: QuizBuilderDep, store: QuizStoreDep) -> dict[str, Any]:
+def create_quiz(
+    body: QuizRequest, builder: QuizBuilderDep, store: QuizStoreDep, request: Request
+) -> dict[str, Any]:
     # Quizzes are stored: personal details typed into the topic are removed first, as in the chat.
     topic = redact(body.topic)[0] if body.topic else body.topic
     questions, report = builder.build(body.model_copy(update={"topic": topic}))
     req = body.model_copy(update={"seed": report.seed, "topic": topic})
     quiz = store.create(req, report.seed, questions)
+    audit(request, "quiz.create", quiz.quiz_id, questions=len(questions), seed=report.seed)
     return _public(quiz, report.__dict__)
 
 
@@ -53,13 +57,16 @@ def get_quiz(quiz_id: str, store: QuizStoreDep) -> dict[str, Any]:
 
 
 @router.delete("/{quiz_id}")
-def delete_quiz(quiz_id: str, store: QuizStoreDep) -> dict[str, Any]:
+def delete_quiz(quiz_id: str, store: QuizStoreDep, request: Request) -> dict[str, Any]:
     store.delete(quiz_id)
+    audit(request, "quiz.delete", quiz_id)
     return {"deleted": quiz_id}
 
 
 @router.put("/{quiz_id}/questions/{question_id}")
-def edit_question(quiz_id: str, question_id: str, body: QuestionEdit, store: QuizStoreDep) -> dict[str, Any]:
+def edit_question(
+    quiz_id: str, question_id: str, body: QuestionEdit, store: QuizStoreDep, request: Request
+) -> dict[str, Any]:
     """Edit a question; the edit must still pass every check (one right answer, backed by its source)."""
     quiz = store.get(quiz_id)
     i = quiz.question(question_id)
@@ -87,21 +94,23 @@ def edit_question(quiz_id: str, question_id: str, body: QuestionEdit, store: Qui
     questions = list(quiz.questions)
     questions[i] = edited
     store.save_questions(quiz_id, questions)
+    audit(request, "quiz.edit", f"{quiz_id}/{question_id}", fields=sorted(body.model_dump(exclude_none=True)))
     return edited.model_dump()
 
 
 @router.delete("/{quiz_id}/questions/{question_id}")
-def drop_question(quiz_id: str, question_id: str, store: QuizStoreDep) -> dict[str, Any]:
+def drop_question(quiz_id: str, question_id: str, store: QuizStoreDep, request: Request) -> dict[str, Any]:
     quiz = store.get(quiz_id)
     i = quiz.question(question_id)
     questions = quiz.questions[:i] + quiz.questions[i + 1 :]
     store.save_questions(quiz_id, questions)
+    audit(request, "quiz.drop", f"{quiz_id}/{question_id}")
     return {"quiz_id": quiz_id, "questions": len(questions)}
 
 
 @router.post("/{quiz_id}/questions/{question_id}/regenerate")
 def regenerate_question(
-    quiz_id: str, question_id: str, builder: QuizBuilderDep, store: QuizStoreDep
+    quiz_id: str, question_id: str, builder: QuizBuilderDep, store: QuizStoreDep, request: Request
 ) -> dict[str, Any]:
     """Replace a question with another from the same scope, different from every question in the quiz."""
     quiz = store.get(quiz_id)
@@ -110,6 +119,7 @@ def regenerate_question(
     questions = list(quiz.questions)
     questions[i] = fresh
     store.save_questions(quiz_id, questions)
+    audit(request, "quiz.regenerate", f"{quiz_id}/{question_id}", new=fresh.id)
     return fresh.model_dump()
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.deps import RetrieverDep, ReviewStoreDep, RulesDep, SettingsDep
+from api.security import audit, principal_name, require
 from ingest.store import IndexLocation
 from safeguide.services import (
     build_calendar,
@@ -208,7 +209,10 @@ def due_ics(
     )
 
 
-@router.get("/review")
+ADMIN = [Depends(require("admin"))]
+
+
+@router.get("/review", dependencies=ADMIN)
 def review_list(settings: SettingsDep, reviews: ReviewStoreDep) -> dict[str, Any]:
     """Timescales read from the documents that wait for review, and the decisions made so far."""
     events = known_events(settings)
@@ -218,13 +222,23 @@ def review_list(settings: SettingsDep, reviews: ReviewStoreDep) -> dict[str, Any
     return {"pending": pending, "reviewed": [r.model_dump() for r in decided], "events": sorted(events)}
 
 
-@router.post("/review")
+@router.post("/review", dependencies=ADMIN)
 def review_decide(
-    body: ReviewRequest, settings: SettingsDep, reviews: ReviewStoreDep, rules: RulesDep
+    body: ReviewRequest, settings: SettingsDep, reviews: ReviewStoreDep, rules: RulesDep, request: Request
 ) -> dict[str, Any]:
-    """Approve, correct or reject one statement; the rules in use change at once."""
+    """Approve, correct or reject one statement; the rules in use change at once. The decision is kept
+    under the signed-in reviewer's name."""
     mapped, unmapped = document_statements(IndexLocation(settings.index_root))
-    decision = Decision(decision=body.decision, by=body.by, why=body.why, correction=body.correction)
+    by = principal_name(request) or body.by
+    decision = Decision(decision=body.decision, by=by, why=body.why, correction=body.correction)
     review, rule = decide(reviews, mapped + unmapped, body.statement, decision, known_events(settings))
     rules.refresh(build_rules(settings))
+    audit(
+        request,
+        f"rule.{review.decision}",
+        review.fingerprint,
+        doc_id=review.doc_id,
+        place=review.place,
+        correction=body.correction,
+    )
     return {"review": review.model_dump(), "rule": rule.model_dump() if rule else None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 
 from safeguide.errors import SafeguideError
 from safeguide.models.providers import BACKENDS
-from safeguide.settings import get_settings
+from safeguide.settings import Settings, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,15 +147,42 @@ def documents_cmd(as_json: bool) -> None:
         click.echo(f"- {d['id']}: {d['title']} [{d['edition']}, {d['authority']}] {state}")
 
 
+def first_admin(settings: Settings) -> None:
+    """With local accounts and none yet, make an admin so that a new deployment's quizzes and rule review
+    can be used at all. Its token goes to a file only its owner can read (never to the log), to be
+    deleted once used; `safeguide users add NAME --role trainer|admin` makes more."""
+    from safeguide.access import UserStore
+
+    if settings.auth != "local":
+        return
+    store = UserStore(settings.users_db)
+    try:
+        if store.users():
+            return
+        token = store.add("admin", "admin")
+    finally:
+        store.close()
+    path = settings.data_dir / "first-admin-token.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    click.echo(
+        f"No users yet, so an admin was made: sign in on the page with the token in {path}, then delete it"
+    )
+
+
 def _register_features() -> None:
     """Each feature's commands live in its own package; their errors become one-line messages here."""
+    from safeguide.access.cli import audit_cmd, users
+    from safeguide.chat.cli import conversations
     from safeguide.compare.cli import compare_cmd
     from safeguide.quiz.cli import quiz_cmd
     from safeguide.timescales.cli import timescales
 
-    for name, command in timescales.commands.items():
-        timescales.commands[name] = _wrap(command)
-    for command in (timescales, _wrap(compare_cmd), _wrap(quiz_cmd)):
+    for group in (timescales, users, conversations):
+        for name, command in group.commands.items():
+            group.commands[name] = _wrap(command)
+    for command in (timescales, users, conversations, _wrap(audit_cmd), _wrap(compare_cmd), _wrap(quiz_cmd)):
         main.add_command(command)
 
 
@@ -295,6 +323,7 @@ def serve_cmd(host: str | None, port: int | None) -> None:
 
     settings = get_settings()
     build_rules(settings)  # a broken rules file is a one-line error here, not a traceback from the server
+    first_admin(settings)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per model-server probe
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)

@@ -75,6 +75,57 @@ class Settings(BaseSettings):
     llm_api_version: str = Field(default="2024-10-21", description="Azure OpenAI API version.")
     max_question_chars: int = Field(default=2000, ge=20)
 
+    auth: Literal["local", "oidc"] = Field(
+        default="local",
+        description="How users sign in: local (accounts made with `safeguide users add`, each with a token) "
+        "or oidc (a council's single sign-on, such as Microsoft Entra ID: bearer tokens it signed).",
+    )
+    anonymous_ask: bool = Field(
+        default=True,
+        description="Whether practitioners may ask, search and compute deadlines without signing in. "
+        "Quizzes need a trainer, rule review an admin, whatever this says.",
+    )
+    oidc_issuer: str = Field(
+        default="", description="oidc: the issuer (Entra: https://login.microsoftonline.com/TENANT/v2.0)."
+    )
+    oidc_audience: str = Field(
+        default="", description="oidc: the audience tokens must name (the app's client id)."
+    )
+    oidc_jwks_url: str = Field(
+        default="",
+        description="oidc: the provider's key set; default: read from the issuer's discovery document.",
+    )
+    oidc_role_claim: str = Field(default="roles", description="oidc: the claim that holds the user's roles.")
+    oidc_roles: str = Field(
+        default="safeguide.admin=admin,safeguide.trainer=trainer,safeguide.practitioner=practitioner",
+        description="oidc: the role claim's values (app roles) and the safeguide role each gives.",
+    )
+    oidc_default_role: Literal["", "practitioner", "trainer", "admin"] = Field(
+        default="",
+        description="oidc: the role of a signed-in user with none of those values (default: refused).",
+    )
+    conversation_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Conversations (and their feedback) unused for this many days are deleted, hourly by "
+        "the server and by `safeguide conversations purge`.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=300, ge=0, description="Requests per minute one client may make to /api/ (0: no limit)."
+    )
+    cors_origins: str = Field(
+        default="", description="Other web origins allowed to call the API, comma-separated (default: none)."
+    )
+
+    @field_validator("oidc_roles")
+    @classmethod
+    def _role_map(cls, value: str) -> str:
+        from safeguide.access.oidc import parse_role_map
+
+        parse_role_map(value)  # a bad entry stops start-up with its message
+        return value
+
     @field_validator("corpus_dir", "data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -91,6 +142,16 @@ class Settings(BaseSettings):
     @property
     def conversations_db(self) -> Path:
         return self.data_dir / "conversations.sqlite3"
+
+    @property
+    def users_db(self) -> Path:
+        """Local accounts: names, roles and the SHA-256 of each token."""
+        return self.data_dir / "users.sqlite3"
+
+    @property
+    def audit_db(self) -> Path:
+        """Who changed what: quizzes, timescale rules, users."""
+        return self.data_dir / "audit.sqlite3"
 
     @property
     def quizzes_db(self) -> Path:

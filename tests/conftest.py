@@ -93,8 +93,16 @@ def output_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(corpus_index: Path, output_dir: Path) -> Iterator[str]:
-    """The real app under uvicorn on loopback, serving the session's index."""
+def signed_in(corpus_index: Path) -> dict[str, dict[str, str]]:
+    """Headers that sign in to the session's server as a practitioner, trainer or admin (local accounts)."""
+    from tests.servers import make_users
+
+    return make_users(corpus_index)
+
+
+@pytest.fixture(scope="session")
+def server(corpus_index: Path, output_dir: Path, signed_in: dict[str, dict[str, str]]) -> Iterator[str]:
+    """The real app under uvicorn on loopback, serving the session's index (with `signed_in`'s users)."""
     from tests.servers import running_server
 
     env = {

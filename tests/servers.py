@@ -17,6 +17,23 @@ from safeguide.models.server import free_loopback_port
 REPO = Path(__file__).resolve().parent.parent
 
 
+def make_users(data_dir: Path) -> dict[str, dict[str, str]]:
+    """A user of each role in `data_dir`'s local accounts: role -> the headers that sign in as them."""
+    from safeguide.access import UserStore
+
+    store = UserStore(data_dir / "users.sqlite3")
+    try:
+        existing = {u["name"] for u in store.users()}
+        tokens = {}
+        for role in ("practitioner", "trainer", "admin"):
+            if f"test-{role}" in existing:
+                store.remove(f"test-{role}")
+            tokens[role] = store.add(f"test-{role}", role)
+    finally:
+        store.close()
+    return {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
+
+
 @contextmanager
 def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
     with running_process(env, log) as (url, _):

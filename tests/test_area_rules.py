@@ -128,7 +128,19 @@ def test_without_an_area_the_national_rule_is_used_and_named(chain) -> None:  # 
 
 
 @pytest.fixture(scope="module")
-def area_server(area_index, output_dir: Path):  # type: ignore[no-untyped-def]
+def area_lead(area_index) -> str:  # type: ignore[no-untyped-def]
+    """The token of an admin called "A. Lead" in the area server's local accounts."""
+    from safeguide.access import UserStore
+
+    store = UserStore(area_index.root.parent / "users.sqlite3")
+    try:
+        return store.add("A. Lead", "admin")
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def area_server(area_index, area_lead: str, output_dir: Path):  # type: ignore[no-untyped-def]
     from tests.servers import running_server
 
     env = {
@@ -141,7 +153,9 @@ def area_server(area_index, output_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_review_page_approves_a_rule_and_answers_stop_saying_unreviewed(area_server: str) -> None:
+def test_review_page_approves_a_rule_and_answers_stop_saying_unreviewed(
+    area_server: str, area_lead: str
+) -> None:
     import shutil
 
     import httpx
@@ -158,19 +172,25 @@ def test_review_page_approves_a_rule_and_answers_stop_saying_unreviewed(area_ser
     }
     before = httpx.post(area_server + "/api/ask", json=question, timeout=60).json()
     assert any("not yet reviewed" in n for n in before["notices"]), before["notices"]
-    pending = httpx.get(area_server + "/api/timescales/review").json()["pending"]
+    assert httpx.get(area_server + "/api/timescales/review").status_code == 401  # review needs an admin
+    lead = {"Authorization": f"Bearer {area_lead}"}
+    pending = httpx.get(area_server + "/api/timescales/review", headers=lead).json()["pending"]
     icpc = next(p for p in pending if p["citation"].get("paragraph") == "5.1")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         page = browser.new_page()
         page.set_default_timeout(30_000)
         page.goto(area_server + "/review")
+        page.locator("#review-status", has_text="sign in").wait_for()
+        page.fill("#signin-token", area_lead)
+        page.click("#signin")
+        page.locator("#signin-status", has_text="A. Lead").wait_for()
         item = page.locator(f'li[data-statement="{icpc["fingerprint"]}"]')
         item.get_by_role("button", name="Approve (with any changes)").click()
         assert "Type your name first" in page.locator("#review-status").inner_text()  # who is required
         page.fill("#reviewer", "A. Lead")
         item.get_by_role("button", name="Approve (with any changes)").click()
-        page.wait_for_function("document.querySelector('#review-status').textContent.startsWith('approved')")
+        page.locator("#review-status", has_text="approved").wait_for()
         assert page.locator(f'li[data-statement="{icpc["fingerprint"]}"]').count() == 0
         assert "approved by A. Lead" in page.locator("#decided").inner_text()
         browser.close()

@@ -28,7 +28,7 @@ SECRETS = [s for _, values in MESSAGES for s in values] + ["Margaret", "Oyelaran
 def test_no_database_or_log_keeps_a_personal_detail(tmp_path: Path, corpus_index: Path) -> None:
     import shutil
 
-    from tests.servers import running_server
+    from tests.servers import make_users, running_server
 
     data = tmp_path / "data"
     shutil.copytree(corpus_index / "index", data / "index")
@@ -38,6 +38,7 @@ def test_no_database_or_log_keeps_a_personal_detail(tmp_path: Path, corpus_index
         "SAFEGUIDE_CORPUS_DIR": str(CORPUS),
         "SAFEGUIDE_LLM_BACKEND": "extractive",
     }
+    trainer = make_users(data)["trainer"]
     with running_server(env, log) as url, httpx.Client(base_url=url, timeout=60) as client:
         conversation = None
         for message, _ in MESSAGES:
@@ -50,7 +51,9 @@ def test_no_database_or_log_keeps_a_personal_detail(tmp_path: Path, corpus_index
         assert client.post("/api/feedback", json=feedback).status_code == 200
         stream = client.post("/api/ask/stream", json={"question": MESSAGES[0][0]})
         assert stream.status_code == 200 and "event: checked" in stream.text
-        quiz = client.post("/api/quiz", json={"topic": "neglect and Ruby Thompson", "n": 2, "seed": 1})
+        quiz = client.post(
+            "/api/quiz", json={"topic": "neglect and Ruby Thompson", "n": 2, "seed": 1}, headers=trainer
+        )
         assert quiz.status_code in (200, 422), quiz.text  # stored, or refused with nothing stored
     # Everything written during the run: databases (with their WAL files), logs; not the copied index.
     stored = [p for p in data.rglob("*") if p.is_file() and p.relative_to(data).parts[0] != "index"]

@@ -251,35 +251,36 @@ def test_xlsx_opens_with_one_row_per_question(twenty: list[Question], tmp_path: 
 # --------------------------------------------------------------------------------------------- API and CLI
 
 
-def test_api_review_cycle(server: str) -> None:
-    r = httpx.post(server + "/api/quiz", json={"n": 5, "seed": 5}, timeout=60)
+def test_api_review_cycle(server: str, signed_in: dict[str, dict[str, str]]) -> None:
+    trainer = httpx.Client(base_url=server, headers=signed_in["trainer"], timeout=60)
+    r = trainer.post("/api/quiz", json={"n": 5, "seed": 5})
     assert r.status_code == 200, r.text
     quiz = r.json()
     assert {"quiz_id", "questions"} <= set(quiz) and len(quiz["questions"]) == 5
     q = quiz["questions"][0]
     assert {"id", "stem", "options", "answer_index", "feedback", "citation"} <= set(q)
     assert {"doc_id", "paragraph", "label", "text"} <= set(q["citation"])
-    assert httpx.post(server + "/api/quiz", json={"n": 5, "seed": 5}).json()["questions"] == quiz["questions"]
-    base = f"{server}/api/quiz/{quiz['quiz_id']}"
-    edited = httpx.put(
+    assert trainer.post("/api/quiz", json={"n": 5, "seed": 5}).json()["questions"] == quiz["questions"]
+    base = f"/api/quiz/{quiz['quiz_id']}"
+    edited = trainer.put(
         f"{base}/questions/{q['id']}", json={"stem": "Reworded (ring 07700 900123): " + q["stem"]}
     )
     assert edited.status_code == 200 and edited.json()["stem"].startswith("Reworded")
-    stored = httpx.get(base).json()["questions"][0]["stem"]
+    stored = trainer.get(base).json()["questions"][0]["stem"]
     assert "07700 900123" not in stored and "removed]" in stored  # personal details are never stored
     wrong = (q["answer_index"] + 1) % len(q["options"])
-    bad = httpx.put(f"{base}/questions/{q['id']}", json={"answer_index": wrong})
+    bad = trainer.put(f"{base}/questions/{q['id']}", json={"answer_index": wrong})
     assert bad.status_code == 422 and "does not back" in bad.json()["detail"]
-    assert httpx.get(base).json()["questions"][0]["answer_index"] == q["answer_index"]  # nothing half-saved
-    fresh = httpx.post(f"{base}/questions/{q['id']}/regenerate")
+    assert trainer.get(base).json()["questions"][0]["answer_index"] == q["answer_index"]  # nothing half-saved
+    fresh = trainer.post(f"{base}/questions/{q['id']}/regenerate")
     assert fresh.status_code == 200 and fresh.json()["id"] not in {x["id"] for x in quiz["questions"]}
-    assert httpx.delete(f"{base}/questions/{quiz['questions'][1]['id']}").json()["questions"] == 4
-    gift_text = httpx.get(base + "/export", params={"format": "gift"}).text
+    assert trainer.delete(f"{base}/questions/{quiz['questions'][1]['id']}").json()["questions"] == 4
+    gift_text = trainer.get(base + "/export", params={"format": "gift"}).text
     assert len(parse_gift(gift_text)) == 4
-    assert httpx.get(base + "/export", params={"format": "pdf"}).status_code == 422
-    assert httpx.get(server + "/api/quiz/nope").status_code == 404
-    assert httpx.post(server + "/api/quiz", json={"n": 0}).status_code == 422
-    assert httpx.post(server + "/api/quiz", json={"n": 3, "edition": "1999"}).status_code == 422
+    assert trainer.get(base + "/export", params={"format": "pdf"}).status_code == 422
+    assert trainer.get("/api/quiz/nope").status_code == 404
+    assert trainer.post("/api/quiz", json={"n": 0}).status_code == 422
+    assert trainer.post("/api/quiz", json={"n": 3, "edition": "1999"}).status_code == 422
 
 
 def test_cli_quiz_gift(corpus_index: Path, tmp_path: Path) -> None:

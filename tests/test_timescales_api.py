@@ -176,32 +176,35 @@ def test_cli_errors(cli_env: None, tmp_path: Path) -> None:
     assert bad.exit_code == 1 and not ics.exists()
 
 
-def test_review_routes(server: str) -> None:
-    listed = httpx.get(server + "/api/timescales/review").json()
+def test_review_routes(server: str, signed_in: dict[str, dict[str, str]]) -> None:
+    admin = httpx.Client(headers=signed_in["admin"], timeout=60)
+    listed = admin.get(server + "/api/timescales/review").json()
     assert "icpc" in listed["events"]
     waiting = {p["id"]: p for p in listed["pending"]}
     target = next(i for i, p in waiting.items() if p["citation"]["paragraph"] == "11.1.1" and p["mapped"])
-    bad = httpx.post(
+    bad = admin.post(
         server + "/api/timescales/review",
         json={"statement": target, "decision": "corrected", "by": "A. Lead", "correction": {"event": "x"}},
     )
     assert bad.status_code == 422 and "unknown event 'x'" in bad.json()["detail"]
-    missing = httpx.post(
+    missing = admin.post(
         server + "/api/timescales/review", json={"statement": "nope", "decision": "approved", "by": "A. Lead"}
     )
     assert missing.status_code == 404
-    nameless = httpx.post(
+    nameless = admin.post(
         server + "/api/timescales/review", json={"statement": target, "decision": "approved"}
     )
     assert nameless.status_code == 422
     assert target in {r["id"] for r in httpx.get(server + "/api/timescales").json()["rules"]}
-    done = httpx.post(
+    done = admin.post(
         server + "/api/timescales/review",
         json={"statement": target, "decision": "rejected", "by": "A. Lead", "why": "repeats 7.5.17"},
     )
     assert done.status_code == 200 and done.json()["rule"] is None
     # the rules in use change at once, and the decision is listed
     assert target not in {r["id"] for r in httpx.get(server + "/api/timescales").json()["rules"]}
-    after = httpx.get(server + "/api/timescales/review").json()
+    after = admin.get(server + "/api/timescales/review").json()
     assert target not in {p["id"] for p in after["pending"]}
     assert after["reviewed"][0]["why"] == "repeats 7.5.17"
+    # the decision is kept under the signed-in reviewer's name, not the name typed
+    assert after["reviewed"][0]["by"] == "test-admin"

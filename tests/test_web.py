@@ -130,8 +130,18 @@ def test_compare_tab_side_by_side_with_filter_and_export(page, output_dir: Path)
     assert page.locator("#tab-compare").is_hidden() and page.locator("#tab-chat").is_visible()
 
 
-def test_quiz_tab_build_review_export_and_take(page, output_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    page.fill("#signin-token", headers["Authorization"].removeprefix("Bearer "))
+    page.click("#signin")
+    page.locator("#signin-status", has_text="Signed in").wait_for()
+
+
+def test_quiz_tab_build_review_export_and_take(page, output_dir: Path, signed_in) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("tab", name="Quiz").click()
+    page.fill("#quiz-n", "4")
+    page.click("#quiz-build")
+    page.get_by_text("needs the trainer role").wait_for()  # not signed in: refused, with the reason
+    sign_in(page, signed_in["trainer"])
     page.fill("#quiz-n", "4")
     page.fill("#quiz-seed", "7")
     page.click("#quiz-build")

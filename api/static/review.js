@@ -89,3 +89,5 @@ async function load() {
 }
 
 load().catch((err) => status(err.message));
+// Signing in (auth.js) lists again: the list needs an admin.
+document.addEventListener("safeguide:signed-in", () => load().catch((err) => status(err.message)));

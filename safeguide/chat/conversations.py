@@ -129,6 +129,42 @@ class ConversationStore:
                 (conversation_id, message_index, rating, clean, _now()),
             )
 
+    def purge_before(self, cutoff: datetime) -> int:
+        """Delete every conversation last used before `cutoff`, with its messages and feedback, in one
+        transaction; returns how many went. (Retention: `conversation_retention_days`.)"""
+        stamp = cutoff.astimezone(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                old = [
+                    row[0]
+                    for row in self._db.execute(
+                        "SELECT c.id FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id "
+                        "GROUP BY c.id HAVING max(coalesce(m.created, c.created)) < ?",
+                        (stamp,),
+                    ).fetchall()
+                ]
+                for table, column in (("feedback", "conversation_id"), ("messages", "conversation_id")):
+                    self._db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(c,) for c in old])
+                self._db.executemany("DELETE FROM conversations WHERE id = ?", [(c,) for c in old])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return len(old)
+
+    def feedback_export(self) -> list[dict[str, Any]]:
+        """Every feedback entry with the (redacted) question and answer it rates, oldest first."""
+        rows = self._db.execute(
+            "SELECT f.created, f.conversation_id, f.message_index, f.rating, f.comment, q.content, a.content "
+            "FROM feedback f "
+            "JOIN messages a ON a.conversation_id = f.conversation_id AND a.idx = f.message_index "
+            "LEFT JOIN messages q ON q.conversation_id = f.conversation_id AND q.idx = f.message_index - 1 "
+            "ORDER BY f.id"
+        ).fetchall()
+        keys = ("created", "conversation_id", "message_index", "rating", "comment", "question", "answer")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     def feedback(self, conversation_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT message_index, rating, comment FROM feedback WHERE conversation_id = ? ORDER BY id",

@@ -1,0 +1,87 @@
+"""`safeguide users`: local accounts (SAFEGUIDE_AUTH=local): add (the token is shown once), list, remove."""
+
+from __future__ import annotations
+
+import getpass
+import json
+
+import click
+
+from safeguide.access.audit import AuditLog
+from safeguide.access.local import UserStore
+from safeguide.access.roles import ROLES
+from safeguide.settings import get_settings
+
+
+@click.group("users")
+def users() -> None:
+    """Local accounts and their roles (practitioner, trainer, admin)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+def add_cmd(name: str, role: str) -> None:
+    """Add a user and print their sign-in token (shown only this once; only its hash is kept)."""
+    store = UserStore(get_settings().users_db)
+    try:
+        token = store.add(name, role)
+    finally:
+        store.close()
+    _audit("user.add", name, role=role)
+    click.echo(f"{name} ({role}) added. Their token, shown only now: {token}")
+
+
+@users.command("list")
+def list_cmd() -> None:
+    """The users, their roles and when each was added."""
+    store = UserStore(get_settings().users_db)
+    try:
+        rows = store.users()
+    finally:
+        store.close()
+    for row in rows:
+        click.echo(f"{row['name']}\t{row['role']}\t{row['created']}")
+    if not rows:
+        click.echo("no users yet: `safeguide users add NAME --role admin`")
+
+
+@users.command("remove")
+@click.argument("name")
+def remove_cmd(name: str) -> None:
+    """Remove a user: their token stops working at once."""
+    store = UserStore(get_settings().users_db)
+    try:
+        store.remove(name)
+    finally:
+        store.close()
+    _audit("user.remove", name)
+    click.echo(f"{name} removed")
+
+
+def _audit(action: str, target: str, **detail: str) -> None:
+    log = AuditLog(get_settings().audit_db)
+    try:
+        log.record(f"cli:{getpass.getuser()}", "admin", "cli", action, target, detail)
+    finally:
+        log.close()
+
+
+@click.command("audit")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--action", default=None, help="Only this action, e.g. quiz.delete or rule.approved.")
+@click.option("--json", "as_json", is_flag=True)
+def audit_cmd(limit: int, action: str | None, as_json: bool) -> None:
+    """Who changed what (quizzes, timescale rules, users), newest first."""
+    log = AuditLog(get_settings().audit_db)
+    try:
+        entries = log.entries(limit, action)
+    finally:
+        log.close()
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for e in entries:
+        click.echo(f"{e['at']}  {e['who']} ({e['role']}, {e['source']})  {e['action']}  {e['target']}")
+    if not entries:
+        click.echo("nothing recorded yet")
