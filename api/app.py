@@ -21,6 +21,7 @@ from api.admin import router as admin_router
 from api.ask import router as ask_router
 from api.compare import router as compare_router
 from api.deps import RetrieverDep, SettingsDep
+from api.documents import router as documents_router
 from api.quiz import router as quiz_router
 from api.security import build_access, require, secure
 from api.timescales import router as timescales_router
@@ -28,7 +29,15 @@ from safeguide.access import NotPermitted, NotSignedIn, UserStore
 from safeguide.access.audit import AuditLog
 from safeguide.access.oidc import SignInUnavailable
 from safeguide.chat.conversations import ConversationStore
-from safeguide.errors import IndexNotReady, InvalidQuery, ModelUnavailable, SafeguideError
+from safeguide.documents import DuplicateDocument, IngestJobs, UploadTooLarge
+from safeguide.errors import (
+    IndexNotReady,
+    InvalidManifest,
+    InvalidQuery,
+    ModelUnavailable,
+    SafeguideError,
+    UnsupportedDocument,
+)
 from safeguide.models import build_model, close_model
 from safeguide.quiz.builder import QuizBuilder
 from safeguide.quiz.questions import QuizError
@@ -70,6 +79,27 @@ async def _keep_retention(conversations: ConversationStore, settings: Settings) 
         await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
 
+def _ingest(settings: Settings, embedder: Any, progress: Any) -> dict[str, Any]:
+    """The corpus folder ingested into a new build, which then replaces the serving one."""
+    from ingest.store import IndexLocation, ingest
+
+    report = ingest(
+        [settings.corpus_dir],
+        IndexLocation(settings.index_root),
+        embedder,
+        max_bytes=settings.max_document_bytes,
+        max_chars=settings.max_paragraph_chars,
+        min_fragment=settings.min_fragment_chars,
+        progress=progress,
+        vocabulary=settings.vocabulary(),
+    )
+    summary = (
+        f"added {', '.join(report.added) or 'none'}, removed {', '.join(report.removed) or 'none'}; "
+        f"{report.chunks} passages in the index ({report.seconds:.1f} s)"
+    )
+    return {"summary": summary, "added": report.added, "removed": report.removed, "chunks": report.chunks}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -92,6 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.access = build_access(settings, app.state.users)
         app.state.audit = AuditLog(settings.audit_db)
         retention = asyncio.create_task(_keep_retention(app.state.conversations, settings))
+        app.state.ingest_jobs = IngestJobs(
+            lambda progress: _ingest(settings, app.state.retriever.embedder, progress),
+            lambda: app.state.rules.refresh(build_rules(settings)),  # the new documents' own timescales
+        )
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):
             app.state.retriever.reader()
@@ -99,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # question, which may be a child in danger.
         app.state.chain.safety()
         yield
+        app.state.ingest_jobs.close()
         retention.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await retention
@@ -126,6 +161,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             NotSignedIn: 401,
             NotPermitted: 403,
             SignInUnavailable: 503,
+            UnsupportedDocument: 422,
+            InvalidManifest: 422,
+            DuplicateDocument: 409,
+            UploadTooLarge: 413,
         }.get(type(exc), 500 if type(exc) is SafeguideError else 400)
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
         if exc.notices:
@@ -161,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare_router, dependencies=practitioner)
     app.include_router(quiz_router, dependencies=[Depends(require("trainer"))])
     app.include_router(admin_router)  # admin only (its own dependency)
+    app.include_router(documents_router)  # admin only (its own dependency)
 
     @app.get("/api/whoami")
     def whoami(request: Request) -> dict[str, Any]:
@@ -176,6 +216,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_page() -> FileResponse:
+        return FileResponse(STATIC / "admin.html", headers={"Cache-Control": "no-store"})
 
     @app.get("/review", include_in_schema=False)
     def review_page() -> FileResponse:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(default=1000, ge=10)
     max_k: int = Field(default=50, ge=1)
     max_document_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    max_upload_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1, description="The largest document an admin may upload from the page."
+    )
     max_paragraph_chars: int = Field(default=1200, ge=200)
     min_fragment_chars: int = Field(default=40, ge=0)
 
