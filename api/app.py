@@ -79,6 +79,34 @@ async def _keep_retention(conversations: ConversationStore, settings: Settings) 
         await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
 
+RULES_CHECK_SECONDS = 2.0
+
+
+async def _keep_rules_fresh(app: FastAPI, settings: Settings) -> None:
+    """Reload the timescale rules when the serving build changes (an ingest by another worker or the CLI)
+    or when a review is decided elsewhere: every worker answers with the same rules within seconds."""
+    from ingest.store import IndexLocation
+
+    location = IndexLocation(settings.index_root)
+
+    def key() -> tuple[str | None, int]:
+        build = location.current_build()
+        return (build.name if build else None, app.state.reviews.version())
+
+    seen = await asyncio.to_thread(key)
+    while True:
+        await asyncio.sleep(RULES_CHECK_SECONDS)
+        try:
+            now = await asyncio.to_thread(key)
+            if now != seen:
+                rules = await asyncio.to_thread(build_rules, settings)
+                app.state.rules.refresh(rules)
+                seen = now
+                log.info("timescale rules reloaded (build %s, review %d)", *now)
+        except Exception:
+            log.exception("could not reload the timescale rules; the ones in use stay")
+
+
 def _ingest(settings: Settings, embedder: Any, progress: Any) -> dict[str, Any]:
     """The corpus folder ingested into a new build, which then replaces the serving one."""
     from ingest.store import IndexLocation, ingest
@@ -122,7 +150,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.access = build_access(settings, app.state.users)
         app.state.audit = AuditLog(settings.audit_db)
         retention = asyncio.create_task(_keep_retention(app.state.conversations, settings))
+        freshness = asyncio.create_task(_keep_rules_fresh(app, settings))
         app.state.ingest_jobs = IngestJobs(
+            settings.data_dir / "jobs.sqlite3",
             lambda progress: _ingest(settings, app.state.retriever.embedder, progress),
             lambda: app.state.rules.refresh(build_rules(settings)),  # the new documents' own timescales
         )
@@ -134,9 +164,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.chain.safety()
         yield
         app.state.ingest_jobs.close()
-        retention.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await retention
+        for task in (retention, freshness):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         app.state.audit.close()
         app.state.conversations.close()
         app.state.quizzes.close()

@@ -34,6 +34,7 @@ from chromadb.errors import NotFoundError
 
 from ingest.chunks import Chunk, make_chunks
 from ingest.embedder import ChromaEmbedding, Embedder
+from ingest.lexical import build_lexical, read_collection, save_lexical
 from ingest.loaders import load_lines
 from ingest.manifest import CorpusDocument, check_unique, describe, document_files
 from ingest.paragraphs import parse_paragraphs
@@ -296,6 +297,9 @@ def ingest(
             if progress is not None:
                 progress(done, len(to_embed))
         total_chunks += len(to_embed)
+        # The lexical index is built once here and kept with the build, not rebuilt by every worker.
+        ids, texts, metas = read_collection(collection)
+        save_lexical(build, ids, build_lexical(ids, texts, metas))
         now = datetime.now(UTC).isoformat(timespec="seconds")
         states = [
             DocumentState(

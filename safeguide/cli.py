@@ -314,8 +314,15 @@ def models_fetch() -> None:
 @main.command("serve")
 @click.option("--host", default=None, help="Default 127.0.0.1 (SAFEGUIDE_HOST).")
 @click.option("--port", default=None, type=int, help="Default 8000 (SAFEGUIDE_PORT).")
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 64),
+    show_default=True,
+    help="Worker processes (each loads the models; the index, rules, users and jobs are shared on disk).",
+)
 @friendly_errors
-def serve_cmd(host: str | None, port: int | None) -> None:
+def serve_cmd(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API (and, later, the web chat) with uvicorn."""
     import uvicorn
 
@@ -326,7 +333,13 @@ def serve_cmd(host: str | None, port: int | None) -> None:
     first_admin(settings)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per model-server probe
-    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+    )
 
 
 _register_features()

@@ -41,13 +41,15 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 @contextmanager
-def running_process(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[tuple[str, int]]:
+def running_process(
+    env: dict[str, str], log: Path, timeout: float = 90, args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, int]]:
     """`safeguide serve` on a free loopback port; yields its URL and process id once /healthz answers."""
     port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "safeguide", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "safeguide", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env={**os.environ, **env},
             cwd=REPO,
             stdout=out,

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from eval.compare import load_labels, score
+from ingest.lexical import tokenize
 from safeguide.chat.chain import AnswerChain
 from safeguide.compare.changes import (
     CHANGE_WORDS,
@@ -31,7 +32,7 @@ from safeguide.compare.comparer import Comparer
 from safeguide.compare.export import export
 from safeguide.errors import CorpusError, InvalidQuery
 from safeguide.retrieval.citations import normalise
-from safeguide.retrieval.hybrid import HybridRetriever, tokenize
+from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.timescales.calendar import default_calendar
 from safeguide.timescales.rules import RuleSet
 from tests.conftest import CORPUS

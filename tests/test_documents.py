@@ -228,3 +228,47 @@ def test_the_documents_page_adds_and_removes_a_document(admin_server: dict[str, 
         page.locator("#upload-status", has_text="Done: remove eastmoor-procedures").wait_for()
         assert page.locator('li[data-document="eastmoor-procedures"]').count() == 0
         browser.close()
+
+
+@pytest.mark.slow
+def test_two_workers_share_jobs_and_rules(tmp_path: Path, corpus_index: Path) -> None:
+    """With `serve --workers 2` nothing lives in one process: a job started through one worker is seen by
+    whichever answers, and after the ingest every worker uses the new document's own rule."""
+    from tests.servers import make_users, running_process
+
+    corpus, data = tmp_path / "corpus", tmp_path / "data"
+    shutil.copytree(CORPUS, corpus)
+    shutil.copytree(corpus_index / "index", data / "index")
+    who = make_users(data)
+    env = {
+        "SAFEGUIDE_DATA_DIR": str(data),
+        "SAFEGUIDE_CORPUS_DIR": str(corpus),
+        "SAFEGUIDE_LLM_BACKEND": "extractive",
+    }
+    with running_process(env, tmp_path / "server.log", timeout=180, args=("--workers", "2")) as (url, _):
+        params = {**FIELDS, "filename": "northfold.md"}
+        made = httpx.post(
+            f"{url}/api/admin/documents", params=params, content=PROCEDURE, headers=who["admin"]
+        )
+        assert made.status_code == 202, made.text
+        done = _wait(url, made.json()["job"], who["admin"])
+        assert done["state"] == "done", done
+        ask = {"question": "the strategy discussion was on Monday 2 March 2026, when is the ICPC due?",
+               "authority": "northfold", "today": "2026-03-03"}  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:  # each worker reloads its rules within seconds of the new build
+            dues = [
+                [t["due"] for t in httpx.post(f"{url}/api/ask", json=ask, timeout=60).json()["timescales"]]
+                for _ in range(6)
+            ]
+            if all(d == ["2026-03-18"] for d in dues) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert all(d == ["2026-03-18"] for d in dues), dues
+        for _ in range(6):  # any worker reports the job
+            assert (
+                httpx.get(f"{url}/api/admin/jobs/{done['id']}", headers=who["admin"]).json()["state"]
+                == "done"
+            )
+    log = (tmp_path / "server.log").read_text()
+    assert log.count("Started server process") == 2, log[-2000:]

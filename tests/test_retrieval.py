@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from ingest.lexical import tokenize
 from safeguide.errors import InvalidQuery
-from safeguide.retrieval.hybrid import Filters, HybridRetriever, tokenize
+from safeguide.retrieval.hybrid import Filters, HybridRetriever
 
 pytestmark = pytest.mark.slow
 
@@ -108,3 +111,27 @@ def test_the_search_is_a_langchain_retriever(retriever: HybridRetriever) -> None
     # composes like any LangChain retriever
     cited = (lc | RunnableLambda(lambda ds: [d.metadata["citation"] for d in ds])).invoke(question)
     assert cited == [r.citation for r in same]
+
+
+def test_the_lexical_index_is_kept_with_the_build(
+    corpus_index: Path, embedder: object, tmp_path: Path
+) -> None:
+    """Ingest writes BM25 beside the collection; a reader opens it instead of rebuilding it, and a build
+    without one (made before it was kept) is rebuilt in memory with the same results."""
+    import shutil
+
+    from ingest.store import IndexLocation
+    from safeguide.retrieval.hybrid import IndexReader
+
+    build = IndexLocation(corpus_index / "index").require_current()
+    assert (build / "lexical" / "ids.json").exists()
+    stored = IndexReader(build, embedder)  # type: ignore[arg-type]
+    assert stored.lexical_source == "stored"
+    old = tmp_path / build.name
+    shutil.copytree(build, old, ignore=shutil.ignore_patterns("lexical"))
+    rebuilt = IndexReader(old, embedder)  # type: ignore[arg-type]
+    assert rebuilt.lexical_source == "rebuilt"
+    for query in ("strategy discussion within 15 working days", "core group first meeting", "LADO"):
+        a = [stored.ids[i] for i in stored.lexical(query, Filters(), 10)]
+        b = [rebuilt.ids[i] for i in rebuilt.lexical(query, Filters(), 10)]
+        assert a == b, query

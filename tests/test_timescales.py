@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest.lexical import NUMBER_WORDS
 from safeguide.errors import InvalidQuery
 from safeguide.retrieval.citations import find_passage
-from safeguide.retrieval.hybrid import NUMBER_WORDS
 from safeguide.timescales.calendar import default_calendar
 from safeguide.timescales.questions import find_timescale_requests, parse_date_phrase
 from safeguide.timescales.rules import RulesError, RuleSet, UnknownTimescale, due, plan

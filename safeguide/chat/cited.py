@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ingest.lexical import tokenize
 from safeguide.chat.answers import (
     COMPARE,
     EDITION_NAMES,
@@ -20,7 +21,7 @@ from safeguide.chat.answers import (
 )
 from safeguide.chat.prompts import load_prompt
 from safeguide.chat.verify import Verified, judge_answer, split_sentences, verify
-from safeguide.retrieval.hybrid import Filters, SearchResult, tokenize
+from safeguide.retrieval.hybrid import Filters, SearchResult
 
 if TYPE_CHECKING:
     from safeguide.chat.pipeline import Turn

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ingest.lexical import tokenize
 from safeguide.chat.answers import COMPARE, EDITION_NAMES, YEARS, Answer, ChainCore, Source, trim, unique
 from safeguide.chat.verify import split_sentences
 from safeguide.errors import SafeguideError
-from safeguide.retrieval.hybrid import tokenize
 from safeguide.safety import CheckedInput
 
 COMPARE_MAX_LINES = 6

@@ -35,10 +35,11 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.callbacks.manager import dispatch_custom_event
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
+from ingest.lexical import tokenize
 from safeguide.chat.pathway import ASKS_NEXT, Placement
 from safeguide.chat.verify import Verified
 from safeguide.errors import ModelUnavailable, SafeguideError
-from safeguide.retrieval.hybrid import Filters, SearchResult, tokenize
+from safeguide.retrieval.hybrid import Filters, SearchResult
 from safeguide.safety import DANGER_NO_GUIDANCE, HARM_REFUSAL, CheckedInput
 from safeguide.timescales.questions import find_timescale_requests
 

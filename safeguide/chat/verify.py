@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from safeguide.retrieval.hybrid import tokenize
+from ingest.lexical import tokenize
 
 CITE = re.compile(r"\s*\[(\d{1,2})\]")
 QUOTE = re.compile(r"“([^”]{12,})”")

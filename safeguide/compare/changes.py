@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from ingest.lexical import tokenize
 from safeguide.errors import CorpusError
 from safeguide.retrieval.citations import normalise
-from safeguide.retrieval.hybrid import tokenize
 from safeguide.timescales.rules import RuleCitation
 
 Kind = Literal["new", "removed", "changed", "replaced", "renamed"]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ingest.lexical import tokenize
 from safeguide.chat.prompts import load_prompt
 from safeguide.compare.changes import (
     GENERIC_WORDS,
@@ -39,7 +40,7 @@ from safeguide.compare.finding import (
 from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.models import ChatModel
 from safeguide.retrieval.citations import normalise
-from safeguide.retrieval.hybrid import IndexReader, tokenize
+from safeguide.retrieval.hybrid import IndexReader
 from safeguide.timescales.rules import RuleSet
 
 # ----------------------------------------------------------------------------------------------- the comparer

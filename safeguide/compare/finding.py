@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ingest.lexical import tokenize
 from ingest.store import IndexLocation
 from safeguide.compare.changes import (
     _EXPLICIT,
@@ -29,7 +30,7 @@ from safeguide.compare.changes import (
     stable_id,
 )
 from safeguide.retrieval.citations import contains, find_passage_index, normalise
-from safeguide.retrieval.hybrid import IndexReader, tokenize
+from safeguide.retrieval.hybrid import IndexReader
 from safeguide.timescales.rules import RuleSet
 
 PAIR_NOTE = "“Before” is the wording of the edition the briefing compares with, as the briefing quotes it."

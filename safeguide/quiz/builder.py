@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ingest.lexical import tokenize
 from safeguide.chat.prompts import load_prompt
 from safeguide.compare.comparer import Comparer
 from safeguide.models import ChatModel
@@ -39,7 +40,7 @@ from safeguide.quiz.questions import (
     check_question,
 )
 from safeguide.retrieval.citations import normalise
-from safeguide.retrieval.hybrid import IndexReader, tokenize
+from safeguide.retrieval.hybrid import IndexReader
 from safeguide.timescales.rules import RuleSet
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from ingest.lexical import tokenize
 from safeguide.chat.verify import split_sentences
 from safeguide.compare.changes import one_line, stable_id
 from safeguide.compare.comparer import Comparer
@@ -35,7 +36,7 @@ from safeguide.quiz.questions import (
     supports,
 )
 from safeguide.retrieval.citations import find_passage_index, normalise
-from safeguide.retrieval.hybrid import IndexReader, tokenize
+from safeguide.retrieval.hybrid import IndexReader
 from safeguide.timescales.rules import UNIT_WORDS, Rule, RuleSet
 
 # Roles and agencies a "who does this?" question may ask about, and offer as wrong answers.

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ingest.lexical import tokenize
 from safeguide.errors import SafeguideError
 from safeguide.retrieval.citations import normalise
-from safeguide.retrieval.hybrid import tokenize
 
 Difficulty = Literal["easy", "medium", "hard"]
 MAX_QUESTIONS = 50

@@ -11,62 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import bm25s
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ingest.embedder import Embedder
+from ingest.lexical import build_lexical, load_lexical, read_collection, tokenize
 from ingest.store import IndexLocation, open_collection
 from safeguide.errors import InvalidQuery
 from safeguide.retrieval.glossary import Glossary
 
 RRF_K = 60
-PAGE = 5000  # passages read from Chroma per call when an index is opened
 EXPANSION_WEIGHT = 0.5  # lexical weight of glossary words against the question's own
-# fmt: off
-STOPWORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does",
-    "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it",
-    "its", "may", "me", "might", "must", "my", "no", "not", "of", "on", "or", "our", "she", "should",
-    "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those",
-    "to", "up", "us", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why",
-    "will", "with", "would", "you", "your", "about", "after", "before", "being", "also", "any", "all",
-    "each", "other", "some", "such", "only", "own", "same", "too", "very", "s", "t", "just", "don",
-})
-_UNITS = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen",
-]
-# fmt: on
-_TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
-NUMBER_WORDS = {w: str(i) for i, w in enumerate(_UNITS)} | {w: str(n) for w, n in _TENS.items()}
-
-
-def _fold_numbers(tokens: list[str]) -> list[str]:
-    """Guidance writes numbers both ways ("forty eight hours", "48 hours"); fold words to digits."""
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok in _TENS and i + 1 < len(tokens) and tokens[i + 1] in _UNITS[1:10]:
-            out.append(str(_TENS[tok] + _UNITS.index(tokens[i + 1])))
-            i += 2
-            continue
-        out.append(NUMBER_WORDS.get(tok, tok))
-        i += 1
-    return out
-
-
-def tokenize(text: str) -> list[str]:
-    out = []
-    for tok in _fold_numbers(_TOKEN.findall(text.lower())):
-        if tok in STOPWORDS:
-            continue
-        if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss"):
-            tok = tok[:-1]  # a light plural fold: "conferences" ~ "conference"
-        out.append(tok)
-    return out
 
 
 class PassageOut(BaseModel):
@@ -150,24 +105,21 @@ class IndexReader:
             glossary.with_terms((a, b) for state in states for a, b in state.terms) if glossary else None
         )
         self.collection = open_collection(build, embedder)
-        self.ids: list[str] = []
-        self.texts: list[str] = []
-        self.metas: list[dict[str, Any]] = []
-        # In pages: one `get` of a large index (100,000 passages) overflows SQLite's variable limit.
-        while True:
-            page = self.collection.get(include=["documents", "metadatas"], limit=PAGE, offset=len(self.ids))
-            if not page["ids"]:
-                break
-            self.ids += page["ids"]
-            self.texts += page["documents"]
-            self.metas += [dict(m) for m in page["metadatas"]]
+        self.ids, self.texts, self.metas = read_collection(self.collection)
+        stored = load_lexical(build)
+        if stored is not None and sorted(stored[0]) == sorted(self.ids):
+            # Rows in the stored index's order, so BM25's document k is row k.
+            order = {cid: i for i, cid in enumerate(self.ids)}
+            rows = [order[cid] for cid in stored[0]]
+            self.ids = stored[0]
+            self.texts = [self.texts[i] for i in rows]
+            self.metas = [self.metas[i] for i in rows]
+            self._bm25 = stored[1]
+            self.lexical_source = "stored"
+        else:  # a build from before the index was kept with it
+            self._bm25 = build_lexical(self.ids, self.texts, self.metas)
+            self.lexical_source = "rebuilt"
         self.position: dict[str, int] = {cid: i for i, cid in enumerate(self.ids)}  # chunk id -> row
-        self._bm25 = bm25s.BM25()
-        corpus_tokens = [
-            tokenize(f"{m['title']} {m['heading']} {m['paragraph']} {t}")
-            for t, m in zip(self.texts, self.metas, strict=True)
-        ]
-        self._bm25.index(corpus_tokens, show_progress=False)
         self.editions = sorted({m["edition"] for m in self.metas})
         self.authorities = sorted({m["authority"] for m in self.metas})
         self.doc_ids = sorted({m["doc_id"] for m in self.metas})

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.durations import DURATION, FREQUENCY
+from ingest.lexical import tokenize
 from safeguide.retrieval.glossary import normalise
-from safeguide.retrieval.hybrid import SearchResult, tokenize
+from safeguide.retrieval.hybrid import SearchResult
 from safeguide.wordlists import whole_words
 
 _TIMING_QUESTION = re.compile(

@@ -80,6 +80,13 @@ class ReviewStore:
     def close(self) -> None:
         self._db.close()
 
+    def version(self) -> int:
+        """Grows with every decision (the history is append-only): a server worker that sees it change
+        knows another worker, or the CLI, has decided something and reloads its rules."""
+        with self._lock:
+            (n,) = self._db.execute("SELECT coalesce(max(n), 0) FROM review_history").fetchone()
+        return int(n)
+
     def all(self) -> dict[str, Review]:
         with self._lock:
             rows = self._db.execute(

@@ -1,0 +1,154 @@
+"""Load on the real server: concurrent clients against search and ask, 1 or more workers.
+
+Run: ``python -m eval.load [--clients 50 200] [--workers 1 2] [--seconds 20]``. Writes
+``eval/results/load.json``. Each run serves a private copy of the current index (extractive mode,
+no rate limit, since every client here is 127.0.0.1) and, for one endpoint, keeps CLIENTS requests in
+flight for SECONDS: requests per second, latency p50/p95/p99, errors, and the resident memory of the
+server's processes (the parent and its workers, summed) at start, at the peak and after the run.
+Traffic goes to loopback only, and every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from eval.retrieval import load_golden
+from tests.servers import running_process
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "load.json"
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            children = []
+        todo += [int(c) for c in children]
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1) if ordered else 0.0
+
+
+async def _drive(url: str, endpoint: str, clients: int, seconds: float, pid: int) -> dict[str, Any]:
+    questions = [row["question"] for row in load_golden()]
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    peak = [rss_mb(pid)]
+    stop = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def client(n: int, http: httpx.AsyncClient) -> None:
+        i = n
+        while time.monotonic() < stop:
+            q = questions[i % len(questions)]
+            i += clients
+            body = {"query": q, "k": 5} if endpoint == "search" else {"question": q}
+            started = time.perf_counter()
+            try:
+                r = await http.post(f"/api/{endpoint}", json=body)
+                if r.status_code == 200:
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+
+    async def watch() -> None:
+        while time.monotonic() < stop:
+            peak[0] = max(peak[0], rss_mb(pid))
+            await asyncio.sleep(0.5)
+
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+        await asyncio.gather(watch(), *(client(n, http) for n in range(clients)))
+    took = time.monotonic() - started
+    return {
+        "endpoint": endpoint,
+        "clients": clients,
+        "seconds": round(took, 1),
+        "requests": len(latencies),
+        "rps": round(len(latencies) / took, 1),
+        "p50_ms": _pct(latencies, 0.50),
+        "p95_ms": _pct(latencies, 0.95),
+        "p99_ms": _pct(latencies, 0.99),
+        "errors": errors,
+        "rss_peak_mb": peak[0],
+    }
+
+
+def run(clients: list[int], workers: list[int], seconds: float) -> dict[str, Any]:
+    from safeguide.settings import get_settings
+
+    settings = get_settings()
+    out: dict[str, Any] = {"clients": clients, "workers": workers, "seconds": seconds, "runs": []}
+    for n in workers:
+        with tempfile.TemporaryDirectory(prefix="safeguide-load-") as tmp:
+            data = Path(tmp) / "data"
+            shutil.copytree(settings.index_root, data / "index")
+            env = {
+                "SAFEGUIDE_DATA_DIR": str(data),
+                "SAFEGUIDE_CORPUS_DIR": str(settings.corpus_dir),
+                "SAFEGUIDE_LLM_BACKEND": "extractive",
+                "SAFEGUIDE_RATE_LIMIT_PER_MINUTE": "0",
+            }
+            log = Path(tmp) / "server.log"
+            with running_process(env, log, timeout=240, args=("--workers", str(n))) as (url, pid):
+                time.sleep(3 * n)  # every worker up, not only the first to answer /healthz
+                for _ in range(4 * n):  # warm each worker's models
+                    httpx.post(f"{url}/api/ask", json={"question": "who chairs an ICPC?"}, timeout=120)
+                at_start = rss_mb(pid)
+                for c in clients:
+                    for endpoint in ("search", "ask"):
+                        row = asyncio.run(_drive(url, endpoint, c, seconds, pid))
+                        row |= {"workers": n, "rss_start_mb": at_start, "rss_after_mb": rss_mb(pid)}
+                        print(json.dumps(row))
+                        out["runs"].append(row)
+                time.sleep(5)
+                out["runs"][-1]["rss_settled_mb"] = rss_mb(pid)
+    out["machine"] = f"{os.cpu_count()} cores"
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    report = run(args.clients, args.workers, args.seconds)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
