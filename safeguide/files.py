@@ -16,11 +16,17 @@ def write_atomically(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+# How long a write waits for another process's write (several server workers share each database).
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
 def open_database(path: Path, schema: str, *pragmas: str) -> sqlite3.Connection:
     """A store's SQLite database: folder made, autocommit (each store runs its own transactions), WAL so
-    readers never wait on a writer, shared across threads (each store serialises its use with a lock)."""
+    readers never wait on a writer, shared across threads (each store serialises its use with a lock).
+    Stores that read then write in one transaction start it with BEGIN IMMEDIATE: a deferred one that
+    finds another process's newer write cannot wait for it and fails at once with "database is locked"."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
     for pragma in ("journal_mode=WAL", *pragmas):
         db.execute(f"PRAGMA {pragma}")
     db.executescript(schema)

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         default="",
         description="oidc: the role of a signed-in user with none of those values (default: refused).",
     )
+    request_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Requests a worker works on at once (the rest wait their turn): the checks and search "
+        "are CPU-bound, so more threads than this add memory on a small machine, not speed.",
+    )
     conversation_retention_days: int = Field(
         default=30,
         ge=1,

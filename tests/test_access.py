@@ -470,3 +470,41 @@ def test_cli_users_audit_and_purge(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert purged.exit_code == 0 and "deleted 0 conversation(s)" in purged.output
     finally:
         get_settings.cache_clear()
+
+
+def _write_exchanges(path: str, n: int) -> int:
+    """Record n answers while other threads keep the interpreter busy, as a loaded worker's do (so the
+    writer is often paused between the statements of its transaction)."""
+    from safeguide.chat.conversations import ConversationStore
+
+    busy = threading.Event()
+
+    def spin() -> None:
+        while not busy.is_set():
+            sum(range(1000))
+
+    spinners = [threading.Thread(target=spin) for _ in range(3)]
+    for t in spinners:
+        t.start()
+    store = ConversationStore(Path(path))
+    try:
+        cid = store.ensure(None)
+        for i in range(n):
+            store.add_exchange(cid, f"question {i}", f"answer {i}", {})
+    finally:
+        busy.set()
+        store.close()
+    return n
+
+
+@pytest.mark.slow
+def test_server_workers_can_write_the_same_database_at_once(tmp_path: Path) -> None:
+    """Two processes (two server workers) recording answers together: none fails with "database is
+    locked" (seen under load before write transactions began IMMEDIATE)."""
+    import multiprocessing
+
+    path = str(tmp_path / "c.sqlite3")
+    _write_exchanges(path, 1)  # the schema made once
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        done = pool.starmap(_write_exchanges, [(path, 200)] * 4)
+    assert done == [200] * 4

@@ -62,7 +62,7 @@ class ConversationStore:
     def add_exchange(self, conversation_id: str, question: str, answer: str, meta: dict[str, Any]) -> int:
         """Store a question (already redacted) and its answer; returns the answer's message index."""
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 (count,) = self._db.execute(
                     "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conversation_id,)
@@ -134,7 +134,7 @@ class ConversationStore:
         transaction; returns how many went. (Retention: `conversation_retention_days`.)"""
         stamp = cutoff.astimezone(UTC).isoformat(timespec="seconds")
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 old = [
                     row[0]

@@ -127,7 +127,7 @@ class ReviewStore:
             review.at,
         )
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
                 self._db.execute(
