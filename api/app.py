@@ -44,7 +44,7 @@ from safeguide.quiz.builder import QuizBuilder
 from safeguide.quiz.questions import QuizError
 from safeguide.quiz.store import QuizStore, UnknownQuiz
 from safeguide.retrieval.hybrid import Filters, PassageOut
-from safeguide.services import build_chain, build_retriever, build_rules, documents_status
+from safeguide.services import build_chain, build_retriever, build_rules, documents_status, ingest_paths
 from safeguide.settings import Settings, get_settings
 from safeguide.timescales.review import ReviewStore, UnknownStatement
 from safeguide.timescales.rules import UnknownTimescale
@@ -110,18 +110,7 @@ async def _keep_rules_fresh(app: FastAPI, settings: Settings) -> None:
 
 def _ingest(settings: Settings, embedder: Any, progress: Any) -> dict[str, Any]:
     """The corpus folder ingested into a new build, which then replaces the serving one."""
-    from ingest.store import IndexLocation, ingest
-
-    report = ingest(
-        [settings.corpus_dir],
-        IndexLocation(settings.index_root),
-        embedder,
-        max_bytes=settings.max_document_bytes,
-        max_chars=settings.max_paragraph_chars,
-        min_fragment=settings.min_fragment_chars,
-        progress=progress,
-        vocabulary=settings.vocabulary(),
-    )
+    report = ingest_paths(settings, [settings.corpus_dir], embedder, progress)
     summary = (
         f"added {', '.join(report.added) or 'none'}, removed {', '.join(report.removed) or 'none'}; "
         f"{report.chunks} passages in the index ({report.seconds:.1f} s)"

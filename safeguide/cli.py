@@ -60,7 +60,7 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
     from tqdm import tqdm
 
     from ingest.embedder import LazyEmbedder
-    from ingest.store import IndexLocation, ingest
+    from safeguide.services import ingest_paths
 
     settings = get_settings()
     targets = list(paths) or [settings.corpus_dir]
@@ -73,16 +73,7 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
             bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
         bar.update(done - bar.n)
 
-    report = ingest(
-        targets,
-        IndexLocation(settings.index_root),
-        embedder,
-        max_bytes=settings.max_document_bytes,
-        max_chars=settings.max_paragraph_chars,
-        min_fragment=settings.min_fragment_chars,
-        progress=progress,
-        vocabulary=settings.vocabulary(),
-    )
+    report = ingest_paths(settings, targets, embedder, progress)
     if bar is not None:
         bar.close()
     if report.up_to_date:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from ingest.manifest import document_files, read_manifest
-from ingest.store import IndexLocation
+from ingest.store import IndexLocation, IngestReport, ingest
 from safeguide.chat.chain import AnswerChain
 from safeguide.chat.pathway import Navigator, Pathway
 from safeguide.compare.comparer import Comparer
@@ -97,6 +97,22 @@ def documents_status(settings: Settings) -> dict[str, Any]:
                 "ingested_at": None,
             }
     return {"build": build.name if build else None, "documents": [docs[k] for k in sorted(docs)]}
+
+
+def ingest_paths(
+    settings: Settings, paths: list[Path], embedder: Embedder, progress: Any = None
+) -> IngestReport:
+    """Ingest `paths` into a new build with the configured limits and vocabulary, then switch to it."""
+    return ingest(
+        paths,
+        IndexLocation(settings.index_root),
+        embedder,
+        max_bytes=settings.max_document_bytes,
+        max_chars=settings.max_paragraph_chars,
+        min_fragment=settings.min_fragment_chars,
+        progress=progress,
+        vocabulary=settings.vocabulary(),
+    )
 
 
 def build_rules(settings: Settings, *, extracted: bool = True) -> RuleSet:

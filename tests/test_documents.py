@@ -122,20 +122,27 @@ def test_removal_moves_the_document_aside(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------- through the API
 
 
-@pytest.fixture(scope="module")
-def admin_server(tmp_path_factory: pytest.TempPathFactory, corpus_index: Path) -> Iterator[dict[str, Any]]:
-    from tests.servers import make_users, running_server
+def _private_copy(root: Path, corpus_index: Path) -> tuple[Path, dict[str, dict[str, str]], dict[str, str]]:
+    """A corpus and data folder of the server's own (it may change them), users of each role, its env."""
+    from tests.servers import make_users
 
-    root = tmp_path_factory.mktemp("uploads")
     corpus, data = root / "corpus", root / "data"
     shutil.copytree(CORPUS, corpus)
     shutil.copytree(corpus_index / "index", data / "index")
-    headers = make_users(data)
     env = {
         "SAFEGUIDE_DATA_DIR": str(data),
         "SAFEGUIDE_CORPUS_DIR": str(corpus),
         "SAFEGUIDE_LLM_BACKEND": "extractive",
     }
+    return corpus, make_users(data), env
+
+
+@pytest.fixture(scope="module")
+def admin_server(tmp_path_factory: pytest.TempPathFactory, corpus_index: Path) -> Iterator[dict[str, Any]]:
+    from tests.servers import running_server
+
+    root = tmp_path_factory.mktemp("uploads")
+    corpus, headers, env = _private_copy(root, corpus_index)
     with running_server(env, root / "server.log") as url:
         yield {"url": url, "corpus": corpus, "headers": headers, "log": root / "server.log"}
 
@@ -234,17 +241,9 @@ def test_the_documents_page_adds_and_removes_a_document(admin_server: dict[str, 
 def test_two_workers_share_jobs_and_rules(tmp_path: Path, corpus_index: Path) -> None:
     """With `serve --workers 2` nothing lives in one process: a job started through one worker is seen by
     whichever answers, and after the ingest every worker uses the new document's own rule."""
-    from tests.servers import make_users, running_process
+    from tests.servers import running_process
 
-    corpus, data = tmp_path / "corpus", tmp_path / "data"
-    shutil.copytree(CORPUS, corpus)
-    shutil.copytree(corpus_index / "index", data / "index")
-    who = make_users(data)
-    env = {
-        "SAFEGUIDE_DATA_DIR": str(data),
-        "SAFEGUIDE_CORPUS_DIR": str(corpus),
-        "SAFEGUIDE_LLM_BACKEND": "extractive",
-    }
+    _, who, env = _private_copy(tmp_path, corpus_index)
     with running_process(env, tmp_path / "server.log", timeout=180, args=("--workers", "2")) as (url, _):
         params = {**FIELDS, "filename": "northfold.md"}
         made = httpx.post(

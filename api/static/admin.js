@@ -2,12 +2,6 @@
 // the documents (GET /api/documents), show one's passages, remove one. Text goes in via textContent only.
 "use strict";
 
-function tag(name, attrs = {}, text = "") {
-  const e = document.createElement(name);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
 
 function say(text) {
   document.getElementById("upload-status").textContent = text;
@@ -42,18 +36,18 @@ async function showPassages(id) {
   document.getElementById("passages-title").hidden = false;
   document.getElementById("passages-title").textContent = `Passages of ${id} (${data.passages.length})`;
   document.getElementById("passages").replaceChildren(...data.passages.map((p) =>
-    tag("li", {}, `${p.citation}: ${p.text.slice(0, 240)}${p.text.length > 240 ? "…" : ""}`)));
+    el("li", {}, `${p.citation}: ${p.text.slice(0, 240)}${p.text.length > 240 ? "…" : ""}`)));
 }
 
 async function listDocuments() {
   const data = await api("GET", "/api/documents");
   const list = document.getElementById("documents");
   list.replaceChildren(...(data.documents || []).map((d) => {
-    const li = tag("li", { "data-document": d.id },
+    const li = el("li", { "data-document": d.id },
       `${d.id}: ${d.title} [${d.edition}, ${d.authority}] ${d.indexed ? `${d.chunks} passages` : "not indexed yet"}`);
-    const look = tag("button", { type: "button", class: "secondary" }, "Passages");
+    const look = el("button", { type: "button", class: "secondary" }, "Passages");
     look.addEventListener("click", () => showPassages(d.id).catch((err) => say(err.message)));
-    const drop = tag("button", { type: "button", class: "secondary" }, "Remove");
+    const drop = el("button", { type: "button", class: "secondary" }, "Remove");
     drop.addEventListener("click", async () => {
       if (!window.confirm(`Remove ${d.id}? It is moved aside, not deleted, and the index is rebuilt.`)) return;
       try { await follow((await api("DELETE", `/api/admin/documents/${encodeURIComponent(d.id)}`)).job); }

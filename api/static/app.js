@@ -5,15 +5,6 @@
 const state = { conversationId: null, transcript: [] };
 const $ = (id) => document.getElementById(id);
 
-function el(tag, attrs = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else node.setAttribute(key, value);
-  }
-  if (text) node.textContent = text;
-  return node;
-}
 
 async function loadFilters() {
   try {

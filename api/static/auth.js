@@ -42,9 +42,23 @@ async function showWho() {
   }
 }
 
+function signInForm() {
+  const form = el("form", { id: "signin-form", class: "signin", "aria-label": "Sign in" });
+  form.append(
+    el("label", { for: "signin-token" }, "Sign-in token"),
+    el("input", { id: "signin-token", type: "password", autocomplete: "off", spellcheck: "false" }),
+    el("button", { type: "submit", id: "signin" }, "Sign in"),
+    el("button", { type: "button", id: "signout", hidden: "" }, "Sign out"),
+    el("span", { id: "signin-status", role: "status", "aria-live": "polite" }),
+  );
+  return form;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  const form = document.getElementById("signin-form");
-  if (!form) return;
+  const box = document.getElementById("signin-box");
+  if (!box) return;
+  const form = signInForm();
+  box.replaceWith(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = document.getElementById("signin-token");

@@ -4,12 +4,6 @@
 
 const UNITS = ["working_days", "calendar_days", "weeks", "months", "years", "hours", "minutes"];
 
-function node(tag, attrs = {}, text = "") {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
 
 function status(text) {
   document.getElementById("review-status").textContent = text;
@@ -26,9 +20,9 @@ async function call(method, body) {
 }
 
 function select(label, options, value) {
-  const s = node("select", { "aria-label": label });
+  const s = el("select", { "aria-label": label });
   for (const o of ["", ...options]) {
-    const opt = node("option", { value: o }, o || "(choose)");
+    const opt = el("option", { value: o }, o || "(choose)");
     if (o === (value || "")) opt.selected = true;
     s.append(opt);
   }
@@ -36,21 +30,21 @@ function select(label, options, value) {
 }
 
 function pendingItem(item, events) {
-  const li = node("li", { "data-statement": item.fingerprint });
+  const li = el("li", { "data-statement": item.fingerprint });
   const where = item.citation.paragraph || item.citation.heading || "";
-  li.append(node("p", { class: "meta" }, `${item.citation.doc_id} ${where} (${item.authority})`));
-  li.append(node("blockquote", {}, item.as_written));
-  if (!item.mapped) li.append(node("p", { class: "notice" }, `Did not map: ${item.why}`));
-  if (item.changed_since) li.append(node("p", { class: "notice" }, `Its paragraph changed since it was ${item.changed_since}.`));
+  li.append(el("p", { class: "meta" }, `${item.citation.doc_id} ${where} (${item.authority})`));
+  li.append(el("blockquote", {}, item.as_written));
+  if (!item.mapped) li.append(el("p", { class: "notice" }, `Did not map: ${item.why}`));
+  if (item.changed_since) li.append(el("p", { class: "notice" }, `Its paragraph changed since it was ${item.changed_since}.`));
   const trigger = select("Counts from", events, item.trigger);
   const event = select("Event", events, item.event);
-  const amount = node("input", { type: "number", min: "0", max: "9999", "aria-label": "Amount" });
+  const amount = el("input", { type: "number", min: "0", max: "9999", "aria-label": "Amount" });
   amount.value = item.amount;
   const unit = select("Unit", UNITS, item.unit);
-  const row = node("div", { class: "review-fields" });
-  row.append(node("span", {}, "Counts from "), trigger, node("span", {}, " event "), event, amount, unit);
+  const row = el("div", { class: "review-fields" });
+  row.append(el("span", {}, "Counts from "), trigger, el("span", {}, " event "), event, amount, unit);
   li.append(row);
-  const why = node("input", { type: "text", maxlength: "500", "aria-label": "Why", placeholder: "Why (optional)" });
+  const why = el("input", { type: "text", maxlength: "500", "aria-label": "Why", placeholder: "Why (optional)" });
   li.append(why);
   const decide = async (decision) => {
     const by = document.getElementById("reviewer").value.trim();
@@ -70,9 +64,9 @@ function pendingItem(item, events) {
       status(err.message);
     }
   };
-  const approve = node("button", { type: "button" }, item.mapped ? "Approve (with any changes)" : "Save as a rule");
+  const approve = el("button", { type: "button" }, item.mapped ? "Approve (with any changes)" : "Save as a rule");
   approve.addEventListener("click", () => decide("approved"));
-  const reject = node("button", { type: "button", class: "secondary" }, "Reject: not a rule");
+  const reject = el("button", { type: "button", class: "secondary" }, "Reject: not a rule");
   reject.addEventListener("click", () => decide("rejected"));
   li.append(approve, reject);
   return li;
@@ -84,7 +78,7 @@ async function load() {
   pending.replaceChildren(...data.pending.map((i) => pendingItem(i, data.events)));
   const decided = document.getElementById("decided");
   decided.replaceChildren(...data.reviewed.map((r) =>
-    node("li", {}, `${r.decision} by ${r.by} on ${r.at.slice(0, 10)}: ${r.doc_id} ${r.place}${r.why ? " (" + r.why + ")" : ""}`)));
+    el("li", {}, `${r.decision} by ${r.by} on ${r.at.slice(0, 10)}: ${r.doc_id} ${r.place}${r.why ? " (" + r.why + ")" : ""}`)));
   if (!data.pending.length) status("Nothing waits for review.");
 }
 
