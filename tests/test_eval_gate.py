@@ -155,14 +155,14 @@ def test_heldout_safety_gate(retriever: HybridRetriever, which: str) -> None:
     assert kept is None or kept >= WORDS_KEPT_FLOOR.get(which, 1.0), f"over-redaction on {which}: {kept}"
 
 
-# "What do I do next?" (eval/golden/next_steps.jsonl, measured 2026-11-24 in extractive mode): dev 0.857,
-# held-out 0.765 answered with a cited correct next step (target 0.9 not met yet), no wrong or uncited
-# deadline (target 0, met).
+# "What do I do next?" (eval/golden/next_steps.jsonl, extractive mode): dev 0.857, held-out 0.824 (0.765
+# before a question placed on the pathway stopped being refused as off-topic, 2026-12-01) answered with a
+# cited correct next step (target 0.9 not met yet), no wrong or uncited deadline (target 0, met).
 @pytest.mark.slow
 def test_next_steps_gate(retriever: HybridRetriever) -> None:
     from eval.next_steps import run
 
     report = run(_extractive_chain(retriever))
     assert report["dev"]["cited_correct_step"] >= 0.85, report["dev"]
-    assert report["heldout"]["cited_correct_step"] >= 0.76, report["heldout"]
+    assert report["heldout"]["cited_correct_step"] >= 0.82, report["heldout"]
     assert report["dev"]["wrong_or_uncited_deadlines"] == report["heldout"]["wrong_or_uncited_deadlines"] == 0

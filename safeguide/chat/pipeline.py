@@ -204,8 +204,11 @@ class Pipeline:
         elif checked.injection:
             text = "It looks like the message asks me to change how I work. " + HELP
             turn.route, turn.answer = "refused", chain._refusal(checked, turn.notices, text, "injection")
-        elif not (set(tokenize(turn.text)) & DOMAIN_WORDS) and not chain._guidance_speaks_to(
-            turn.text, self.search(turn)
+        elif (
+            turn.placement
+            is None  # a "what do I do next?" placed on the child-protection pathway is on topic
+            and not (set(tokenize(turn.text)) & DOMAIN_WORDS)
+            and not chain._guidance_speaks_to(turn.text, self.search(turn))
         ):
             if not checked.emergency:
                 text = "That is outside what I can help with. " + HELP
