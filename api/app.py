@@ -83,29 +83,36 @@ async def _keep_retention(conversations: ConversationStore, settings: Settings) 
 RULES_CHECK_SECONDS = 2.0
 
 
-async def _keep_rules_fresh(app: FastAPI, settings: Settings) -> None:
-    """Reload the timescale rules when the serving build changes (an ingest by another worker or the CLI)
-    or when a review is decided elsewhere: every worker answers with the same rules within seconds."""
-    from ingest.store import IndexLocation
+class RulesKeeper:
+    """Keeps a worker's timescale rules in step with the serving build and the rule reviews. `reload()`
+    is called where this worker changed either (an ingest job, a review); `watch()` catches changes made
+    elsewhere (another worker, the CLI) within RULES_CHECK_SECONDS. Each change is loaded once."""
 
-    location = IndexLocation(settings.index_root)
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        from ingest.store import IndexLocation
 
-    def key() -> tuple[str | None, int]:
-        build = location.current_build()
-        return (build.name if build else None, app.state.reviews.version())
+        self.app, self.settings = app, settings
+        self.location = IndexLocation(settings.index_root)
+        self.seen = self.key()
 
-    seen = await asyncio.to_thread(key)
-    while True:
-        await asyncio.sleep(RULES_CHECK_SECONDS)
-        try:
-            now = await asyncio.to_thread(key)
-            if now != seen:
-                rules = await asyncio.to_thread(build_rules, settings)
-                app.state.rules.refresh(rules)
-                seen = now
-                log.info("timescale rules reloaded (build %s, review %d)", *now)
-        except Exception:
-            log.exception("could not reload the timescale rules; the ones in use stay")
+    def key(self) -> tuple[str | None, int]:
+        build = self.location.current_build()
+        return (build.name if build else None, self.app.state.reviews.version())
+
+    def reload(self) -> None:
+        key = self.key()  # read first: a change made while loading is caught by the next check
+        self.app.state.rules.refresh(build_rules(self.settings))
+        self.seen = key
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(RULES_CHECK_SECONDS)
+            try:
+                if await asyncio.to_thread(self.key) != self.seen:
+                    await asyncio.to_thread(self.reload)
+                    log.info("timescale rules reloaded (build %s, review %d)", *self.seen)
+            except Exception:
+                log.exception("could not reload the timescale rules; the ones in use stay")
 
 
 def _ingest(settings: Settings, embedder: Any, progress: Any) -> dict[str, Any]:
@@ -143,11 +150,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.access = build_access(settings, app.state.users)
         app.state.audit = AuditLog(settings.audit_db)
         retention = asyncio.create_task(_keep_retention(app.state.conversations, settings))
-        freshness = asyncio.create_task(_keep_rules_fresh(app, settings))
+        app.state.rules_keeper = RulesKeeper(app, settings)
+        freshness = asyncio.create_task(app.state.rules_keeper.watch())
         app.state.ingest_jobs = IngestJobs(
             settings.data_dir / "jobs.sqlite3",
             lambda progress: _ingest(settings, app.state.retriever.embedder, progress),
-            lambda: app.state.rules.refresh(build_rules(settings)),  # the new documents' own timescales
+            app.state.rules_keeper.reload,  # the new documents' own timescales, at once
         )
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
         with contextlib.suppress(IndexNotReady):

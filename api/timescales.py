@@ -224,7 +224,7 @@ def review_list(settings: SettingsDep, reviews: ReviewStoreDep) -> dict[str, Any
 
 @router.post("/review", dependencies=ADMIN)
 def review_decide(
-    body: ReviewRequest, settings: SettingsDep, reviews: ReviewStoreDep, rules: RulesDep, request: Request
+    body: ReviewRequest, settings: SettingsDep, reviews: ReviewStoreDep, request: Request
 ) -> dict[str, Any]:
     """Approve, correct or reject one statement; the rules in use change at once. The decision is kept
     under the signed-in reviewer's name."""
@@ -232,7 +232,7 @@ def review_decide(
     by = principal_name(request) or body.by
     decision = Decision(decision=body.decision, by=by, why=body.why, correction=body.correction)
     review, rule = decide(reviews, mapped + unmapped, body.statement, decision, known_events(settings))
-    rules.refresh(build_rules(settings))
+    request.app.state.rules_keeper.reload()
     audit(
         request,
         f"rule.{review.decision}",
