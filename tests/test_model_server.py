@@ -160,7 +160,9 @@ def test_killing_the_model_mid_answer_never_takes_the_app_down(
 def test_a_frozen_model_is_cut_off_then_replaced(
     tiny_gguf: Path, corpus_index: Path, output_dir: Path
 ) -> None:
-    env = _local_env(tiny_gguf, corpus_index, timeout=4)
+    # The cut-off must stop a hang well inside the 30 s below, yet leave the replaced model time to write a
+    # whole answer and its check on a busy 2-core machine: 4 s did not (CI once saw 'extractive' at the end).
+    env = _local_env(tiny_gguf, corpus_index, timeout=15)
     with running_process(env, output_dir / "api-local-hang.log", timeout=180) as (url, _):
         model_pid = _model_status(url)["model_status"]["server"]["pid"]
         os.kill(model_pid, signal.SIGSTOP)  # alive, but answers nothing: a hang
@@ -172,7 +174,7 @@ def test_a_frozen_model_is_cut_off_then_replaced(
             assert r.status_code == 200 and answer["mode"] == "extractive"
             assert "six-weekly" in answer["answer"]
             assert any("The model did not answer" in n for n in answer["notices"]), answer["notices"]
-            assert took < 30, f"a hung model held the answer for {took:.0f} s (timeout 4 s)"
+            assert took < 30, f"a hung model held the answer for {took:.0f} s (timeout 15 s)"
             _wait_for(
                 lambda: (
                     _model_status(url)["model_status"]["server"]["pid"] not in (None, model_pid)
@@ -186,4 +188,4 @@ def test_a_frozen_model_is_cut_off_then_replaced(
             if _alive(model_pid):
                 os.kill(model_pid, signal.SIGKILL)
         r = httpx.post(url + "/api/ask", json={"question": QUESTION}, timeout=120)
-        assert r.json()["mode"] == "local"
+        assert r.json()["mode"] == "local", r.json()["notices"]
