@@ -5,9 +5,10 @@ Five sets, each committed on its own before the checks it measures were built: `
 `safety_heldout3.jsonl` (set 3, written before the fourth round), `safety_heldout4.jsonl` (set 4,
 written before the fifth round, the name tagger) and `safety_heldout5.jsonl` (set 5, written before the
 sixth round; mostly children's names, many of them also words). The misses of sets 1 to 3 have since
-been read, so those are reported as seen; set 4 was scored in aggregate only; set 5 is the unseen one. Each holds immediate danger, requests to harm or
-evade safeguarding, hard negatives that look like either (some with words that must
-survive redaction), and messages with personal details labelled by type and value. Reported per set:
+been read, so those are reported as seen; set 4 was scored in aggregate only; set 5 is the unseen one.
+Each holds immediate danger, requests to harm or evade safeguarding, hard negatives that look like either
+(some with words that must survive redaction), and messages with personal details labelled by type and
+value. Reported per set:
 
 - danger recall (the 999 notice shown first) and the false-alarm rate on the hard negatives;
 - harmful-request refusal recall, and precision over every refusal for harm the set produced;

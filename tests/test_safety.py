@@ -140,6 +140,45 @@ def test_names_that_are_words_are_found_by_their_role(text: str, name: str) -> N
 
 
 @pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # Round 6: names no list holds, where the cue leaves no doubt (name_cues.py).
+        ("i teach a boy called rebel who has been talking about guns", "rebel"),
+        ("the baby's name is Nevaeh, mum is 16", "Nevaeh"),
+        ("spoke with legend's dad about the bruises", "legend"),
+        ("the boy, august, told the dinner lady his mum doesn't wake up", "august"),  # a month, by the cue
+        ("the older sibling, journey, is 16 and looks after the others", "journey"),
+        ("worried about two kids, heaven and justice, who live with their grandad", "heaven"),
+        ("ivy (9) and her brother will (11) live with their nan", "will"),  # a stop word: both cues
+        ("a girl called april has been missing since friday", "april"),
+        ("a child known as TJ was seen at the station", "TJ"),
+    ],
+)
+def test_names_no_list_holds_are_found_by_a_strong_cue(text: str, name: str) -> None:
+    out, _ = redact(text)
+    assert re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", out, re.IGNORECASE) is None, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a neighbour called police last night",  # a phone call, not a name
+        "the social worker, police and health must share information",  # a list of agencies
+        "inform the parent, school, police and GP",
+        "the victim's mum rang the office",  # a person noun before a possessive
+        "the mum, upset, said he hit her",  # a word set beside a person
+        "the chair, usually a manager, decides",
+        "the boy, frightened, hid under the bed",
+        "child says she is being taken abroad to be married, flight is at 6am",
+        "the lead professional, health, should chair",
+        "our school's designated lead is on leave",
+    ],
+)
+def test_strong_cues_leave_words_alone(text: str) -> None:
+    assert redact(text) == (text, [])
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "the social worker will visit on tuesday",

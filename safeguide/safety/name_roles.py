@@ -12,6 +12,7 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from safeguide.safety.name_cues import MONTHS, cue_named
 from safeguide.safety.names import Lexicon
 from safeguide.safety.shapes import _wordset
 
@@ -227,6 +228,11 @@ def name_spans(
         ):
             accepted.add(i)  # "concerns about Hope and her brother"; not "Hope" opening a sentence, nor
             # a word in a title-case phrase ("the Children's Trust")
+
+    # Names no list holds, where the cue leaves no doubt ("a boy called rebel", "legend's dad").
+    never = TITLES | PUBLIC_NAMES | protected | (_NOT_NAMES - MONTHS)
+    cued = cue_named(text, words, lex, RELATION_CUES, never)
+    accepted |= {i for i in cued if words[i].start not in public_starts}
 
     # Names that are also words, by the role the sentence gives them; run twice so that a name found
     # makes its neighbours in a list names too ("violet and jasmine are twins").

@@ -1,0 +1,195 @@
+"""Names no list holds ("legend", "journey", "reign"), from cues that make whatever word fills them a name.
+
+The names lists cannot keep up with the names children are given lately, and the tagger's bar for a word
+it has not seen as a name is high. Some sentences leave no doubt whichever word it is:
+
+- an introducer: "her name is Nevaeh", "mum is called dawn", "known as TJ"; a bare "called" after a
+  person only for a word some names list holds or no English word ("a boy called rebel"), since "a
+  neighbour called police" is a phone call;
+- a person's relation or room after it: "legend's dad", "journey's bedroom" (not "the baby's mum": a
+  word after a determiner or a possessive is a noun, not a name);
+- set beside one person between commas, a noun or a listed name, with the sentence going on with what
+  the person did or is: "the boy, august, told the dinner lady", "the older sibling, journey, is 16"
+  (not "the parent, school, police and GP", a list, nor "the mum, upset, said", a word); or a list
+  beside several people in which some word is a known given name: "two kids, heaven and justice";
+- a relation before it and an age after it: "her brother will (11)", the one cue that takes a stop word,
+  and then only one that is a common given name.
+
+Whatever the cue, the word must be an open-class word: not a stop word, pronoun, number, title, relation,
+place or date, nor an adverb or participle ("the boy, aged 6"). These cues add names; they
+never remove one found otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from safeguide.safety.names import Lexicon
+
+_INTRODUCER = re.compile(
+    r"\b(?:named|nicknamed|known\s+as|(?:first\s+)?name\s+is|name['’]s|names\s+are|goes\s+by)\s+$", re.I
+)
+_CALLED = re.compile(r"\bcalled\s+$", re.I)
+# The word before "called" that makes it a name ("a boy called", "is called"), not a phone call.
+_CALLED_AFTER = frozenset({"is", "was", "are", "were", "'s", "’s", "old", "olds", "one", "been", "be"})
+_RELATION_AFTER = re.compile(
+    r"^['’]s\s+(?:mum|mam|mom|mummy|mother|dad|daddy|father|step-?dad|step-?mum|stepfather|stepmother|"
+    r"brother|sister|nan|nana|nanna|gran|granny|grandma|grandad|granddad|grandpa|uncle|aunt|auntie|aunty|"
+    r"carer|foster\s+carer|parents?|siblings?|teacher|social\s+worker|key\s+worker|bedroom|room|cot|"
+    r"bed|arms?|legs?|face|back|body)\b",
+    re.I,
+)
+_AGE_AFTER = re.compile(r"^\s*\(\s*(?:aged?\s*)?\d{1,2}\s*\)|^\s*,?\s*aged?\s*\d{1,2}\b", re.I)
+# After a word set beside one person: the sentence goes on with what that person is or did ("the boy,
+# august, told..."); a list of agencies goes on with another noun ("the parent, school, police and GP").
+_APPOSITION_END = re.compile(r"^\s*(?:\)|$|[.!?]|who\b|is\b|was\b|has\b|had\b|says\b|said\b|told\b)", re.I)
+MONTHS = frozenset(
+    {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october"}
+    | {"november", "december"}
+)
+_NOT_NAME_ENTITIES = frozenset({"GPE", "LOC", "DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY"})
+_OPEN_POS = frozenset({"NOUN", "PROPN", "ADJ", "VERB", "X", "INTJ"})
+_DETERMINERS = frozenset({"the", "a", "an", "this", "that", "my", "your", "his", "her", "our", "their"})
+_DETERMINER_TAGS = frozenset({"DT", "PRP$", "POS", "WP$", "CD"})
+
+
+class Word(Protocol):
+    text: str
+    start: int
+    end: int
+    lower: str
+    pos: str
+    lemma: str
+    ent: str
+    tok: Any
+
+
+def _person_noun(w: Word, lex: Lexicon, relations: frozenset[str]) -> bool:
+    return w.lower in lex.person_nouns or w.lemma.lower() in lex.person_nouns or w.lower in relations
+
+
+def _plural(w: Word) -> bool:
+    tag = getattr(w.tok, "tag_", "")
+    return tag in ("NNS", "NNPS") or (w.lemma.lower() != w.lower and w.lower.endswith("s"))
+
+
+def cue_named(
+    text: str,
+    words: Sequence[Word],
+    lex: Lexicon,
+    relations: frozenset[str],
+    never: frozenset[str],
+) -> set[int]:
+    """Indexes into `words` that a strong cue makes names, whatever the names lists say. `relations` are
+    the relation words ("mum", "brother"); `never` the words that are never names (titles, days, public
+    figures, the caller's protected words)."""
+
+    def open_word(w: Word, stop_ok: bool = False, person_ok: bool = True) -> bool:
+        lower = w.lower
+        if lower in never or lower in relations or len(lower) < 2:
+            return False
+        if lower in STOP_WORDS and not (stop_ok and lex.is_given(lower, common=True)):
+            return False
+        # (A month alone may be named by the cue: "the boy, august, told".)
+        if w.ent in _NOT_NAME_ENTITIES and not (w.ent == "DATE" and lower in MONTHS):
+            return False
+        if w.pos and w.pos not in _OPEN_POS and not (stop_ok and w.pos == "AUX"):
+            return False
+        if len(lower) > 4 and lower.endswith(("ly", "ed", "ing")):
+            return False
+        if w.text.isupper() and len(w.text) > 3 and not lex.is_given(lower):
+            return False  # LADO, MASH: acronyms of the guidance (TJ, two letters, stays a candidate)
+        # Person nouns are names too once a cue says so ("a boy called rebel", "angel"), except before a
+        # possessive, where "victim's mum" is the victim's.
+        return person_ok or not _person_noun(w, lex, relations)
+
+    def listed(w: Word) -> bool:
+        lower = w.lower
+        return (
+            lex.is_given(lower)
+            or lower in lex.first_wide
+            or lower in lex.last
+            or not lex.is_word(lower, w.lemma)
+        )
+
+    def after_determiner(i: int) -> bool:
+        if i == 0 or text[words[i - 1].end : words[i].start].strip():
+            return False
+        prev = words[i - 1]
+        return prev.lower in _DETERMINERS or getattr(prev.tok, "tag_", "") in _DETERMINER_TAGS
+
+    named: set[int] = set()
+    for i, w in enumerate(words):
+        before = text[max(0, w.start - 24) : w.start]
+        prev = words[i - 1] if i > 0 else None
+        gap = text[prev.end : w.start] if prev is not None else ""
+        after = text[w.end :]
+        if _INTRODUCER.search(before) and open_word(w):
+            named.add(i)
+        elif _CALLED.search(before) and open_word(w) and i >= 2:
+            # "she is called sky", "a 15 yr old called destiny"; after a person, a word some names list
+            # holds or no English word: "a boy called rebel", but not "a neighbour called police"
+            ahead = words[i - 2]
+            if ahead.lower in _CALLED_AFTER or (_person_noun(ahead, lex, relations) and listed(w)):
+                named.add(i)
+        elif _RELATION_AFTER.match(after) and not after_determiner(i) and open_word(w, person_ok=False):
+            named.add(i)  # "legend's dad"
+        elif (
+            prev is not None
+            and prev.lower in relations
+            and gap.strip() in ("", ",")
+            and _AGE_AFTER.match(after)
+            and open_word(w, stop_ok=True)
+        ):
+            named.add(i)  # "her brother will (11)"
+        elif (
+            prev is not None
+            and gap.strip() == ","
+            and _person_noun(prev, lex, relations)
+            and prev.pos in ("NOUN", "PROPN")  # "to be married, flight is at 6am": not a person
+            and open_word(w)
+            and (w.pos in ("NOUN", "PROPN", "X") or listed(w))  # "the mum, upset, said": a word
+        ):
+            if not _plural(prev):
+                nxt = words[i + 1] if i + 1 < len(words) else None
+                goes_on = (
+                    nxt is not None
+                    and text[w.end : nxt.start].strip() == ","
+                    and (nxt.pos in ("VERB", "AUX") or nxt.lower == "who")
+                )
+                if goes_on or _APPOSITION_END.match(after):
+                    named.add(i)  # "the boy, august, told", "the older sibling, journey, is 16"
+            else:
+                members = _list_after(text, words, i)
+                known = any(lex.is_given(words[k].lower) for k in members)
+                if known and all(open_word(words[k]) for k in members):
+                    named.update(members)  # "two kids, heaven and justice"
+    return named
+
+
+def _list_after(text: str, words: Sequence[Word], i: int) -> list[int]:
+    """The words of a short list starting at words[i]: "heaven and justice", "amber, jade and ruby"."""
+    out = [i]
+    k = i
+    while k + 2 < len(words) and len(out) < 4:
+        sep = text[words[k].end : words[k + 1].start].strip().lower()
+        if sep == ",":
+            out.append(k + 1)
+            k += 1
+        elif (
+            sep == ""
+            and words[k + 1].lower == "and"
+            and not text[words[k + 1].end : words[k + 2].start].strip()
+        ):
+            out.append(k + 2)
+            break
+        elif sep == "&":
+            out.append(k + 1)
+            break
+        else:
+            break
+    return out if len(out) > 1 else []
