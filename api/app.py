@@ -37,6 +37,7 @@ from safeguide.errors import (
     InvalidQuery,
     ModelUnavailable,
     SafeguideError,
+    StoreUnavailable,
     UnsupportedDocument,
 )
 from safeguide.models import build_model, close_model
@@ -92,7 +93,7 @@ class RulesKeeper:
         from ingest.store import IndexLocation
 
         self.app, self.settings = app, settings
-        self.location = IndexLocation(settings.index_root)
+        self.location = IndexLocation(settings.index_root, settings.chroma_url)
         self.seen = self.key()
 
     def key(self) -> tuple[str | None, int]:
@@ -158,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.rules_keeper.reload,  # the new documents' own timescales, at once
         )
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
-        with contextlib.suppress(IndexNotReady):
+        with contextlib.suppress(IndexNotReady, StoreUnavailable):
             app.state.retriever.reader()
         # Load the input checks (spaCy, the names, the classifiers; a few seconds) now, not on the first
         # question, which may be a child in danger.
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status = {
             InvalidQuery: 422,
             IndexNotReady: 503,
+            StoreUnavailable: 503,
             ModelUnavailable: 503,
             UnknownTimescale: 404,
             UnknownQuiz: 404,
@@ -214,7 +216,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz")
     def healthz(retriever: RetrieverDep) -> dict[str, Any]:
         reader = retriever.reader()  # raises IndexNotReady -> 503
-        return {"status": "ok", "build": reader.build.name, "chunks": len(reader)}
+        reader.ping()  # a Chroma server that stopped answering -> 503
+        store = f"chroma server {reader.chroma_url}" if reader.chroma_url else "embedded"
+        return {"status": "ok", "build": reader.build.name, "chunks": len(reader), "store": store}
 
     @app.post("/api/search", response_model=SearchResponse, dependencies=practitioner)
     def search(body: SearchRequest, retriever: RetrieverDep) -> dict[str, Any]:

@@ -217,7 +217,9 @@ def review_list(settings: SettingsDep, reviews: ReviewStoreDep) -> dict[str, Any
     """Timescales read from the documents that wait for review, and the decisions made so far."""
     events = known_events(settings)
     reviewed = build_rules(settings, extracted=False)
-    _, pending = document_rules(IndexLocation(settings.index_root), reviews, events, reviewed)
+    _, pending = document_rules(
+        IndexLocation(settings.index_root, settings.chroma_url), reviews, events, reviewed
+    )
     decided = sorted(reviews.all().values(), key=lambda r: r.at, reverse=True)
     return {"pending": pending, "reviewed": [r.model_dump() for r in decided], "events": sorted(events)}
 
@@ -228,7 +230,7 @@ def review_decide(
 ) -> dict[str, Any]:
     """Approve, correct or reject one statement; the rules in use change at once. The decision is kept
     under the signed-in reviewer's name."""
-    mapped, unmapped = document_statements(IndexLocation(settings.index_root))
+    mapped, unmapped = document_statements(IndexLocation(settings.index_root, settings.chroma_url))
     by = principal_name(request) or body.by
     decision = Decision(decision=body.decision, by=by, why=body.why, correction=body.correction)
     review, rule = decide(reviews, mapped + unmapped, body.statement, decision, known_events(settings))

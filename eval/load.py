@@ -1,10 +1,12 @@
 """Load on the real server: concurrent clients against search and ask, 1 or more workers.
 
-Run: ``python -m eval.load [--clients 50 200] [--workers 1 2] [--seconds 20]``. Writes
-``eval/results/load.json``. Each run serves a private copy of the current index (extractive mode,
+Run: ``python -m eval.load [--clients 50 200] [--workers 1 2] [--seconds 20] [--stores embedded chroma]``.
+Writes ``eval/results/load.json``. Each run serves a private copy of the current index (extractive mode,
 no rate limit, since every client here is 127.0.0.1) and, for one endpoint, keeps CLIENTS requests in
 flight for SECONDS: requests per second, latency p50/p95/p99, errors, and the resident memory of the
-server's processes (the parent and its workers, summed) at start, at the peak and after the run.
+server's processes (the parent and its workers, summed) at start, at the peak and after the run. With
+the ``chroma`` store, a Chroma server (`chroma run`) is started on loopback, the corpus is ingested into
+it, and the Chroma server's own memory is reported beside the app's.
 Traffic goes to loopback only, and every loop is bounded in time.
 """
 
@@ -15,6 +17,8 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +27,7 @@ from typing import Any
 import httpx
 
 from eval.retrieval import load_golden
-from tests.servers import running_process
+from tests.servers import REPO, chroma_server, running_process
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "load.json"
@@ -82,6 +86,7 @@ async def _drive(url: str, endpoint: str, clients: int, seconds: float, pid: int
                     errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
             except httpx.HTTPError as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                print(f"{time.monotonic() - stop + seconds:.1f} s: {exc!r} ({exc.__cause__!r})", flush=True)
 
     async def watch() -> None:
         while time.monotonic() < stop:
@@ -106,37 +111,73 @@ async def _drive(url: str, endpoint: str, clients: int, seconds: float, pid: int
     }
 
 
-def run(clients: list[int], workers: list[int], seconds: float) -> dict[str, Any]:
+ENDPOINTS = ("search", "ask")
+
+
+def run(
+    clients: list[int], workers: list[int], seconds: float, stores: list[str], endpoints: list[str]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"clients": clients, "workers": workers, "seconds": seconds, "runs": []}
+    for store in stores:
+        for n in workers:
+            with tempfile.TemporaryDirectory(prefix="safeguide-load-") as tmp:
+                out["runs"] += _run_one(Path(tmp), store, n, clients, seconds, endpoints)
+    out["machine"] = f"{os.cpu_count()} cores"
+    return out
+
+
+def _run_one(
+    tmp: Path, store: str, n: int, clients: list[int], seconds: float, endpoints: list[str]
+) -> list[dict[str, Any]]:
     from safeguide.settings import get_settings
 
     settings = get_settings()
-    out: dict[str, Any] = {"clients": clients, "workers": workers, "seconds": seconds, "runs": []}
-    for n in workers:
-        with tempfile.TemporaryDirectory(prefix="safeguide-load-") as tmp:
-            data = Path(tmp) / "data"
-            shutil.copytree(settings.index_root, data / "index")
-            env = {
-                "SAFEGUIDE_DATA_DIR": str(data),
-                "SAFEGUIDE_CORPUS_DIR": str(settings.corpus_dir),
-                "SAFEGUIDE_LLM_BACKEND": "extractive",
-                "SAFEGUIDE_RATE_LIMIT_PER_MINUTE": "0",
-            }
-            log = Path(tmp) / "server.log"
-            with running_process(env, log, timeout=240, args=("--workers", str(n))) as (url, pid):
-                time.sleep(3 * n)  # every worker up, not only the first to answer /healthz
-                for _ in range(4 * n):  # warm each worker's models
-                    httpx.post(f"{url}/api/ask", json={"question": "who chairs an ICPC?"}, timeout=120)
-                at_start = rss_mb(pid)
-                for c in clients:
-                    for endpoint in ("search", "ask"):
-                        row = asyncio.run(_drive(url, endpoint, c, seconds, pid))
-                        row |= {"workers": n, "rss_start_mb": at_start, "rss_after_mb": rss_mb(pid)}
-                        print(json.dumps(row))
-                        out["runs"].append(row)
-                time.sleep(5)
-                out["runs"][-1]["rss_settled_mb"] = rss_mb(pid)
-    out["machine"] = f"{os.cpu_count()} cores"
-    return out
+    data = tmp / "data"
+    env = {
+        "SAFEGUIDE_DATA_DIR": str(data),
+        "SAFEGUIDE_CORPUS_DIR": str(settings.corpus_dir),
+        "SAFEGUIDE_LLM_BACKEND": "extractive",
+        "SAFEGUIDE_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    if store == "embedded":
+        shutil.copytree(settings.index_root, data / "index")
+        return _drive_server(tmp, env, (store, n), clients, seconds, endpoints, None)
+    with chroma_server(tmp) as chroma:
+        env["SAFEGUIDE_CHROMA_URL"] = chroma.url
+        subprocess.run(
+            [sys.executable, "-m", "safeguide", "ingest"], env={**os.environ, **env}, cwd=REPO, check=True
+        )
+        assert chroma.proc is not None
+        return _drive_server(tmp, env, (store, n), clients, seconds, endpoints, chroma.proc.pid)
+
+
+def _drive_server(
+    tmp: Path,
+    env: dict[str, str],
+    setup: tuple[str, int],
+    clients: list[int],
+    seconds: float,
+    endpoints: list[str],
+    chroma: int | None,
+) -> list[dict[str, Any]]:
+    store, n = setup
+    rows: list[dict[str, Any]] = []
+    with running_process(env, tmp / "server.log", timeout=240, args=("--workers", str(n))) as (url, pid):
+        time.sleep(3 * n)  # every worker up, not only the first to answer /healthz
+        for _ in range(4 * n):  # warm each worker's models
+            httpx.post(f"{url}/api/ask", json={"question": "who chairs an ICPC?"}, timeout=120)
+        at_start = rss_mb(pid)
+        for c in clients:
+            for endpoint in endpoints:
+                row = asyncio.run(_drive(url, endpoint, c, seconds, pid))
+                row |= {"store": store, "workers": n, "rss_start_mb": at_start, "rss_after_mb": rss_mb(pid)}
+                if chroma is not None:
+                    row["chroma_rss_mb"] = rss_mb(chroma)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+        time.sleep(5)
+        rows[-1]["rss_settled_mb"] = rss_mb(pid)
+    return rows
 
 
 def main() -> None:
@@ -144,10 +185,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--stores", nargs="+", choices=["embedded", "chroma"], default=["embedded", "chroma"])
+    parser.add_argument("--endpoints", nargs="+", choices=ENDPOINTS, default=list(ENDPOINTS))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    report = run(args.clients, args.workers, args.seconds)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    report = run(args.clients, args.workers, args.seconds, args.stores, args.endpoints)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def run_suite(suite: str, backend: str, limit: int | None, progress: Callable[[]
         from safeguide.settings import get_settings
 
         settings = get_settings()
-        location = IndexLocation(settings.index_root)
+        location = IndexLocation(settings.index_root, settings.chroma_url)
         location.require_current()
         return run_all(location, settings.corpus_dir, build_embedder(settings))
     from eval.answers import TODAY, run_answers, run_safety

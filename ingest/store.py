@@ -6,6 +6,10 @@ Layout under ``<data_dir>/index``::
     .lock                held (flock) by the one ingest that may run at a time
     builds/<name>/       a Chroma PersistentClient folder plus state.json (written last)
 
+With a Chroma server configured (SAFEGUIDE_CHROMA_URL, `chroma run`), a build's passages and vectors
+live in the server's collection ``safeguide-<name>`` instead, and the build folder keeps the rest (state,
+lexical index); everything else, the atomic switch included, is the same in both modes.
+
 An ingest parses every new or changed document first (so a bad file fails before anything is
 written), then builds a complete new index in a fresh build folder: chunks of unchanged documents
 are copied from the serving build with their embeddings, new or changed documents are embedded.
@@ -39,7 +43,7 @@ from ingest.loaders import load_lines
 from ingest.manifest import CorpusDocument, check_unique, describe, document_files
 from ingest.paragraphs import parse_paragraphs
 from ingest.timescale_extract import Vocabulary, find_statements, rules_from
-from safeguide.errors import CorpusError, IndexNotReady
+from safeguide.errors import CorpusError, IndexNotReady, StoreUnavailable
 from safeguide.retrieval.glossary import defined_terms
 
 COLLECTION = "safeguide-chunks"
@@ -55,18 +59,56 @@ def chroma_client(path: Path) -> Any:
     )
 
 
+def server_client(url: str) -> Any:
+    """A client of the Chroma server at `url`; StoreUnavailable if it does not answer."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if not parts.hostname:
+        raise StoreUnavailable(f"SAFEGUIDE_CHROMA_URL {url!r} is not a URL such as http://127.0.0.1:8001")
+    try:
+        return chromadb.HttpClient(
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 8000),
+            ssl=parts.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+        )
+    except Exception as exc:  # the client checks the server at once; any failure means the same
+        raise StoreUnavailable(
+            f"the Chroma server at {url} is not answering ({exc}); start it or unset SAFEGUIDE_CHROMA_URL"
+        ) from exc
+
+
+def server_collection_name(build: Path) -> str:
+    return f"safeguide-{build.name}"
+
+
 # HNSW is approximate, and a multi-threaded build differs run to run. With a corpus of thousands of
 # paragraphs, a wide search and a single-threaded build cost little and make results repeatable.
 HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200, "max_neighbors": 32, "num_threads": 1}
 
 
-def open_collection(path: Path, embedder: Embedder) -> Any:
-    client = chroma_client(path)
+def open_collection(path: Path, embedder: Embedder, chroma_url: str = "", create: bool = True) -> Any:
+    """The build's collection: in its folder (embedded Chroma) or on the Chroma server. A reader
+    (`create=False`) that finds no collection on the server gets StoreUnavailable, not an empty index."""
+    client = server_client(chroma_url) if chroma_url else chroma_client(path)
+    name = server_collection_name(path) if chroma_url else COLLECTION
     function = ChromaEmbedding(embedder)
     try:
-        return client.get_collection(COLLECTION, embedding_function=function)
+        return client.get_collection(name, embedding_function=function)
     except NotFoundError:
-        return client.create_collection(COLLECTION, embedding_function=function, configuration={"hnsw": HNSW})
+        if not create and chroma_url:
+            raise StoreUnavailable(
+                f"the Chroma server at {chroma_url} holds no collection {name} for the serving build; "
+                "was it started on another data folder? `safeguide ingest` builds it again"
+            ) from None
+        return client.create_collection(name, embedding_function=function, configuration={"hnsw": HNSW})
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        if chroma_url:
+            raise StoreUnavailable(f"the Chroma server at {chroma_url} failed: {exc}") from exc
+        raise
 
 
 @dataclass
@@ -104,8 +146,9 @@ class IngestReport:
 
 
 class IndexLocation:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, chroma_url: str = "") -> None:
         self.root = root
+        self.chroma_url = chroma_url  # "": embedded Chroma in each build folder
         self.builds = root / "builds"
 
     @property
@@ -165,13 +208,33 @@ class IndexLocation:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def collection(self, build: Path, embedder: Embedder, create: bool = False) -> Any:
+        return open_collection(build, embedder, self.chroma_url, create=create)
+
+    def has_collection(self, build: Path | None) -> bool:
+        """Whether the Chroma server still holds the build's collection (always, embedded): one that was
+        started on an empty folder has lost it, and the next ingest embeds everything again."""
+        if build is None or not self.chroma_url:
+            return True
+        try:
+            server_client(self.chroma_url).get_collection(server_collection_name(build))
+        except NotFoundError:
+            return False
+        return True
+
     def collect_garbage(self, keep: set[str]) -> None:
-        """Remove builds that no longer serve, including the remains of crashed ingests."""
+        """Remove builds that no longer serve, including the remains of crashed ingests (and, on a Chroma
+        server, their collections: only those of this location's own build folders)."""
         if not self.builds.exists():
             return
-        for child in self.builds.iterdir():
-            if child.name not in keep:
-                shutil.rmtree(child, ignore_errors=True)
+        gone = [child for child in self.builds.iterdir() if child.name not in keep]
+        if gone and self.chroma_url:
+            client = server_client(self.chroma_url)
+            for child in gone:
+                with contextlib.suppress(NotFoundError):
+                    client.delete_collection(server_collection_name(child))
+        for child in gone:
+            shutil.rmtree(child, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -239,7 +302,7 @@ def ingest(
         pipeline = f"{PIPELINE_VERSION}|{embedder.name}|{max_chars}|{min_fragment}"
         old = (
             location.read_state(current)
-            if location.read_pipeline(current) == pipeline
+            if location.read_pipeline(current) == pipeline and location.has_collection(current)
             else {
                 i: replace(s, content_hash="(made by another pipeline)")
                 for i, s in location.read_state(current).items()
@@ -278,10 +341,11 @@ def ingest(
         name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         build = location.builds / name
         build.mkdir(parents=True)
-        collection = open_collection(build, embedder)
+        collection = location.collection(build, embedder, create=True)
         total_chunks = 0
         if unchanged and current is not None:
-            total_chunks += _copy_unchanged(current, collection, embedder, unchanged)
+            source = location.collection(current, embedder)
+            total_chunks += _copy_unchanged(source, collection, unchanged)
         to_embed = [c for i in added + changed for c in parsed[i].chunks]
         done = 0
         for start in range(0, len(to_embed), batch_size):
@@ -353,8 +417,7 @@ def _reread(
     return replace(state, timescales=parsed.timescales, unmapped_timescales=parsed.unmapped_timescales)
 
 
-def _copy_unchanged(current: Path, collection: Any, embedder: Embedder, doc_ids: list[str]) -> int:
-    source = open_collection(current, embedder)
+def _copy_unchanged(source: Any, collection: Any, doc_ids: list[str]) -> int:
     got = source.get(where={"doc_id": {"$in": doc_ids}}, include=["embeddings", "documents", "metadatas"])
     ids = got["ids"]
     for start in range(0, len(ids), 500):

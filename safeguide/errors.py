@@ -6,6 +6,7 @@
     │   ├── InvalidManifest      a manifest entry is incomplete or contradicts another
     │   └── UnsupportedDocument  empty, binary, encrypted, corrupt or of an unknown format
     ├── IndexNotReady            no index has been built yet (run `safeguide ingest`)
+    ├── StoreUnavailable         a storage server (the Chroma server) is not answering
     ├── InvalidQuery             empty, too long, k out of range, unknown filter value
     └── ModelUnavailable         the packaged embedding model cannot be loaded
 
@@ -41,6 +42,10 @@ class UnsupportedDocument(CorpusError):
 
 
 class IndexNotReady(SafeguideError):
+    pass
+
+
+class StoreUnavailable(SafeguideError):
     pass
 
 

@@ -42,7 +42,7 @@ def _load_embedder(path: Path | None) -> Embedder:
 
 def build_retriever(settings: Settings, embedder: Embedder | None = None) -> HybridRetriever:
     return HybridRetriever(
-        IndexLocation(settings.index_root),
+        IndexLocation(settings.index_root, settings.chroma_url),
         embedder or build_embedder(settings),
         max_query_chars=settings.max_query_chars,
         max_k=settings.max_k,
@@ -63,7 +63,7 @@ def load_glossary(settings: Settings) -> Glossary | None:
 
 def documents_status(settings: Settings) -> dict[str, Any]:
     """The manifest of every document in the index, plus documents in the corpus not yet indexed."""
-    location = IndexLocation(settings.index_root)
+    location = IndexLocation(settings.index_root, settings.chroma_url)
     build = location.current_build()
     state = location.read_state(build)
     docs: dict[str, dict[str, Any]] = {}
@@ -105,7 +105,7 @@ def ingest_paths(
     """Ingest `paths` into a new build with the configured limits and vocabulary, then switch to it."""
     return ingest(
         paths,
-        IndexLocation(settings.index_root),
+        IndexLocation(settings.index_root, settings.chroma_url),
         embedder,
         max_bytes=settings.max_document_bytes,
         max_chars=settings.max_paragraph_chars,
@@ -124,7 +124,7 @@ def build_rules(settings: Settings, *, extracted: bool = True) -> RuleSet:
         return rules
     store = ReviewStore(settings.reviews_db)
     try:
-        location = IndexLocation(settings.index_root)
+        location = IndexLocation(settings.index_root, settings.chroma_url)
         from_documents, _ = document_rules(location, store, known_events(settings), rules)
     finally:
         store.close()
@@ -223,7 +223,7 @@ def build_chain(
     rules: RuleSet,
     model: tuple[ChatModel | None, str, str | None],
 ) -> AnswerChain:
-    location = IndexLocation(settings.index_root)
+    location = IndexLocation(settings.index_root, settings.chroma_url)
     build = location.current_build()
     hashes = {k: v.content_hash for k, v in location.read_state(build).items()}
     chat, mode, notice = model

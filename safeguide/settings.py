@@ -17,6 +17,11 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(default=REPO_ROOT / "corpus", description="Documents and their manifests.")
     data_dir: Path = Field(default=REPO_ROOT / "data", description="Where the index builds live.")
+    chroma_url: str = Field(
+        default="",
+        description="A Chroma server (`chroma run`) to keep the passages in, e.g. http://127.0.0.1:8001; "
+        "empty: Chroma embedded in each build folder.",
+    )
     embedding_model_path: Path | None = Field(
         default=None,
         description="A sentence-transformers model folder; default: the packaged all-MiniLM-L6-v2.",

@@ -1,8 +1,10 @@
-"""Start the real app under uvicorn on a free loopback port, for end-to-end tests."""
+"""Start the real app under uvicorn, and a real Chroma server, on free loopback ports, for end-to-end tests
+and the load runs."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import httpx
 from safeguide.models.server import free_loopback_port
 
 REPO = Path(__file__).resolve().parent.parent
+CHROMA = Path(sys.executable).with_name("chroma")
 
 
 def make_users(data_dir: Path) -> dict[str, dict[str, str]]:
@@ -74,3 +77,52 @@ def running_process(
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+class ChromaServer:
+    """`chroma run` on a free loopback port over `path`; `stop()` kills it (SIGKILL), `start()` again."""
+
+    def __init__(self, path: Path, log: Path) -> None:
+        self.path, self.log = path, log
+        self.port = free_loopback_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ChromaServer:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [CHROMA, "run", "--path", self.path, "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("chroma run did not answer within 60 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def collections(self) -> set[str]:
+        from ingest.store import server_client
+
+        return {c.name for c in server_client(self.url).list_collections()}
+
+
+@contextmanager
+def chroma_server(tmp: Path) -> Iterator[ChromaServer]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    server = ChromaServer(tmp / "chroma-data", tmp / "chroma.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()

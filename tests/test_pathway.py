@@ -98,3 +98,28 @@ def test_a_what_next_question_on_the_pathway_is_never_off_topic(retriever) -> No
     assert answer.notices[0] == EMERGENCY_NOTICE
     car = chain.answer("my car is making a noise, what do I do next?")
     assert car.refused and "outside what I can help with" in car.answer
+
+
+@pytest.mark.slow
+def test_with_none_of_the_pathways_documents_the_question_is_answered_from_what_is_held(  # type: ignore[no-untyped-def]
+    embedder, corpus_copy, tmp_path
+) -> None:
+    """A deployment holding only its own procedure: the pathway's steps cite paragraphs it does not hold.
+    It answered a bare "Next steps:" with nothing under it; now the question goes to the documents held."""
+    from ingest.store import IndexLocation, ingest
+    from safeguide.retrieval.hybrid import HybridRetriever
+    from tests.test_eval_gate import _extractive_chain
+
+    for doc in corpus_copy.glob("00*.txt"):
+        if not doc.name.startswith("003_"):  # Staffordshire only: the pathway cites Hampshire for this step
+            doc.unlink()
+            doc.with_suffix(".toml").unlink()
+    location = IndexLocation(tmp_path / "index")
+    ingest([corpus_copy], location, embedder, max_bytes=10**8)
+    chain = _extractive_chain(HybridRetriever(location, embedder))
+    answer = chain.answer(
+        "I'm a health visitor and I've seen a bruise on a 4 month old baby. What do I do next?"
+    )
+    assert answer.answer.strip() != "Next steps:", answer.answer
+    assert "pathway" not in answer.provenance
+    assert all(s.doc_id == "staffordshire-part6" for s in answer.citations)

@@ -40,7 +40,9 @@ class NextStepAnswers(TimescaleAnswers):
         authority: str | None,
         today: date,
         notices: list[str],
-    ) -> Answer:
+    ) -> Answer | None:
+        """The steps that follow on the pathway, each cited; None when no step's paragraph is held (a
+        deployment without those documents), so the question is answered from what the documents say."""
         assert self.navigator is not None
         steps = self.navigator.pathway.following(placement.step, authority)
         sources: list[Source] = []
@@ -85,6 +87,8 @@ class NextStepAnswers(TimescaleAnswers):
                 continue  # a step is given only with a paragraph that says so
             cite = "".join(f" [{m}]" for m in marks)
             lines.append(f"{len(lines)}. {step.name}: {step.who}.{timing}{cite}")
+        if len(lines) == 1:
+            return None
         if other_areas:
             notices.append(
                 "Some steps cite another area's procedure ("

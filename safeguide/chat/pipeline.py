@@ -239,9 +239,13 @@ class Pipeline:
                 chain._append_next_steps(turn.answer, turn.requests, turn.authority)
         elif turn.route == "next-steps":
             assert turn.placement is not None
-            turn.answer = chain._next_steps_answer(
+            answer = chain._next_steps_answer(
                 checked, turn.placement, turn.authority, turn.today, turn.notices
             )
+            if answer is not None:
+                turn.answer = answer
+            else:  # no step of the pathway is in the documents held: answer from what they say
+                turn.route = "retrieval"
         if turn.route != "retrieval":
             return turn
         started = time.perf_counter()

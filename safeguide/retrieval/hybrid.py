@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from ingest.embedder import Embedder
 from ingest.lexical import build_lexical, load_lexical, read_collection, tokenize
 from ingest.store import IndexLocation, open_collection
-from safeguide.errors import InvalidQuery
+from safeguide.errors import InvalidQuery, StoreUnavailable
 from safeguide.retrieval.glossary import Glossary
 
 RRF_K = 60
@@ -96,16 +96,24 @@ class Filters:
 class IndexReader:
     """One opened build: its Chroma collection and a BM25 index over the same chunks."""
 
-    def __init__(self, build: Path, embedder: Embedder, glossary: Glossary | None = None) -> None:
+    def __init__(
+        self, build: Path, embedder: Embedder, glossary: Glossary | None = None, chroma_url: str = ""
+    ) -> None:
         self.build = build
         self.embedder = embedder
+        self.chroma_url = chroma_url
         # The glossary, plus the terms this build's documents define (read at ingest).
         states = IndexLocation.read_state(build).values()
         self.glossary = (
             glossary.with_terms((a, b) for state in states for a, b in state.terms) if glossary else None
         )
-        self.collection = open_collection(build, embedder)
-        self.ids, self.texts, self.metas = read_collection(self.collection)
+        self.collection = open_collection(build, embedder, chroma_url, create=False)
+        try:
+            self.ids, self.texts, self.metas = read_collection(self.collection)
+        except Exception as exc:
+            if chroma_url:
+                raise self._unavailable(exc) from exc
+            raise
         stored = load_lexical(build)
         if stored is not None and sorted(stored[0]) == sorted(self.ids):
             # Rows in the stored index's order, so BM25's document k is row k.
@@ -130,13 +138,30 @@ class IndexReader:
     def dense(self, query_vector: np.ndarray, filters: Filters, n: int) -> list[int]:
         if not self.ids:
             return []
-        got = self.collection.query(
-            query_embeddings=[query_vector.tolist()],
-            n_results=min(n, len(self.ids)),
-            where=filters.where(),
-            include=[],
-        )
+        try:
+            got = self.collection.query(
+                query_embeddings=[query_vector.tolist()],
+                n_results=min(n, len(self.ids)),
+                where=filters.where(),
+                include=[],
+            )
+        except Exception as exc:
+            if self.chroma_url:
+                raise self._unavailable(exc) from exc
+            raise
         return [self.position[cid] for cid in got["ids"][0]]
+
+    def ping(self) -> None:
+        """On a Chroma server, one round trip (StoreUnavailable if it fails); embedded, nothing to do."""
+        if self.chroma_url:
+            try:
+                self.collection.count()
+            except Exception as exc:
+                raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        """A failing Chroma server is a 503 that names it (an embedded store's failure stays a bug)."""
+        return StoreUnavailable(f"the Chroma server at {self.chroma_url} is not answering ({exc}); try again")
 
     def lexical(self, query: str, filters: Filters, n: int, extra: list[str] | None = None) -> list[int]:
         tokens = tokenize(query)
@@ -211,7 +236,7 @@ class HybridRetriever:
         build = self.location.require_current()
         with self._lock:
             if self._reader is None or self._reader.build != build:
-                self._reader = IndexReader(build, self.embedder, self.glossary)
+                self._reader = IndexReader(build, self.embedder, self.glossary, self.location.chroma_url)
             return self._reader
 
     def validate(self, query: str, k: int, filters: Filters) -> IndexReader:

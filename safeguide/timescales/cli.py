@@ -28,7 +28,7 @@ def _citations(rules: Any, settings: Any) -> dict[str, Any]:
     from safeguide.services import rule_citations
 
     retriever = HybridRetriever(
-        IndexLocation(settings.index_root), LazyEmbedder(settings.embedding_model_path)
+        IndexLocation(settings.index_root, settings.chroma_url), LazyEmbedder(settings.embedding_model_path)
     )
     return rule_citations(rules, retriever)
 
@@ -170,7 +170,7 @@ def review_cmd(
     from safeguide.timescales.review import Decision, ReviewStore, decide, parse_corrections
 
     settings = get_settings()
-    location = IndexLocation(settings.index_root)
+    location = IndexLocation(settings.index_root, settings.chroma_url)
     store = ReviewStore(settings.reviews_db)
     try:
         events = known_events(settings)
