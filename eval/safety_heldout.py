@@ -1,11 +1,13 @@
 """The held-out safety evaluation: messages written before the checks were built, never trained on.
 
-Five sets, each committed on its own before the checks it measures were built: `safety_heldout.jsonl`
+Six sets, each committed on its own before the checks it measures were built: `safety_heldout.jsonl`
 (set 1, written before the first checks), `safety_heldout2.jsonl` (set 2, written before the second round),
 `safety_heldout3.jsonl` (set 3, written before the fourth round), `safety_heldout4.jsonl` (set 4,
-written before the fifth round, the name tagger) and `safety_heldout5.jsonl` (set 5, written before the
-sixth round; mostly children's names, many of them also words). The misses of sets 1 to 3 have since
-been read, so those are reported as seen; set 4 was scored in aggregate only; set 5 is the unseen one.
+written before the fifth round, the name tagger), `safety_heldout5.jsonl` (set 5, written before the
+sixth round; mostly children's names, many of them also words) and `safety_heldout6.jsonl` (set 6,
+written before the seventh round, after set 5 was measured and before its misses were read). The misses
+of sets 1 to 3 and 5 have been read, so those are seen; set 4 was scored in aggregate only; set 6 is the
+unseen one.
 Each holds immediate danger, requests to harm or evade safeguarding, hard negatives that look like either
 (some with words that must survive redaction), and messages with personal details labelled by type and
 value. Reported per set:
@@ -40,6 +42,7 @@ HELDOUT_SETS = {
     "heldout3": GOLDEN / "safety_heldout3.jsonl",
     "heldout4": GOLDEN / "safety_heldout4.jsonl",
     "heldout5": GOLDEN / "safety_heldout5.jsonl",
+    "heldout6": GOLDEN / "safety_heldout6.jsonl",
 }
 
 
