@@ -13,7 +13,9 @@ it has not seen as a name is high. Some sentences leave no doubt whichever word 
   (not "the parent, school, police and GP", a list, nor "the mum, upset, said", a word); or a list
   beside several people in which some word is a known given name: "two kids, heaven and justice";
 - a relation before it and an age after it: "her brother will (11)", the one cue that takes a stop word,
-  and then only one that is a common given name.
+  and then only one that is a common given name;
+- a remark that it is a name, or a child described right after it: "little blue (yes that's his name)",
+  "TJ, a boy of 13" (a two- or three-letter capital word counts here: initials are names too).
 
 Whatever the cue, the word must be an open-class word: not a stop word, pronoun, number, title, relation,
 place or date, nor an adverb or participle ("the boy, aged 6"). These cues add names; they
@@ -50,6 +52,17 @@ _APPOSITION_END = re.compile(r"^\s*(?:\)|$|[.!?]|who\b|is\b|was\b|has\b|had\b|sa
 MONTHS = frozenset(
     {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october"}
     | {"november", "december"}
+)
+# Said of the word just before: "little blue (yes that's his name)".
+_NAME_REMARK = re.compile(
+    r"^\s*[(,–-]\s*(?:yes,?\s+|and\s+)?(?:that['’]?s|that\s+is|it['’]?s)\s+(?:his|her|their)\s+(?:real\s+)?name\b",
+    re.I,
+)
+# A child described right after the word: "TJ, a boy of 13", "kacper, a 9 year old".
+_CHILD_AFTER = re.compile(
+    r"^\s*,\s*an?\s+(?:\d{1,2}[\s-]*(?:yr|year)s?[\s-]*old\b|(?:\w+\s+)?(?:boy|girl|child|lad|lass|teenager|"
+    r"toddler|baby|pupil|student|young\s+person)\s+(?:of|aged?)\s+\d{1,2}\b)",
+    re.I,
 )
 _NOT_NAME_ENTITIES = frozenset({"GPE", "LOC", "DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY"})
 _OPEN_POS = frozenset({"NOUN", "PROPN", "ADJ", "VERB", "X", "INTJ"})
@@ -138,6 +151,12 @@ def cue_named(
                 named.add(i)
         elif _RELATION_AFTER.match(after) and not after_determiner(i) and open_word(w, person_ok=False):
             named.add(i)  # "legend's dad"
+        elif (
+            (_NAME_REMARK.match(after) or _CHILD_AFTER.match(after))
+            and not after_determiner(i)
+            and open_word(w)
+        ):
+            named.add(i)  # "little blue (yes that's his name)", "TJ, a boy of 13"
         elif (
             prev is not None
             and prev.lower in relations

@@ -67,7 +67,9 @@ _DANGER = tuple(
         r"\b(?:has|have|had|just)\s+(?:taken\s+)?(?:an\s+)?overdos\w*|\btook\s+an\s+overdose\b",
         r"\bkill\s+(?:him|her|them)sel(?:f|ves)\b",
         r"\b(?:child|boy|girl|baby|toddler|son|daughter|he|she|they)\s+"
-        r"(?:has\s+gone|is|are|went|has\s+been)\s+missing\b",
+        r"(?:has\s+gone|is|are|went|has\s+been)\s+missing\b"
+        # ("missing education" is a status, not an emergency)
+        r"(?!\s+(?:from\s+)?(?:education|(?:the\s+|a\s+)?(?:school\s+)?register))",
         r"\b(?:left\s+alone|home\s+alone|locked\s+(?:in|out))\b.*\b(?:baby|toddler|infant|young\s+child|tonight|now)\b",
     )
 )
@@ -126,6 +128,18 @@ def asks_to_harm(text: str) -> bool:
     return any(p.search(text) for p in _HARMFUL)
 
 
+# The duties a practitioner asks how to carry out, each with what it is done to, so that "record a
+# disclosure" counts and "record the children" does not.
+_DUTY = (
+    r"(?:record|log|document|write\s+up)\w*\s+(?:an?\s+|the\s+|this\s+|that\s+|it\b|my\s+|our\s+)?"
+    r"(?:disclosures?|concerns?|incidents?|allegations?|injur\w+|bruis\w+|it\b)"
+    r"|(?:make|made|making)\s+(?:a\s+)?referral|refer\s+(?:it|this|them|the\s+(?:child|family|case))\b"
+    r"|refer\w*\s+(?:directly\s+)?to\s+(?:children's\s+social\s+care|social\s+care|the\s+lado|the\s+police)"
+    r"|(?:share|pass\s+on)\w*\s+(?:the\s+|this\s+|that\s+|any\s+)?(?:information|concerns?|records?)"
+    r"|(?:notify|inform|tell|contact|consult)\w*\s+(?:the\s+)?(?:lado|designated\s+\w+|dsl|social\s+care|"
+    r"children's\s+social\s+care|police|health\s+visitor)"
+)
+
 # Asking how to report or what to do next ("What should I do?", "Who do I tell?", "Should I refer?"): the
 # shape of a practitioner acting on a concern. A request to hide or harm that ends this way ("... so they
 # don't find out, what do I do?") is caught by the harm patterns above, not let through by this.
@@ -138,8 +152,31 @@ _REPORTING = re.compile(
     r"|\bhow\s+do\s+(?:i|we)\s+(?:refer|report|make\s+a\s+referral)\b)",
     re.IGNORECASE,
 )
+# Asking how, when or whether a safeguarding duty is done (record a disclosure, refer, share information),
+# what someone in a role should do, or how to recognise harm ("how to spot signs of neglect").
+_DUTY_ASKED = re.compile(
+    rf"^\s*(?:how|when|where|can|could|should|must|may|do|does|is|who)\b.{{0,60}}\b(?:{_DUTY})"
+    r"|\bwhat\s+(?:should|must|do|does|can)\s+(?:a|an|the|our|my)\s+(?:[\w-]+\s+){0,3}do\b"
+    r"|\bhow\s+(?:do|can|should|would|to)\s+(?:i\s+|we\s+|you\s+|staff\s+)?(?:spot|recognise|recognize|identify|"
+    r"notice|pick\s+up\s+on)\s+(?:the\s+)?(?:early\s+|possible\s+|warning\s+)?(?:signs?|indicators?|symptoms?|abuse|"
+    r"neglect|grooming|exploitation|radicali[sz]ation|self-harm|fgm)\b",
+    re.IGNORECASE,
+)
+
+
+# Words of keeping something from the people who protect children: with them, naming a duty does not
+# count as asking how to do it ("how to stop my son from telling the police").
+_EVASION = re.compile(
+    r"\b(?:stop|prevent|avoid|hide|hiding|cover\w*\s+up|secret\w*|delete|lie|lying|away\s+from|keep\w*\s+\w+\s+away"
+    r"|nobody|no\s+one|disappear\w*|vanish\w*|get\s+rid\s+of|withdraw\w*"
+    r"|(?:not|never|don't|doesn't|without)\s+(?:\w+\s+){0,3}(?:know\w*|find\w*\s+out|notic\w*|tell\w*|see\w*))\b",
+    re.IGNORECASE,
+)
 
 
 def asks_how_to_report(text: str) -> bool:
-    """True if the message asks what to do about a concern or whom to tell."""
-    return _REPORTING.search(text) is not None
+    """True if the message asks what to do about a concern or whom to tell, or how a safeguarding duty is
+    done (and asks to keep nothing from anyone)."""
+    if _REPORTING.search(text) is not None:
+        return True
+    return _DUTY_ASKED.search(text) is not None and _EVASION.search(text) is None
