@@ -29,7 +29,7 @@ from api.timescales import router as timescales_router
 from safeguide.access import NotPermitted, NotSignedIn, UserStore
 from safeguide.access.audit import AuditLog
 from safeguide.access.oidc import SignInUnavailable
-from safeguide.chat.conversations import ConversationStore
+from safeguide.chat.conversations import ConversationStore, UnknownConversation
 from safeguide.documents import DuplicateDocument, IngestJobs, UploadTooLarge
 from safeguide.errors import (
     IndexNotReady,
@@ -190,6 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ModelUnavailable: 503,
             UnknownTimescale: 404,
             UnknownQuiz: 404,
+            UnknownConversation: 404,
             UnknownStatement: 404,
             QuizError: 422,
             NotSignedIn: 401,

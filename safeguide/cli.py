@@ -180,7 +180,7 @@ def first_admin(settings: Settings) -> None:
 def _register_features() -> None:
     """Each feature's commands live in its own package; their errors become one-line messages here."""
     from safeguide.access.cli import audit_cmd, users
-    from safeguide.chat.cli import conversations
+    from safeguide.chat.cli import ask_cmd, conversations
     from safeguide.compare.cli import compare_cmd
     from safeguide.quiz.cli import quiz_cmd
     from safeguide.timescales.cli import timescales
@@ -188,7 +188,15 @@ def _register_features() -> None:
     for group in (timescales, users, conversations):
         for name, command in group.commands.items():
             group.commands[name] = _wrap(command)
-    for command in (timescales, users, conversations, _wrap(audit_cmd), _wrap(compare_cmd), _wrap(quiz_cmd)):
+    for command in (
+        timescales,
+        users,
+        conversations,
+        _wrap(ask_cmd),
+        _wrap(audit_cmd),
+        _wrap(compare_cmd),
+        _wrap(quiz_cmd),
+    ):
         main.add_command(command)
 
 

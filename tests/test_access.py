@@ -346,7 +346,7 @@ def _age(db_path: Path, conversation: str, days: int) -> None:
 def test_retention_deletes_old_conversations_with_their_feedback(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from safeguide.chat.conversations import ConversationStore
+    from safeguide.chat.conversations import ConversationStore, UnknownConversation
 
     path = tmp_path / "c.sqlite3"
     store = ConversationStore(path)
@@ -356,7 +356,7 @@ def test_retention_deletes_old_conversations_with_their_feedback(tmp_path: Path)
         store.add_feedback(cid, index, "down", "too vague")
     _age(path, old, 40)
     assert store.purge_before(datetime.now(UTC) - timedelta(days=30)) == 1
-    with pytest.raises(InvalidQuery):
+    with pytest.raises(UnknownConversation):
         store.get(old)
     assert store.feedback(old) == [] and len(store.feedback(new)) == 1
     assert len(store.get(new)["messages"]) == 2
@@ -438,9 +438,9 @@ def test_the_server_deletes_conversations_past_retention_at_start(tmp_path: Path
     }
     with running_server(env, tmp_path / "server.log") as url:
         deadline = time.monotonic() + 20
-        while httpx.get(f"{url}/api/conversations/{old}").status_code != 422 and time.monotonic() < deadline:
+        while httpx.get(f"{url}/api/conversations/{old}").status_code != 404 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert httpx.get(f"{url}/api/conversations/{old}").status_code == 422  # gone
+        assert httpx.get(f"{url}/api/conversations/{old}").status_code == 404  # gone
         assert httpx.get(f"{url}/api/conversations/{recent}").status_code == 200
     assert "retention: deleted 1 conversation(s)" in (tmp_path / "server.log").read_text()
 

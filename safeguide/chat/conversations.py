@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from safeguide.errors import InvalidQuery
+from safeguide.errors import InvalidQuery, SafeguideError
 from safeguide.files import open_database
 from safeguide.safety import redact
 
@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class UnknownConversation(SafeguideError):
+    """GET of a conversation that does not exist, or no longer does: 404."""
 
 
 class ConversationStore:
@@ -101,7 +105,9 @@ class ConversationStore:
                 "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
             ).fetchone()
         ):
-            raise InvalidQuery(f"no conversation '{conversation_id}'")
+            raise UnknownConversation(
+                f"no conversation '{conversation_id}' (or it was deleted after the retention period)"
+            )
         return {
             "id": conversation_id,
             "messages": [
