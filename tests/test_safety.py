@@ -167,25 +167,6 @@ def test_names_no_list_holds_are_found_by_a_strong_cue(text: str, name: str) -> 
 @pytest.mark.parametrize(
     "text",
     [
-        "a neighbour called police last night",  # a phone call, not a name
-        "the social worker, police and health must share information",  # a list of agencies
-        "inform the parent, school, police and GP",
-        "the victim's mum rang the office",  # a person noun before a possessive
-        "the mum, upset, said he hit her",  # a word set beside a person
-        "the chair, usually a manager, decides",
-        "the boy, frightened, hid under the bed",
-        "child says she is being taken abroad to be married, flight is at 6am",
-        "the lead professional, health, should chair",
-        "our school's designated lead is on leave",
-    ],
-)
-def test_strong_cues_leave_words_alone(text: str) -> None:
-    assert redact(text) == (text, [])
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
         "the social worker will visit on tuesday",
         "hope this makes sense, the strategy meeting is tomorrow",
         "summer holidays are a risky time for neglect",
@@ -203,6 +184,17 @@ def test_strong_cues_leave_words_alone(text: str) -> None:
         "how many miles away can a child be placed",
         "autumn term conference dates",
         "Mum's number is on the referral form",  # a relation, not a name
+        # Round 6: the strong cues of name_cues.py leave these alone.
+        "a neighbour called police last night",  # a phone call, not a name
+        "the social worker, police and health must share information",  # a list of agencies
+        "inform the parent, school, police and GP",
+        "the victim's mum rang the office",  # a person noun before a possessive
+        "the mum, upset, said he hit her",  # a word set beside a person
+        "the chair, usually a manager, decides",
+        "the boy, frightened, hid under the bed",
+        "child says she is being taken abroad to be married, flight is at 6am",
+        "the lead professional, health, should chair",
+        "our school's designated lead is on leave",
     ],
 )
 def test_the_same_words_used_as_words_stay(text: str) -> None:

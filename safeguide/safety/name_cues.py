@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -70,7 +71,10 @@ _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "my", "your", "his",
 _DETERMINER_TAGS = frozenset({"DT", "PRP$", "POS", "WP$", "CD"})
 
 
-class Word(Protocol):
+@dataclass
+class Word:
+    """A word of the message by our own rule (hyphenated and O'-names whole), with spaCy's tags."""
+
     text: str
     start: int
     end: int
@@ -78,7 +82,8 @@ class Word(Protocol):
     pos: str
     lemma: str
     ent: str
-    tok: Any
+    sentence_start: bool
+    tok: Any = None  # spaCy's token starting here, with its place in the parse
 
 
 def _person_noun(w: Word, lex: Lexicon, relations: frozenset[str]) -> bool:

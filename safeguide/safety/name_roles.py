@@ -7,12 +7,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from safeguide.safety.name_cues import MONTHS, cue_named
+from safeguide.safety.name_cues import Word as _Word
 from safeguide.safety.names import Lexicon
 from safeguide.safety.shapes import _wordset
 
@@ -76,19 +76,6 @@ _DETERMINERS = _wordset(
 )
 _CLOSED_POS = _wordset("AUX VERB ADP DET PRON CCONJ SCONJ PART NUM PUNCT ADV")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z][A-Za-z'’]*)*")
-
-
-@dataclass
-class _Word:
-    text: str
-    start: int
-    end: int
-    lower: str
-    pos: str
-    lemma: str
-    ent: str
-    sentence_start: bool
-    tok: Any = None  # spaCy's token starting here, with its place in the parse
 
 
 def _head_token(doc: Any, start: int, end: int) -> Any:
