@@ -103,8 +103,6 @@ def open_collection(path: Path, embedder: Embedder, chroma_url: str = "", create
                 "was it started on another data folder? `safeguide ingest` builds it again"
             ) from None
         return client.create_collection(name, embedding_function=function, configuration={"hnsw": HNSW})
-    except StoreUnavailable:
-        raise
     except Exception as exc:
         if chroma_url:
             raise StoreUnavailable(f"the Chroma server at {chroma_url} failed: {exc}") from exc

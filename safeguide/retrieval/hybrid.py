@@ -5,8 +5,10 @@ The reader opens the build named by CURRENT and notices when an ingest switches 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -108,12 +110,8 @@ class IndexReader:
             glossary.with_terms((a, b) for state in states for a, b in state.terms) if glossary else None
         )
         self.collection = open_collection(build, embedder, chroma_url, create=False)
-        try:
+        with self._served():
             self.ids, self.texts, self.metas = read_collection(self.collection)
-        except Exception as exc:
-            if chroma_url:
-                raise self._unavailable(exc) from exc
-            raise
         stored = load_lexical(build)
         if stored is not None and sorted(stored[0]) == sorted(self.ids):
             # Rows in the stored index's order, so BM25's document k is row k.
@@ -138,30 +136,32 @@ class IndexReader:
     def dense(self, query_vector: np.ndarray, filters: Filters, n: int) -> list[int]:
         if not self.ids:
             return []
-        try:
+        with self._served():
             got = self.collection.query(
                 query_embeddings=[query_vector.tolist()],
                 n_results=min(n, len(self.ids)),
                 where=filters.where(),
                 include=[],
             )
-        except Exception as exc:
-            if self.chroma_url:
-                raise self._unavailable(exc) from exc
-            raise
         return [self.position[cid] for cid in got["ids"][0]]
 
     def ping(self) -> None:
         """On a Chroma server, one round trip (StoreUnavailable if it fails); embedded, nothing to do."""
         if self.chroma_url:
-            try:
+            with self._served():
                 self.collection.count()
-            except Exception as exc:
-                raise self._unavailable(exc) from exc
 
-    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+    @contextlib.contextmanager
+    def _served(self) -> Iterator[None]:
         """A failing Chroma server is a 503 that names it (an embedded store's failure stays a bug)."""
-        return StoreUnavailable(f"the Chroma server at {self.chroma_url} is not answering ({exc}); try again")
+        try:
+            yield
+        except Exception as exc:
+            if not self.chroma_url:
+                raise
+            raise StoreUnavailable(
+                f"the Chroma server at {self.chroma_url} is not answering ({exc}); try again"
+            ) from exc
 
     def lexical(self, query: str, filters: Filters, n: int, extra: list[str] | None = None) -> list[int]:
         tokens = tokenize(query)

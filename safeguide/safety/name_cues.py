@@ -3,9 +3,9 @@
 The names lists cannot keep up with the names children are given lately, and the tagger's bar for a word
 it has not seen as a name is high. Some sentences leave no doubt whichever word it is:
 
-- an introducer: "her name is Nevaeh", "mum is called dawn", "known as TJ"; a bare "called" after a
-  person only for a word some names list holds or no English word ("a boy called rebel"), since "a
-  neighbour called police" is a phone call;
+- an introducer: "her name is Nevaeh", "mum is called dawn", "known as TJ"; after a bare "called", a
+  given name, or after a person a word some names list holds or no English word ("a boy called rebel"),
+  since "a neighbour called police" is a phone call;
 - a person's relation or room after it: "legend's dad", "journey's bedroom" (not "the baby's mum": a
   word after a determiner or a possessive is a noun, not a name);
 - set beside one person between commas, a noun or a listed name, with the sentence going on with what
@@ -32,6 +32,7 @@ from typing import Any
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from safeguide.safety.names import Lexicon
+from safeguide.safety.shapes import _wordset
 
 _INTRODUCER = re.compile(
     r"\b(?:named|nicknamed|known\s+as|(?:first\s+)?name\s+is|name['’]s|names\s+are|goes\s+by)\s+$", re.I
@@ -39,21 +40,25 @@ _INTRODUCER = re.compile(
 _CALLED = re.compile(r"\bcalled\s+$", re.I)
 # The word before "called" that makes it a name ("a boy called", "is called"), not a phone call.
 _CALLED_AFTER = frozenset({"is", "was", "are", "were", "'s", "’s", "old", "olds", "one", "been", "be"})
-_RELATION_AFTER = re.compile(
-    r"^['’]s\s+(?:mum|mam|mom|mummy|mother|dad|daddy|father|step-?dad|step-?mum|stepfather|stepmother|"
-    r"brother|sister|nan|nana|nanna|gran|granny|grandma|grandad|granddad|grandpa|uncle|aunt|auntie|aunty|"
-    r"carer|foster\s+carer|parents?|siblings?|teacher|social\s+worker|key\s+worker|bedroom|room|cot|"
-    r"bed|arms?|legs?|face|back|body)\b",
-    re.I,
+# The people whose "'s" after a word makes the word a name ("ruby's mum", "legend's dad"); name_roles.py
+# adds a name's places (school, home), this module a child's room and body ("journey's bedroom").
+RELATIVES = (
+    r"(?:mum|mam|mom|mummy|mother|dad|daddy|father|step-?dad|step-?mum|stepfather|stepmother|brother|sister|"
+    r"nan|nana|nanna|gran|granny|grandma|grandad|granddad|grandpa|uncle|aunt|auntie|aunty|carer|foster\s+carer|"
+    r"parents?|siblings?|teacher|social\s+worker|key\s+worker)"
 )
-_AGE_AFTER = re.compile(r"^\s*\(\s*(?:aged?\s*)?\d{1,2}\s*\)|^\s*,?\s*aged?\s*\d{1,2}\b", re.I)
+# An age right after a name: "Ruby (9)", "Tyler, aged 6", "hope age 6".
+AGE_AFTER = (
+    r"\s*\(\s*(?:aged?\s*)?\d{1,2}\s*(?:yrs?|years?|y/?o)?\s*\)|\s*,?\s*(?:aged?|age)\s*:?\s*\d{1,2}\b"
+)
+_RELATION_AFTER = re.compile(
+    rf"^['’]s\s+(?:{RELATIVES}|bedroom|room|cot|bed|arms?|legs?|face|back|body)\b", re.I
+)
+_AGE_AFTER = re.compile(rf"^(?:{AGE_AFTER})", re.I)
 # After a word set beside one person: the sentence goes on with what that person is or did ("the boy,
 # august, told..."); a list of agencies goes on with another noun ("the parent, school, police and GP").
 _APPOSITION_END = re.compile(r"^\s*(?:\)|$|[.!?]|who\b|is\b|was\b|has\b|had\b|says\b|said\b|told\b)", re.I)
-MONTHS = frozenset(
-    {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october"}
-    | {"november", "december"}
-)
+MONTHS = _wordset("january february march april may june july august september october november december")
 # Said of the word just before: "little blue (yes that's his name)".
 _NAME_REMARK = re.compile(
     r"^\s*[(,–-]\s*(?:yes,?\s+|and\s+)?(?:that['’]?s|that\s+is|it['’]?s)\s+(?:his|her|their)\s+(?:real\s+)?name\b",
@@ -67,7 +72,10 @@ _CHILD_AFTER = re.compile(
 )
 _NOT_NAME_ENTITIES = frozenset({"GPE", "LOC", "DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY"})
 _OPEN_POS = frozenset({"NOUN", "PROPN", "ADJ", "VERB", "X", "INTJ"})
-_DETERMINERS = frozenset({"the", "a", "an", "this", "that", "my", "your", "his", "her", "our", "their"})
+DETERMINERS = _wordset(
+    "the a an this that these those what which whose my your his her its our their some any no every each "
+    "another either neither such"
+)
 _DETERMINER_TAGS = frozenset({"DT", "PRP$", "POS", "WP$", "CD"})
 
 
@@ -138,7 +146,7 @@ def cue_named(
         if i == 0 or text[words[i - 1].end : words[i].start].strip():
             return False
         prev = words[i - 1]
-        return prev.lower in _DETERMINERS or getattr(prev.tok, "tag_", "") in _DETERMINER_TAGS
+        return prev.lower in DETERMINERS or getattr(prev.tok, "tag_", "") in _DETERMINER_TAGS
 
     named: set[int] = set()
     for i, w in enumerate(words):
@@ -148,11 +156,15 @@ def cue_named(
         after = text[w.end :]
         if _INTRODUCER.search(before) and open_word(w):
             named.add(i)
-        elif _CALLED.search(before) and open_word(w) and i >= 2:
-            # "she is called sky", "a 15 yr old called destiny"; after a person, a word some names list
-            # holds or no English word: "a boy called rebel", but not "a neighbour called police"
-            ahead = words[i - 2]
-            if ahead.lower in _CALLED_AFTER or (_person_noun(ahead, lex, relations) and listed(w)):
+        elif _CALLED.search(before) and open_word(w):
+            # "she is called sky", "a 15 yr old called destiny", a given name ("mum called grace"); after
+            # a person, a word some names list holds or no English word: "a boy called rebel", but not
+            # "a neighbour called police"
+            ahead = words[i - 2] if i >= 2 else None
+            if lex.is_given(w.lower) or (
+                ahead is not None
+                and (ahead.lower in _CALLED_AFTER or (_person_noun(ahead, lex, relations) and listed(w)))
+            ):
                 named.add(i)
         elif _RELATION_AFTER.match(after) and not after_determiner(i) and open_word(w, person_ok=False):
             named.add(i)  # "legend's dad"

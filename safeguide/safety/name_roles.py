@@ -11,7 +11,8 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from safeguide.safety.name_cues import MONTHS, cue_named
+from safeguide.safety.name_cues import AGE_AFTER, MONTHS, RELATIVES, cue_named
+from safeguide.safety.name_cues import DETERMINERS as _DETERMINERS
 from safeguide.safety.name_cues import Word as _Word
 from safeguide.safety.names import Lexicon
 from safeguide.safety.shapes import _wordset
@@ -50,29 +51,20 @@ PUBLIC_NAMES = frozenset(
         "alan wood",
     }
 )
-_NOT_NAMES = _wordset(
-    "monday tuesday wednesday thursday friday saturday sunday january february march april may june "
-    "july august september october november december christmas easter ramadan eid diwali god allah "
+_NOT_NAMES = MONTHS | _wordset(
+    "monday tuesday wednesday thursday friday saturday sunday christmas easter ramadan eid diwali god allah "
     "jesus english british england scotland wales ireland uk britain europe"
 )
 _AFTER_NAME = re.compile(
-    r"^(?:\s*\(\s*(?:aged?\s*)?\d{1,2}\s*(?:yrs?|years?|y/?o)?\s*\)"  # Ruby (9)
-    r"|\s*,?\s*(?:aged?|age)\s*:?\s*\d{1,2}\b"  # Tyler, aged 6 / hope age 6
+    rf"^(?:{AGE_AFTER}"  # Ruby (9), Tyler, aged 6, hope age 6
     r"|\s*,\s*\d{1,2}\s*(?:,|\.|yo\b|y/o|yrs?\b|years?\b|$)"  # Tyler, 6,
     r"|\s*\d{1,2}\s*(?:yo|y/o|yrs?|years?\s+old)\b"  # tyler 6yo
     r"|\s*,?\s+(?:who\s+is|is|who's|whos)\s+(?:only\s+)?\d{1,2}\b"  # lily who is 7
     r"|\s*,?\s+(?:in|from)\s+(?:year|yr|y)\s*\d{1,2}\b"  # lily evans in year 4
     r"|\s*,\s+(?:she|he|they)\s*(?:is|'s|’s|are)\s+(?:only\s+)?\d{1,2}\b"  # grace, she is 7
     r"|\s*\(?\s*(?:d\.?o\.?b\.?|date\s+of\s+birth|born)\b"  # ruby dob ...
-    r"|'s\s+(?:mum|mam|mom|dad|father|mother|brother|sister|nan|gran|uncle|aunt|auntie|stepdad|carer|"
-    r"school|teacher|class|house|home|family|parents?)\b)",  # ruby's mum
+    rf"|['’]s\s+(?:{RELATIVES}|school|class|house|home|family)\b)",  # ruby's mum
     re.IGNORECASE,
-)
-# Words that introduce a name whatever word it is: "a boy called chase", "her name is river".
-_NAMED_AS = re.compile(r"\b(?:called|named|nicknamed|known\s+as|name\s+is|name's|names\s+are)\s+$", re.I)
-_DETERMINERS = _wordset(
-    "the a an this that these those what which whose my your his her its our their some any no every each "
-    "another either neither such"
 )
 _CLOSED_POS = _wordset("AUX VERB ADP DET PRON CCONJ SCONJ PART NUM PUNCT ADV")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z][A-Za-z'’]*)*")
@@ -179,7 +171,6 @@ def name_spans(
             and gap.strip() in ("", ",", ":", "-")
         )
         before_cue = bool(_AFTER_NAME.match(text[w.end :]))
-        named_as = bool(_NAMED_AS.search(text[max(0, w.start - 24) : w.start]))
         if w.ent in ("GPE", "LOC", "NORP", "DATE", "TIME", "FAC") and not (
             after_cue or after_title or before_cue
         ):
@@ -189,8 +180,6 @@ def name_spans(
                 continue
         if after_title and (capitalised(w) or can_be_name(w)) and w.lower not in STOP_WORDS:
             accepted.add(i)
-        elif named_as and lex.is_given(w.lower) and w.lower not in STOP_WORDS:
-            accepted.add(i)  # "a boy called chase", "her name is river": whatever word follows is a name
         elif not can_be_name(w):
             continue
         elif after_cue or before_cue:
@@ -217,6 +206,7 @@ def name_spans(
             # a word in a title-case phrase ("the Children's Trust")
 
     # Names no list holds, where the cue leaves no doubt ("a boy called rebel", "legend's dad").
+    # ("called", "named" and "her name is" are among them: name_cues.py.)
     never = TITLES | PUBLIC_NAMES | protected | (_NOT_NAMES - MONTHS)
     cued = cue_named(text, words, lex, RELATION_CUES, never)
     accepted |= {i for i in cued if words[i].start not in public_starts}

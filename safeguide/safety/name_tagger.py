@@ -40,7 +40,8 @@ import numpy as np
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from safeguide.errors import ModelUnavailable
-from safeguide.safety.name_roles import _DETERMINERS, _NOT_NAMES, _TOKEN, PUBLIC_NAMES, RELATION_CUES, TITLES
+from safeguide.safety.name_cues import DETERMINERS as _DETERMINERS
+from safeguide.safety.name_roles import _NOT_NAMES, _TOKEN, PUBLIC_NAMES, RELATION_CUES, TITLES
 from safeguide.safety.names import Lexicon, lexicon
 
 DATA = Path(str(files("safeguide") / "safety_data"))
