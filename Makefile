@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run ingest models serve browser test lint typecheck pytest eval bench clean
+.PHONY: setup run ingest models serve browser postgres test lint typecheck pytest eval bench clean
 
 # Every time, not only when the venv is made: a llama-cpp-python swapped in since (say, by pip from its
 # wheel cache) is found by what it reports of itself and replaced (about a second when all is well).
@@ -53,7 +53,12 @@ typecheck: setup
 pytest: setup models
 	$(BIN)/pytest
 
-test: lint typecheck browser pytest
+# Debian's PostgreSQL for the database tests (they start their own server with initdb; none is left running).
+postgres:
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update -q && apt-get install -y -q postgresql; }
+
+test: lint typecheck browser postgres pytest
 
 # Every suite with the extractive backend, then the model-dependent suites with the local model.
 eval: ingest models

@@ -102,7 +102,7 @@ class RulesKeeper:
 
     def reload(self) -> None:
         key = self.key()  # read first: a change made while loading is caught by the next check
-        self.app.state.rules.refresh(build_rules(self.settings))
+        self.app.state.rules.refresh(build_rules(self.settings, db=self.app.state.db))
         self.seen = key
 
     async def watch(self) -> None:
@@ -136,25 +136,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # buffers in spaCy, torch and the allocator; on 2 cores more than a few only cost memory.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.retriever = build_retriever(settings)
-        app.state.rules = build_rules(settings)  # a broken rules file stops start-up with its message
+        # One pool of connections for every store; its tables are brought up to date first.
+        app.state.db = db = settings.open_database()
+        app.state.rules = build_rules(settings, db=db)  # a broken rules file stops start-up with its message
         app.state.model = build_model(settings)
         app.state.chain = build_chain(settings, app.state.retriever, app.state.rules, app.state.model)
-        app.state.conversations = ConversationStore(settings.conversations_db)
+        app.state.conversations = ConversationStore(db)
         app.state.comparer = app.state.chain.comparer
         # Training questions come from reviewed rules only, never from timescales not yet reviewed.
         app.state.quiz_builder = QuizBuilder(
             app.state.retriever.reader, app.state.rules.reviewed(), app.state.comparer, app.state.chain.model
         )
-        app.state.quizzes = QuizStore(settings.quizzes_db)
-        app.state.reviews = ReviewStore(settings.reviews_db)
-        app.state.users = UserStore(settings.users_db)
+        app.state.quizzes = QuizStore(db)
+        app.state.reviews = ReviewStore(db)
+        app.state.users = UserStore(db)
         app.state.access = build_access(settings, app.state.users)
-        app.state.audit = AuditLog(settings.audit_db)
+        app.state.audit = AuditLog(db)
         retention = asyncio.create_task(_keep_retention(app.state.conversations, settings))
         app.state.rules_keeper = RulesKeeper(app, settings)
         freshness = asyncio.create_task(app.state.rules_keeper.watch())
         app.state.ingest_jobs = IngestJobs(
-            settings.data_dir / "jobs.sqlite3",
+            db,
             lambda progress: _ingest(settings, app.state.retriever.embedder, progress),
             app.state.rules_keeper.reload,  # the new documents' own timescales, at once
         )
@@ -170,11 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        app.state.audit.close()
-        app.state.conversations.close()
-        app.state.quizzes.close()
-        app.state.reviews.close()
-        app.state.users.close()
+        db.close()
         close_model(app.state.model)
 
     app = FastAPI(title="safeguide", version="0.1.0", lifespan=lifespan)
@@ -215,11 +213,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"error": "InvalidRequest", "detail": problems}, status_code=422)
 
     @app.get("/healthz")
-    def healthz(retriever: RetrieverDep) -> dict[str, Any]:
+    def healthz(request: Request, retriever: RetrieverDep) -> dict[str, Any]:
         reader = retriever.reader()  # raises IndexNotReady -> 503
         reader.ping()  # a Chroma server that stopped answering -> 503
         store = f"chroma server {reader.chroma_url}" if reader.chroma_url else "embedded"
-        return {"status": "ok", "build": reader.build.name, "chunks": len(reader), "store": store}
+        database = request.app.state.db
+        database.ping()  # PostgreSQL (or the SQLite file) not answering -> 503
+        return {
+            "status": "ok",
+            "build": reader.build.name,
+            "chunks": len(reader),
+            "store": store,
+            "database": database.url.get_backend_name(),
+        }
 
     @app.post("/api/search", response_model=SearchResponse, dependencies=practitioner)
     def search(body: SearchRequest, retriever: RetrieverDep) -> dict[str, Any]:

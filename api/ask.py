@@ -41,15 +41,17 @@ def _args(body: AskRequest, store: ConversationStore, chain: AnswerChain) -> tup
     try:
         today = parse_iso_date(body.today, "today") if body.today else date.today()
         conversation = store.ensure(body.conversation_id)
+        history = store.history(conversation)
     except SafeguideError as exc:
-        # Refused before the question's own checks: danger is still looked for, and the notice kept.
+        # Refused before the question's own checks (or the database is not answering): danger is still
+        # looked for, and the notice kept.
         exc.notices = chain.safety().danger_notices(body.question) + exc.notices
         raise
     return conversation, {
         "edition": body.edition or None,
         "authority": body.authority or None,
         "today": today,
-        "history": store.history(conversation),
+        "history": history,
     }
 
 
@@ -61,7 +63,11 @@ def _record(store: ConversationStore, conversation: str, answer: Answer) -> dict
         "refused": answer.refused,
         "mode": answer.mode,
     }
-    index = store.add_exchange(conversation, answer.question, answer.answer, meta)
+    try:
+        index = store.add_exchange(conversation, answer.question, answer.answer, meta)
+    except SafeguideError as exc:  # not stored (the database stopped answering): the notices still go out
+        exc.notices = answer.notices + [n for n in exc.notices if n not in answer.notices]
+        raise
     return {
         **answer.public(),
         "question": answer.question,  # as stored: personal details replaced
@@ -99,7 +105,10 @@ def ask_stream(body: AskRequest, chain: ChainDep, store: ConversationsDep) -> Ev
             elif kind == "token":
                 yield _event("token", value)
             elif kind == "answer":
-                yield _event("answer", _record(store, conversation, value))
+                try:
+                    yield _event("answer", _record(store, conversation, value))
+                except SafeguideError as exc:
+                    yield _event("error", {"detail": str(exc), "notices": exc.notices})
             else:
                 typed = isinstance(value, SafeguideError)
                 message = str(value) if typed else "Something went wrong on the server."

@@ -161,13 +161,11 @@ def first_admin(settings: Settings) -> None:
 
     if settings.auth != "local":
         return
-    store = UserStore(settings.users_db)
-    try:
+    with settings.open_database() as db:
+        store = UserStore(db)
         if store.users():
             return
         token = store.add("admin", "admin")
-    finally:
-        store.close()
     path = settings.data_dir / "first-admin-token.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -182,16 +180,18 @@ def _register_features() -> None:
     from safeguide.access.cli import audit_cmd, users
     from safeguide.chat.cli import ask_cmd, conversations
     from safeguide.compare.cli import compare_cmd
+    from safeguide.database.cli import db_group
     from safeguide.quiz.cli import quiz_cmd
     from safeguide.timescales.cli import timescales
 
-    for group in (timescales, users, conversations):
+    for group in (timescales, users, conversations, db_group):
         for name, command in group.commands.items():
             group.commands[name] = _wrap(command)
     for command in (
         timescales,
         users,
         conversations,
+        db_group,
         _wrap(ask_cmd),
         _wrap(audit_cmd),
         _wrap(compare_cmd),

@@ -17,6 +17,7 @@ from ingest.store import IndexLocation, IngestReport, ingest
 from safeguide.chat.chain import AnswerChain
 from safeguide.chat.pathway import Navigator, Pathway
 from safeguide.compare.comparer import Comparer
+from safeguide.database import Database
 from safeguide.errors import CorpusError, IndexNotReady
 from safeguide.models import ChatModel
 from safeguide.retrieval.citations import CitedPassage, find_passage
@@ -115,19 +116,20 @@ def ingest_paths(
     )
 
 
-def build_rules(settings: Settings, *, extracted: bool = True) -> RuleSet:
+def build_rules(settings: Settings, *, extracted: bool = True, db: Database | None = None) -> RuleSet:
     """The reviewed rules (corpus/timescales.toml) and, unless `extracted` is False, the rules read from
     the documents of the serving index at ingest, with their reviews applied (approved and corrected ones
-    are reviewed rules, rejected ones are gone, the rest are marked "extracted", not yet reviewed)."""
+    are reviewed rules, rejected ones are gone, the rest are marked "extracted", not yet reviewed). The
+    reviews are read from `db`, or from the configured database opened for this alone."""
     rules = _load_rules(settings.rules_path)
     if not extracted:
         return rules
-    store = ReviewStore(settings.reviews_db)
-    try:
-        location = IndexLocation(settings.index_root, settings.chroma_url)
-        from_documents, _ = document_rules(location, store, known_events(settings), rules)
-    finally:
-        store.close()
+    location = IndexLocation(settings.index_root, settings.chroma_url)
+    if db is not None:
+        from_documents, _ = document_rules(location, ReviewStore(db), known_events(settings), rules)
+    else:
+        with settings.open_database() as own:
+            from_documents, _ = document_rules(location, ReviewStore(own), known_events(settings), rules)
     return rules.with_extracted(from_documents)
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from safeguide.database import Database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +24,12 @@ class Settings(BaseSettings):
         default="",
         description="A Chroma server (`chroma run`) to keep the passages in, e.g. http://127.0.0.1:8001; "
         "empty: Chroma embedded in each build folder.",
+    )
+    database_url: str = Field(
+        default="",
+        description="Where conversations, feedback, quizzes, rule reviews, users, the audit trail and ingest "
+        "jobs are kept: a PostgreSQL URL (postgresql://user:password@host:5432/safeguide); empty: the SQLite "
+        "file data/safeguide.sqlite3.",
     )
     embedding_model_path: Path | None = Field(
         default=None,
@@ -141,6 +150,15 @@ class Settings(BaseSettings):
         parse_role_map(value)  # a bad entry stops start-up with its message
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if value:
+            from safeguide.database import database_url
+
+            database_url(value)  # an unknown engine or a malformed URL stops start-up with its message
+        return value
+
     @field_validator("corpus_dir", "data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -155,27 +173,18 @@ class Settings(BaseSettings):
         return REPO_ROOT / "models"
 
     @property
-    def conversations_db(self) -> Path:
-        return self.data_dir / "conversations.sqlite3"
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "safeguide.sqlite3"
 
-    @property
-    def users_db(self) -> Path:
-        """Local accounts: names, roles and the SHA-256 of each token."""
-        return self.data_dir / "users.sqlite3"
+    def open_database(self) -> Database:
+        """The product database (`safeguide.database.Database`), its tables brought up to date; records
+        of the earlier one-file-per-store SQLite databases in the data folder are copied in once."""
+        from safeguide.database import Database
 
-    @property
-    def audit_db(self) -> Path:
-        """Who changed what: quizzes, timescale rules, users."""
-        return self.data_dir / "audit.sqlite3"
-
-    @property
-    def quizzes_db(self) -> Path:
-        return self.data_dir / "quizzes.sqlite3"
-
-    @property
-    def reviews_db(self) -> Path:
-        """Reviews of the timescales read from documents (kept apart from the index builds)."""
-        return self.data_dir / "timescale_reviews.sqlite3"
+        if self.database_url:
+            return Database(self.database_url, legacy_dir=self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return Database(f"sqlite:///{self.sqlite_path}", legacy_dir=self.data_dir)
 
     @property
     def rules_path(self) -> Path:

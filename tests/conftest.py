@@ -131,3 +131,32 @@ def packaged_gguf() -> Path:
     path = REPO / "models" / FILENAME
     assert path.is_file(), f"{path} is missing: run `make models` (or `safeguide models fetch`)"
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A real PostgreSQL server (Debian's package, initdb in a temporary folder) on loopback, for the
+    session; each test that needs one takes a new empty database from it."""
+    from tests.servers import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """The product database, once on a SQLite file and once on a new PostgreSQL database: the storage
+    tests run against both engines."""
+    from safeguide.database import Database
+
+    if request.param == "sqlite":
+        db = Database.sqlite(tmp_path / "safeguide.sqlite3")
+    else:
+        db = Database(request.getfixturevalue("postgres").new_database())
+    try:
+        yield db
+    finally:
+        db.close()

@@ -18,16 +18,19 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
+from sqlalchemy import select, update
 
 from safeguide.access import Access, NotPermitted, NotSignedIn, OidcVerifier, Principal, UserStore
 from safeguide.access.oidc import SignInUnavailable, parse_role_map
+from safeguide.database import Database
+from safeguide.database.tables import users as users_table
 from safeguide.errors import InvalidQuery
 
 # ------------------------------------------------------------------------------------ local accounts
 
 
-def test_local_accounts(tmp_path: Path) -> None:
-    store = UserStore(tmp_path / "users.sqlite3")
+def test_local_accounts(database: Database) -> None:
+    store = UserStore(database)
     token = store.add("Sam Lead", "trainer")
     assert store.verify(token) == Principal("Sam Lead", "trainer", "local")
     assert [u["name"] for u in store.users()] == ["Sam Lead"]
@@ -42,9 +45,18 @@ def test_local_accounts(tmp_path: Path) -> None:
     store.remove("Sam Lead")
     with pytest.raises(NotSignedIn):
         store.verify(token)  # removed: the token stops working at once
-    store.close()
+    store.add("Ali", "admin")
+    with database.read() as conn:
+        kept = [tuple(r) for r in conn.execute(select(users_table))]
+    assert kept and not any(token in str(v) for r in kept for v in r)  # only the hash is kept
+
+
+def test_the_token_is_never_written_to_the_sqlite_file(tmp_path: Path) -> None:
+    db = Database.sqlite(tmp_path / "safeguide.sqlite3")
+    token = UserStore(db).add("Sam Lead", "trainer")
+    db.close()
     stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
-    assert token.encode() not in stored  # only the hash is kept
+    assert token.encode() not in stored and b"Sam Lead" in stored
 
 
 def test_roles_and_anonymous_asking() -> None:
@@ -80,9 +92,8 @@ def test_the_first_start_makes_an_admin_whose_token_only_its_owner_can_read(tmp_
     path = tmp_path / "first-admin-token.txt"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     token = path.read_text().strip()
-    store = UserStore(settings.users_db)
-    assert store.verify(token).role == "admin"
-    store.close()
+    with settings.open_database() as db:
+        assert UserStore(db).verify(token).role == "admin"
     path.unlink()
     first_admin(settings)  # there are users now: nothing is made, nothing written
     assert not path.exists()
@@ -216,7 +227,7 @@ def test_a_refused_quiz_writes_nothing(server: str, corpus_index: Path, signed_i
     import sqlite3
 
     def quizzes() -> int:
-        db = sqlite3.connect(corpus_index / "quizzes.sqlite3")
+        db = sqlite3.connect(corpus_index / "safeguide.sqlite3")
         try:
             return int(db.execute("SELECT count(*) FROM quizzes").fetchone()[0])
         finally:
@@ -330,31 +341,29 @@ def test_the_pages_csp_blocks_an_injected_inline_script(server: str) -> None:
 # ------------------------------------------------------------------------------ audit and retention
 
 
-def _age(db_path: Path, conversation: str, days: int) -> None:
+def _age(db: Database, conversation: str, days: int) -> None:
     """Make a conversation look `days` old (its row and its messages)."""
-    import sqlite3
     from datetime import UTC, datetime, timedelta
 
+    from safeguide.database.tables import conversations, messages
+
     then = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-    db = sqlite3.connect(db_path)
-    with db:
-        db.execute("UPDATE conversations SET created = ? WHERE id = ?", (then, conversation))
-        db.execute("UPDATE messages SET created = ? WHERE conversation_id = ?", (then, conversation))
-    db.close()
+    with db.write() as conn:
+        conn.execute(update(conversations).where(conversations.c.id == conversation).values(created=then))
+        conn.execute(update(messages).where(messages.c.conversation_id == conversation).values(created=then))
 
 
-def test_retention_deletes_old_conversations_with_their_feedback(tmp_path: Path) -> None:
+def test_retention_deletes_old_conversations_with_their_feedback(database: Database) -> None:
     from datetime import UTC, datetime, timedelta
 
     from safeguide.chat.conversations import ConversationStore, UnknownConversation
 
-    path = tmp_path / "c.sqlite3"
-    store = ConversationStore(path)
+    store = ConversationStore(database)
     old, new = store.ensure(None), store.ensure(None)
     for cid in (old, new):
         index = store.add_exchange(cid, "when is the ICPC due?", "within 15 working days", {})
         store.add_feedback(cid, index, "down", "too vague")
-    _age(path, old, 40)
+    _age(database, old, 40)
     assert store.purge_before(datetime.now(UTC) - timedelta(days=30)) == 1
     with pytest.raises(UnknownConversation):
         store.get(old)
@@ -365,19 +374,18 @@ def test_retention_deletes_old_conversations_with_their_feedback(tmp_path: Path)
         ("down", "too vague", "when is the ICPC due?", "within 15 working days")
     ]
     assert store.purge_before(datetime.now(UTC) - timedelta(days=30)) == 0
-    store.close()
 
 
-def test_audit_log(tmp_path: Path) -> None:
+def test_audit_log(database: Database) -> None:
     from safeguide.access.audit import AuditLog
 
-    log = AuditLog(tmp_path / "audit.sqlite3")
+    log = AuditLog(database)
     log.record("sam", "trainer", "10.1.2.3", "quiz.create", "q1", {"questions": 5})
     log.record("ali", "admin", "10.1.2.4", "rule.rejected", "abc123")
     assert [e["action"] for e in log.entries()] == ["rule.rejected", "quiz.create"]  # newest first
     (only,) = log.entries(action="quiz.create")
     assert only["who"] == "sam" and only["source"] == "10.1.2.3" and only["detail"] == {"questions": 5}
-    log.close()
+    assert len(log.entries(limit=1)) == 1
 
 
 @pytest.mark.slow
@@ -424,12 +432,12 @@ def test_the_server_deletes_conversations_past_retention_at_start(tmp_path: Path
 
     data = tmp_path / "data"
     shutil.copytree(corpus_index / "index", data / "index")
-    store = ConversationStore(data / "conversations.sqlite3")
-    old, recent = store.ensure(None), store.ensure(None)
-    for cid in (old, recent):
-        store.add_exchange(cid, "when is the ICPC due?", "within 15 working days", {})
-    store.close()
-    _age(data / "conversations.sqlite3", old, 8)
+    with Database.sqlite(data / "safeguide.sqlite3") as db:
+        store = ConversationStore(db)
+        old, recent = store.ensure(None), store.ensure(None)
+        for cid in (old, recent):
+            store.add_exchange(cid, "when is the ICPC due?", "within 15 working days", {})
+        _age(db, old, 8)
     env = {
         "SAFEGUIDE_DATA_DIR": str(data),
         "SAFEGUIDE_CORPUS_DIR": str(CORPUS),
@@ -458,9 +466,8 @@ def test_cli_users_audit_and_purge(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         added = runner.invoke(main, ["users", "add", "Sam Lead", "--role", "trainer"])
         assert added.exit_code == 0 and "Their token, shown only now: sg_" in added.output
         token = added.output.rsplit(" ", 1)[1].strip()
-        store = UserStore(tmp_path / "users.sqlite3")
-        assert store.verify(token).name == "Sam Lead"
-        store.close()
+        with get_settings().open_database() as db:
+            assert UserStore(db).verify(token).name == "Sam Lead"
         again = runner.invoke(main, ["users", "add", "Sam Lead", "--role", "trainer"])
         assert again.exit_code == 1 and "already exists" in again.output
         assert runner.invoke(main, ["users", "remove", "Sam Lead"]).exit_code == 0
@@ -472,7 +479,7 @@ def test_cli_users_audit_and_purge(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         get_settings.cache_clear()
 
 
-def _write_exchanges(path: str, n: int) -> int:
+def _write_exchanges(url: str, n: int) -> int:
     """Record n answers while other threads keep the interpreter busy, as a loaded worker's do (so the
     writer is often paused between the statements of its transaction)."""
     from safeguide.chat.conversations import ConversationStore
@@ -486,25 +493,30 @@ def _write_exchanges(path: str, n: int) -> int:
     spinners = [threading.Thread(target=spin) for _ in range(3)]
     for t in spinners:
         t.start()
-    store = ConversationStore(Path(path))
+    db = Database(url)
+    store = ConversationStore(db)
     try:
         cid = store.ensure(None)
         for i in range(n):
             store.add_exchange(cid, f"question {i}", f"answer {i}", {})
     finally:
         busy.set()
-        store.close()
+        db.close()
     return n
 
 
 @pytest.mark.slow
-def test_server_workers_can_write_the_same_database_at_once(tmp_path: Path) -> None:
-    """Two processes (two server workers) recording answers together: none fails with "database is
-    locked" (seen under load before write transactions began IMMEDIATE)."""
+def test_server_workers_can_write_the_same_database_at_once(database: Database) -> None:
+    """Four processes (server workers) recording answers in one database together: none fails with
+    "database is locked" (seen on SQLite under load before write transactions began IMMEDIATE), and on
+    PostgreSQL none gets "duplicate key" (each answer's conversation row is locked first)."""
     import multiprocessing
 
-    path = str(tmp_path / "c.sqlite3")
-    _write_exchanges(path, 1)  # the schema made once
+    from safeguide.database.tables import messages
+
+    url = database.url.render_as_string(hide_password=False)
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        done = pool.starmap(_write_exchanges, [(path, 200)] * 4)
+        done = pool.starmap(_write_exchanges, [(url, 200)] * 4)
     assert done == [200] * 4
+    with database.read() as conn:
+        assert len(conn.execute(select(messages.c.idx)).all()) == 4 * 200 * 2

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from safeguide.database import Database
 from tests.conftest import CORPUS
 from tests.servers import running_server
 
@@ -148,10 +149,10 @@ def test_conversations_keep_only_redacted_text_and_take_feedback(server: str) ->
     assert r.status_code == 422 and "9999-12-31 is out of range" in r.json()["detail"], r.text
 
 
-def test_feedback_comments_are_redacted(tmp_path: Path) -> None:
+def test_feedback_comments_are_redacted(database: Database) -> None:
     from safeguide.chat.conversations import ConversationStore
 
-    store = ConversationStore(tmp_path / "c.sqlite3")
+    store = ConversationStore(database)
     cid = store.ensure(None)
     index = store.add_exchange(cid, "question", "answer", {})
     store.add_feedback(cid, index, "down", "ring mum on 07700 900123")

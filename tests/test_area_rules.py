@@ -131,12 +131,10 @@ def test_without_an_area_the_national_rule_is_used_and_named(chain) -> None:  # 
 def area_lead(area_index) -> str:  # type: ignore[no-untyped-def]
     """The token of an admin called "A. Lead" in the area server's local accounts."""
     from safeguide.access import UserStore
+    from safeguide.settings import Settings
 
-    store = UserStore(area_index.root.parent / "users.sqlite3")
-    try:
-        return store.add("A. Lead", "admin")
-    finally:
-        store.close()
+    with Settings(data_dir=area_index.root.parent).open_database() as db:
+        return UserStore(db).add("A. Lead", "admin")
 
 
 @pytest.fixture(scope="module")

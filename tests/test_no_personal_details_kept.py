@@ -58,7 +58,7 @@ def test_no_database_or_log_keeps_a_personal_detail(tmp_path: Path, corpus_index
     # Everything written during the run: databases (with their WAL files), logs; not the copied index.
     stored = [p for p in data.rglob("*") if p.is_file() and p.relative_to(data).parts[0] != "index"]
     stored.append(log)
-    assert any(p.name == "conversations.sqlite3" for p in stored)
+    assert any(p.name == "safeguide.sqlite3" for p in stored)
     leaks = {
         str(p.relative_to(tmp_path)): [s for s in SECRETS if s.lower().encode() in p.read_bytes().lower()]
         for p in stored

@@ -118,9 +118,9 @@ def test_bad_reviews_are_one_line_errors_and_store_nothing(
     assert "Traceback" not in out.output
     from safeguide.timescales.review import ReviewStore
 
-    store = ReviewStore(area[1] / "timescale_reviews.sqlite3")
-    assert store.all() == {} and store.history() == []
-    store.close()
+    with get_settings().open_database() as db:
+        store = ReviewStore(db)
+        assert store.all() == {} and store.history() == []
 
 
 def test_reingest_keeps_reviews_of_unchanged_statements_and_flags_changed_ones(
@@ -152,6 +152,6 @@ def test_reingest_keeps_reviews_of_unchanged_statements_and_flags_changed_ones(
     assert flagged["changed_since"].startswith("approved by A. Lead")
     from safeguide.timescales.review import ReviewStore
 
-    store = ReviewStore(data / "timescale_reviews.sqlite3")
-    assert [h["decision"] for h in store.history()] == ["approved", "approved"]  # the record stays
-    store.close()
+    with get_settings().open_database() as db:
+        history = ReviewStore(db).history()
+    assert [h["decision"] for h in history] == ["approved", "approved"]  # the record stays

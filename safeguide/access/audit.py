@@ -8,63 +8,42 @@ detail, never the text of a conversation.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from safeguide.files import open_database
+from sqlalchemy import insert, select
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    who TEXT NOT NULL,
-    role TEXT NOT NULL,
-    source TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
-"""
+from safeguide.database import Database
+from safeguide.database.tables import audit
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
-        self._db = open_database(path, SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def record(
         self, who: str, role: str, source: str, action: str, target: str, detail: dict[str, Any] | None = None
     ) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO audit (at, who, role, source, action, target, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    datetime.now(UTC).isoformat(timespec="seconds"),
-                    who,
-                    role,
-                    source,
-                    action,
-                    target,
-                    json.dumps(detail or {}, sort_keys=True),
-                ),
+        with self._db.write() as conn:
+            conn.execute(
+                insert(audit).values(
+                    at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    who=who,
+                    role=role,
+                    source=source,
+                    action=action,
+                    target=target,
+                    detail=json.dumps(detail or {}, sort_keys=True),
+                )
             )
 
     def entries(self, limit: int = 200, action: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT at, who, role, source, action, target, detail FROM audit"
-        args: list[Any] = []
+        a = audit.c
+        query = select(a.at, a.who, a.role, a.source, a.action, a.target, a.detail)
         if action:
-            query += " WHERE action = ?"
-            args.append(action)
-        query += " ORDER BY id DESC LIMIT ?"
-        args.append(max(1, min(limit, 10_000)))
-        with self._lock:
-            rows = self._db.execute(query, args).fetchall()
+            query = query.where(a.action == action)
+        query = query.order_by(a.id.desc()).limit(max(1, min(limit, 10_000)))
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
         keys = ("at", "who", "role", "source", "action", "target")
         return [{**dict(zip(keys, r[:6], strict=True)), "detail": json.loads(r[6])} for r in rows]

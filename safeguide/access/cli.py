@@ -23,11 +23,8 @@ def users() -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
 def add_cmd(name: str, role: str) -> None:
     """Add a user and print their sign-in token (shown only this once; only its hash is kept)."""
-    store = UserStore(get_settings().users_db)
-    try:
-        token = store.add(name, role)
-    finally:
-        store.close()
+    with get_settings().open_database() as db:
+        token = UserStore(db).add(name, role)
     _audit("user.add", name, role=role)
     click.echo(f"{name} ({role}) added. Their token, shown only now: {token}")
 
@@ -35,11 +32,8 @@ def add_cmd(name: str, role: str) -> None:
 @users.command("list")
 def list_cmd() -> None:
     """The users, their roles and when each was added."""
-    store = UserStore(get_settings().users_db)
-    try:
-        rows = store.users()
-    finally:
-        store.close()
+    with get_settings().open_database() as db:
+        rows = UserStore(db).users()
     for row in rows:
         click.echo(f"{row['name']}\t{row['role']}\t{row['created']}")
     if not rows:
@@ -50,21 +44,15 @@ def list_cmd() -> None:
 @click.argument("name")
 def remove_cmd(name: str) -> None:
     """Remove a user: their token stops working at once."""
-    store = UserStore(get_settings().users_db)
-    try:
-        store.remove(name)
-    finally:
-        store.close()
+    with get_settings().open_database() as db:
+        UserStore(db).remove(name)
     _audit("user.remove", name)
     click.echo(f"{name} removed")
 
 
 def _audit(action: str, target: str, **detail: str) -> None:
-    log = AuditLog(get_settings().audit_db)
-    try:
-        log.record(f"cli:{getpass.getuser()}", "admin", "cli", action, target, detail)
-    finally:
-        log.close()
+    with get_settings().open_database() as db:
+        AuditLog(db).record(f"cli:{getpass.getuser()}", "admin", "cli", action, target, detail)
 
 
 @click.command("audit")
@@ -73,11 +61,8 @@ def _audit(action: str, target: str, **detail: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def audit_cmd(limit: int, action: str | None, as_json: bool) -> None:
     """Who changed what (quizzes, timescale rules, users), newest first."""
-    log = AuditLog(get_settings().audit_db)
-    try:
-        entries = log.entries(limit, action)
-    finally:
-        log.close()
+    with get_settings().open_database() as db:
+        entries = AuditLog(db).entries(limit, action)
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return

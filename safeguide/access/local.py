@@ -6,22 +6,15 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 from datetime import UTC, datetime
-from pathlib import Path
+
+from sqlalchemy import delete, insert, select
 
 from safeguide.access.roles import ROLES, NotSignedIn, Principal
+from safeguide.database import Database
+from safeguide.database.tables import users
 from safeguide.errors import InvalidQuery
-from safeguide.files import open_database
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    token_sha256 TEXT NOT NULL UNIQUE,
-    created TEXT NOT NULL
-);
-"""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
 
 
@@ -30,12 +23,8 @@ def _digest(token: str) -> str:
 
 
 class UserStore:
-    def __init__(self, path: Path) -> None:
-        self._db = open_database(path, SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def add(self, name: str, role: str) -> str:
         """A new user; returns their token (the only time it is ever seen)."""
@@ -44,29 +33,35 @@ class UserStore:
         if role not in ROLES:
             raise InvalidQuery(f"role {role!r}: choose one of {', '.join(ROLES)}")
         token = "sg_" + secrets.token_urlsafe(32)
-        with self._lock:
-            if self._db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+        with self._db.write() as conn:
+            if conn.execute(select(users.c.name).where(users.c.name == name)).first():
                 raise InvalidQuery(f"user {name!r} already exists: remove them first to issue a new token")
-            self._db.execute(
-                "INSERT INTO users (name, role, token_sha256, created) VALUES (?, ?, ?, ?)",
-                (name, role, _digest(token), datetime.now(UTC).isoformat(timespec="seconds")),
+            conn.execute(
+                insert(users).values(
+                    name=name,
+                    role=role,
+                    token_sha256=_digest(token),
+                    created=datetime.now(UTC).isoformat(timespec="seconds"),
+                )
             )
         return token
 
     def remove(self, name: str) -> None:
-        with self._lock:
-            if self._db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
+        with self._db.write() as conn:
+            if conn.execute(delete(users).where(users.c.name == name)).rowcount == 0:
                 raise InvalidQuery(f"no user {name!r}")
 
     def users(self) -> list[dict[str, str]]:
-        with self._lock:
-            rows = self._db.execute("SELECT name, role, created FROM users ORDER BY name").fetchall()
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(users.c.name, users.c.role, users.c.created).order_by(users.c.name)
+            ).all()
         return [{"name": n, "role": r, "created": c} for n, r, c in rows]
 
     def verify(self, token: str) -> Principal:
         digest = _digest(token)
-        with self._lock:
-            rows = self._db.execute("SELECT name, role, token_sha256 FROM users").fetchall()
+        with self._db.read() as conn:
+            rows = conn.execute(select(users.c.name, users.c.role, users.c.token_sha256)).all()
         for name, role, stored in rows:
             if hmac.compare_digest(stored, digest):
                 return Principal(name, role, "local")

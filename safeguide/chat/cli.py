@@ -27,11 +27,8 @@ def purge_cmd(days: int | None) -> None:
     """Delete conversations, with their feedback, unused for longer than the retention period."""
     settings = get_settings()
     keep = days or settings.conversation_retention_days
-    store = ConversationStore(settings.conversations_db)
-    try:
-        gone = store.purge_before(datetime.now(UTC) - timedelta(days=keep))
-    finally:
-        store.close()
+    with settings.open_database() as db:
+        gone = ConversationStore(db).purge_before(datetime.now(UTC) - timedelta(days=keep))
     click.echo(f"deleted {gone} conversation(s) unused for more than {keep} days")
 
 

@@ -1,38 +1,19 @@
-"""Conversations and feedback in SQLite. Only redacted text is ever written here."""
+"""Conversations and feedback, in the product database (`safeguide.database`). Only redacted text is ever
+written here."""
 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from safeguide.errors import InvalidQuery, SafeguideError
-from safeguide.files import open_database
-from safeguide.safety import redact
+from sqlalchemy import delete, func, insert, select
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS messages (
-    conversation_id TEXT NOT NULL REFERENCES conversations(id),
-    idx INTEGER NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-    content TEXT NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}',
-    created TEXT NOT NULL,
-    PRIMARY KEY (conversation_id, idx)
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL REFERENCES conversations(id),
-    message_index INTEGER NOT NULL,
-    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    comment TEXT NOT NULL DEFAULT '',
-    created TEXT NOT NULL
-);
-"""
+from safeguide.database import Database
+from safeguide.database.tables import conversations, feedback, messages
+from safeguide.errors import InvalidQuery, SafeguideError
+from safeguide.safety import redact
 
 
 def _now() -> str:
@@ -44,67 +25,86 @@ class UnknownConversation(SafeguideError):
 
 
 class ConversationStore:
-    def __init__(self, path: Path) -> None:
-        self._db = open_database(path, SCHEMA, "foreign_keys=ON")
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def ensure(self, conversation_id: str | None) -> str:
-        with self._lock:
-            if conversation_id:
-                if self._db.execute(
-                    "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-                ).fetchone():
+        if conversation_id:
+            with self._db.read() as conn:
+                if conn.execute(
+                    select(conversations.c.id).where(conversations.c.id == conversation_id)
+                ).first():
                     return conversation_id
-                raise InvalidQuery(f"no conversation '{conversation_id}': leave it out to start a new one")
-            new = uuid.uuid4().hex
-            self._db.execute("INSERT INTO conversations (id, created) VALUES (?, ?)", (new, _now()))
-            return new
+            raise InvalidQuery(f"no conversation '{conversation_id}': leave it out to start a new one")
+        new = uuid.uuid4().hex
+        with self._db.write() as conn:
+            conn.execute(insert(conversations).values(id=new, created=_now()))
+        return new
 
     def add_exchange(self, conversation_id: str, question: str, answer: str, meta: dict[str, Any]) -> int:
         """Store a question (already redacted) and its answer; returns the answer's message index."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                (count,) = self._db.execute(
-                    "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conversation_id,)
-                ).fetchone()
-                now = _now()
-                self._db.execute(
-                    "INSERT INTO messages VALUES (?, ?, 'user', ?, '{}', ?)",
-                    (conversation_id, count, question, now),
-                )
-                self._db.execute(
-                    "INSERT INTO messages VALUES (?, ?, 'assistant', ?, ?, ?)",
-                    (conversation_id, count + 1, answer, json.dumps(meta), now),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return int(count) + 1
+        with self._db.write() as conn:
+            # The conversation's row locked first (PostgreSQL; SQLite's write lock covers it): two answers
+            # to one conversation at once get the next indexes in turn, never the same one.
+            found = conn.execute(
+                select(conversations.c.id).where(conversations.c.id == conversation_id).with_for_update()
+            ).first()
+            if found is None:
+                raise UnknownConversation(f"no conversation '{conversation_id}' (deleted meanwhile?)")
+            count = conn.execute(
+                select(func.count())
+                .select_from(messages)
+                .where(messages.c.conversation_id == conversation_id)
+            ).scalar_one()
+            now = _now()
+            conn.execute(
+                insert(messages),
+                [
+                    {
+                        "conversation_id": conversation_id,
+                        "idx": count,
+                        "role": "user",
+                        "content": question,
+                        "meta": "{}",
+                        "created": now,
+                    },
+                    {
+                        "conversation_id": conversation_id,
+                        "idx": count + 1,
+                        "role": "assistant",
+                        "content": answer,
+                        "meta": json.dumps(meta),
+                        "created": now,
+                    },
+                ],
+            )
+        return int(count) + 1
 
     def history(self, conversation_id: str, limit: int = 6) -> list[str]:
-        rows = self._db.execute(
-            "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user' "
-            "ORDER BY idx DESC LIMIT ?",
-            (conversation_id, limit),
-        ).fetchall()
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(messages.c.content)
+                .where(messages.c.conversation_id == conversation_id, messages.c.role == "user")
+                .order_by(messages.c.idx.desc())
+                .limit(limit)
+            ).all()
         return [r[0] for r in reversed(rows)]
 
     def get(self, conversation_id: str) -> dict[str, Any]:
-        rows = self._db.execute(
-            "SELECT idx, role, content, meta, created FROM messages WHERE conversation_id = ? ORDER BY idx",
-            (conversation_id,),
-        ).fetchall()
-        if (
-            not rows
-            and not self._db.execute(
-                "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
-        ):
+        m = messages.c
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(m.idx, m.role, m.content, m.meta, m.created)
+                .where(m.conversation_id == conversation_id)
+                .order_by(m.idx)
+            ).all()
+            known = (
+                rows
+                or conn.execute(
+                    select(conversations.c.id).where(conversations.c.id == conversation_id)
+                ).first()
+            )
+        if not known:
             raise UnknownConversation(
                 f"no conversation '{conversation_id}' (or it was deleted after the retention period)"
             )
@@ -121,59 +121,73 @@ class ConversationStore:
             raise InvalidQuery("rating must be 'up' or 'down'")
         if len(comment) > 2000:
             raise InvalidQuery("the comment is over 2000 characters")
-        row = self._db.execute(
-            "SELECT role FROM messages WHERE conversation_id = ? AND idx = ?",
-            (conversation_id, message_index),
-        ).fetchone()
-        if row is None or row[0] != "assistant":
-            raise InvalidQuery(f"no answer {message_index} in conversation '{conversation_id}'")
         clean, _ = redact(comment)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO feedback (conversation_id, message_index, rating, comment, created) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, message_index, rating, clean, _now()),
+        with self._db.write() as conn:
+            role = conn.execute(
+                select(messages.c.role).where(
+                    messages.c.conversation_id == conversation_id, messages.c.idx == message_index
+                )
+            ).scalar()
+            if role != "assistant":
+                raise InvalidQuery(f"no answer {message_index} in conversation '{conversation_id}'")
+            conn.execute(
+                insert(feedback).values(
+                    conversation_id=conversation_id,
+                    message_index=message_index,
+                    rating=rating,
+                    comment=clean,
+                    created=_now(),
+                )
             )
 
     def purge_before(self, cutoff: datetime) -> int:
         """Delete every conversation last used before `cutoff`, with its messages and feedback, in one
         transaction; returns how many went. (Retention: `conversation_retention_days`.)"""
         stamp = cutoff.astimezone(UTC).isoformat(timespec="seconds")
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                old = [
-                    row[0]
-                    for row in self._db.execute(
-                        "SELECT c.id FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id "
-                        "GROUP BY c.id HAVING max(coalesce(m.created, c.created)) < ?",
-                        (stamp,),
-                    ).fetchall()
-                ]
-                for table, column in (("feedback", "conversation_id"), ("messages", "conversation_id")):
-                    self._db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(c,) for c in old])
-                self._db.executemany("DELETE FROM conversations WHERE id = ?", [(c,) for c in old])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        c, m = conversations.c, messages.c
+        last_used = func.max(func.coalesce(m.created, c.created))
+        with self._db.write() as conn:
+            old = list(
+                conn.execute(
+                    select(c.id)
+                    .select_from(conversations.outerjoin(messages, m.conversation_id == c.id))
+                    .group_by(c.id)
+                    .having(last_used < stamp)
+                ).scalars()
+            )
+            for start in range(0, len(old), 500):  # a bounded IN list per statement
+                part = old[start : start + 500]
+                conn.execute(delete(feedback).where(feedback.c.conversation_id.in_(part)))
+                conn.execute(delete(messages).where(m.conversation_id.in_(part)))
+                conn.execute(delete(conversations).where(c.id.in_(part)))
         return len(old)
 
     def feedback_export(self) -> list[dict[str, Any]]:
         """Every feedback entry with the (redacted) question and answer it rates, oldest first."""
-        rows = self._db.execute(
-            "SELECT f.created, f.conversation_id, f.message_index, f.rating, f.comment, q.content, a.content "
-            "FROM feedback f "
-            "JOIN messages a ON a.conversation_id = f.conversation_id AND a.idx = f.message_index "
-            "LEFT JOIN messages q ON q.conversation_id = f.conversation_id AND q.idx = f.message_index - 1 "
-            "ORDER BY f.id"
-        ).fetchall()
+        f = feedback.c
+        a, q = messages.alias("a"), messages.alias("q")
+        query = (
+            select(
+                f.created, f.conversation_id, f.message_index, f.rating, f.comment, q.c.content, a.c.content
+            )
+            .select_from(
+                feedback.join(
+                    a, (a.c.conversation_id == f.conversation_id) & (a.c.idx == f.message_index)
+                ).outerjoin(q, (q.c.conversation_id == f.conversation_id) & (q.c.idx == f.message_index - 1))
+            )
+            .order_by(f.id)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
         keys = ("created", "conversation_id", "message_index", "rating", "comment", "question", "answer")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def feedback(self, conversation_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT message_index, rating, comment FROM feedback WHERE conversation_id = ? ORDER BY id",
-            (conversation_id,),
-        ).fetchall()
+        f = feedback.c
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(f.message_index, f.rating, f.comment)
+                .where(f.conversation_id == conversation_id)
+                .order_by(f.id)
+            ).all()
         return [{"message_index": i, "rating": r, "comment": c} for i, r, c in rows]

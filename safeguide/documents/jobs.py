@@ -1,8 +1,8 @@
 """Background ingests, one at a time per process, each with a state and its progress for the page.
 
-Jobs are kept in SQLite (`data/jobs.sqlite3`), so that with several server workers the page can ask
-any of them how a job is going; the index's own lock means only one ingest runs at a time on a machine
-(a second fails at once, saying so, and the serving index is unchanged).
+Jobs are kept in the product database (`safeguide.database`), so that with several server workers the
+page can ask any of them how a job is going; the index's own lock means only one ingest runs at a time on a
+machine (a second fails at once, saying so, and the serving index is unchanged).
 """
 
 from __future__ import annotations
@@ -14,27 +14,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from safeguide.files import open_database
+from sqlalchemy import select, update
+
+from safeguide.database import Database
+from safeguide.database.tables import jobs
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    what TEXT NOT NULL,
-    state TEXT NOT NULL,
-    done INTEGER NOT NULL DEFAULT 0,
-    total INTEGER NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL,
-    started REAL NOT NULL DEFAULT 0,
-    finished REAL NOT NULL DEFAULT 0
-);
-"""
 COLUMNS = ("id", "what", "state", "done", "total", "message", "created", "started", "finished")
 
 
@@ -58,29 +47,24 @@ class IngestJobs:
     """`run(progress)` is the ingest (it returns a summary); `after()` runs once it succeeds."""
 
     def __init__(
-        self, path: Path, run: Callable[[Progress], dict[str, Any]], after: Callable[[], None]
+        self, db: Database, run: Callable[[Progress], dict[str, Any]], after: Callable[[], None]
     ) -> None:
-        self._db = open_database(path, SCHEMA)
-        self._lock = threading.Lock()
+        self._db = db
         self._run, self._after = run, after
         self._queue: queue.Queue[Job | None] = queue.Queue()
         # A job left queued or running by a process that has gone will never finish: say so.
-        with self._lock:
-            self._db.execute(
-                "UPDATE jobs SET state = 'failed', message = 'the server stopped before it finished' "
-                "WHERE state IN ('queued', 'running') AND created < ?",
-                (time.time() - 24 * 3600,),
+        with self._db.write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.state.in_(("queued", "running")), jobs.c.created < time.time() - 24 * 3600)
+                .values(state="failed", message="the server stopped before it finished")
             )
         self._worker = threading.Thread(target=self._work, name="safeguide-ingest", daemon=True)
         self._worker.start()
 
     def _save(self, job: Job) -> None:
-        with self._lock:
-            self._db.execute(
-                f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(COLUMNS))})",
-                tuple(getattr(job, c) for c in COLUMNS),
-            )
+        with self._db.write() as conn:
+            self._db.upsert(conn, jobs, {c: getattr(job, c) for c in COLUMNS}, key=("id",))
 
     def submit(self, what: str) -> Job:
         job = Job(uuid.uuid4().hex[:12], what)
@@ -89,24 +73,20 @@ class IngestJobs:
         return job
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
+        with self._db.read() as conn:
+            row = conn.execute(select(*(jobs.c[c] for c in COLUMNS)).where(jobs.c.id == job_id)).first()
         return Job(*row) if row else None
 
     def all(self, limit: int = 50) -> list[Job]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM jobs ORDER BY created DESC LIMIT ?", (limit,)
-            ).fetchall()
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(*(jobs.c[c] for c in COLUMNS)).order_by(jobs.c.created.desc()).limit(limit)
+            ).all()
         return [Job(*r) for r in rows]
 
     def close(self) -> None:
         self._queue.put(None)
         self._worker.join(timeout=5)
-        with self._lock:
-            self._db.close()
 
     def _work(self) -> None:
         while (job := self._queue.get()) is not None:

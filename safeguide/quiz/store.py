@@ -1,4 +1,5 @@
-"""Quizzes in SQLite: a quiz is its request (scope + seed) and its reviewed questions.
+"""Quizzes in the product database (`safeguide.database`): a quiz is its request (scope + seed) and its
+reviewed questions.
 
 Each change is one transaction: an edit that fails its checks leaves the stored quiz as it was.
 """
@@ -6,27 +7,16 @@ Each change is one transaction: an edit that fails its checks leaves the stored 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from pydantic import BaseModel
+from sqlalchemy import delete, insert, select, update
 
+from safeguide.database import Database
+from safeguide.database.tables import quizzes
 from safeguide.errors import SafeguideError
-from safeguide.files import open_database
 from safeguide.quiz.questions import Question, QuizRequest
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS quizzes (
-    id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    request TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    questions TEXT NOT NULL
-);
-"""
 
 
 class UnknownQuiz(SafeguideError):
@@ -53,12 +43,8 @@ def _now() -> str:
 
 
 class QuizStore:
-    def __init__(self, path: Path) -> None:
-        self._db = open_database(path, SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def create(self, request: QuizRequest, seed: int, questions: list[Question]) -> StoredQuiz:
         now = _now()
@@ -70,19 +56,25 @@ class QuizStore:
             request=request,
             questions=questions,
         )
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO quizzes (id, created, updated, request, seed, questions) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (quiz.quiz_id, now, now, request.model_dump_json(), seed, _dump(questions)),
+        with self._db.write() as conn:
+            conn.execute(
+                insert(quizzes).values(
+                    id=quiz.quiz_id,
+                    created=now,
+                    updated=now,
+                    request=request.model_dump_json(),
+                    seed=seed,
+                    questions=_dump(questions),
+                )
             )
         return quiz
 
     def get(self, quiz_id: str) -> StoredQuiz:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, created, updated, request, seed, questions FROM quizzes WHERE id = ?", (quiz_id,)
-            ).fetchone()
+        q = quizzes.c
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(q.id, q.created, q.updated, q.request, q.seed, q.questions).where(q.id == quiz_id)
+            ).first()
         if row is None:
             raise UnknownQuiz(f"no quiz {quiz_id!r}")
         return StoredQuiz(
@@ -95,19 +87,19 @@ class QuizStore:
         )
 
     def save_questions(self, quiz_id: str, questions: list[Question]) -> None:
-        with self._lock:
-            done = self._db.execute(
-                "UPDATE quizzes SET questions = ?, updated = ? WHERE id = ?",
-                (_dump(questions), _now(), quiz_id),
+        with self._db.write() as conn:
+            done = conn.execute(
+                update(quizzes)
+                .where(quizzes.c.id == quiz_id)
+                .values(questions=_dump(questions), updated=_now())
             )
-        if done.rowcount != 1:
-            raise UnknownQuiz(f"no quiz {quiz_id!r}")
+            if done.rowcount != 1:
+                raise UnknownQuiz(f"no quiz {quiz_id!r}")
 
     def delete(self, quiz_id: str) -> None:
-        with self._lock:
-            done = self._db.execute("DELETE FROM quizzes WHERE id = ?", (quiz_id,))
-        if done.rowcount != 1:
-            raise UnknownQuiz(f"no quiz {quiz_id!r}")
+        with self._db.write() as conn:
+            if conn.execute(delete(quizzes).where(quizzes.c.id == quiz_id)).rowcount != 1:
+                raise UnknownQuiz(f"no quiz {quiz_id!r}")
 
 
 def _dump(questions: list[Question]) -> str:

@@ -171,7 +171,8 @@ def review_cmd(
 
     settings = get_settings()
     location = IndexLocation(settings.index_root, settings.chroma_url)
-    store = ReviewStore(settings.reviews_db)
+    db = settings.open_database()
+    store = ReviewStore(db)
     try:
         events = known_events(settings)
         if statement is None:
@@ -218,4 +219,4 @@ def review_cmd(
         )
         click.echo(f"{review.decision} by {review.by}: {outcome}")
     finally:
-        store.close()
+        db.close()

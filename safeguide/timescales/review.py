@@ -1,7 +1,7 @@
 """Reviewing the timescales read from documents: approve, correct or reject each, durably (issue 13).
 
-A statement read at ingest is "extracted" until a person reviews it. A review is kept in SQLite
-(`data/timescale_reviews.sqlite3`, outside the index builds, so a re-ingest never loses it) under the
+A statement read at ingest is "extracted" until a person reviews it. A review is kept in the product database
+(`safeguide.database`, outside the index builds, so a re-ingest never loses it) under the
 statement's fingerprint (its document, paragraph and words), with who, when and why; every decision is
 also appended to a history table. On the next ingest an unchanged statement keeps its review; a
 statement whose words changed is a new statement, shown as pending with a note that its paragraph
@@ -16,41 +16,18 @@ changed since the last review.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import func, insert, select
 
+from safeguide.database import Database
+from safeguide.database.tables import review_history, reviews
 from safeguide.errors import InvalidQuery, SafeguideError
-from safeguide.files import open_database
 from safeguide.timescales.rules import Rule
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reviews (
-    fingerprint TEXT PRIMARY KEY,
-    doc_id TEXT NOT NULL,
-    place TEXT NOT NULL,
-    decision TEXT NOT NULL,
-    correction TEXT NOT NULL,
-    reviewer TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    reviewed_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS review_history (
-    n INTEGER PRIMARY KEY AUTOINCREMENT,
-    fingerprint TEXT NOT NULL,
-    doc_id TEXT NOT NULL,
-    place TEXT NOT NULL,
-    decision TEXT NOT NULL,
-    correction TEXT NOT NULL,
-    reviewer TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    reviewed_at TEXT NOT NULL
-);
-"""
 CORRECTABLE = ("trigger", "event", "amount", "minimum", "unit", "direction", "kind", "who", "name")
 
 
@@ -73,38 +50,43 @@ class Review(Decision):
 
 
 class ReviewStore:
-    def __init__(self, path: Path) -> None:
-        self._db = open_database(path, SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def version(self) -> int:
         """Grows with every decision (the history is append-only): a server worker that sees it change
         knows another worker, or the CLI, has decided something and reloads its rules."""
-        with self._lock:
-            (n,) = self._db.execute("SELECT coalesce(max(n), 0) FROM review_history").fetchone()
+        with self._db.read() as conn:
+            n = conn.execute(select(func.coalesce(func.max(review_history.c.n), 0))).scalar_one()
         return int(n)
 
     def all(self) -> dict[str, Review]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT fingerprint, doc_id, place, decision, correction, reviewer, reason, reviewed_at "
-                "FROM reviews"
-            ).fetchall()
+        r = reviews.c
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(
+                    r.fingerprint,
+                    r.doc_id,
+                    r.place,
+                    r.decision,
+                    r.correction,
+                    r.reviewer,
+                    r.reason,
+                    r.reviewed_at,
+                )
+            ).all()
         return {
-            r[0]: Review(
-                fingerprint=r[0],
-                doc_id=r[1],
-                place=r[2],
-                decision=r[3],
-                correction=json.loads(r[4]),
-                by=r[5],
-                why=r[6],
-                at=r[7],
+            row[0]: Review(
+                fingerprint=row[0],
+                doc_id=row[1],
+                place=row[2],
+                decision=row[3],
+                correction=json.loads(row[4]),
+                by=row[5],
+                why=row[6],
+                at=row[7],
             )
-            for r in rows
+            for row in rows
         }
 
     def record(self, item: dict[str, Any], decision: Decision) -> Review:
@@ -116,38 +98,28 @@ class ReviewStore:
             place=_place(item),
             at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        values = (
-            review.fingerprint,
-            review.doc_id,
-            review.place,
-            review.decision,
-            json.dumps(review.correction, sort_keys=True),
-            review.by,
-            review.why,
-            review.at,
-        )
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
-                self._db.execute(
-                    "INSERT INTO review_history (fingerprint, doc_id, place, decision, correction, reviewer, "
-                    "reason, reviewed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    values,
-                )
-                self._db.execute("COMMIT")
-            except Exception:
-                self._db.execute("ROLLBACK")
-                raise
+        values = {
+            "fingerprint": review.fingerprint,
+            "doc_id": review.doc_id,
+            "place": review.place,
+            "decision": review.decision,
+            "correction": json.dumps(review.correction, sort_keys=True),
+            "reviewer": review.by,
+            "reason": review.why,
+            "reviewed_at": review.at,
+        }
+        with self._db.write() as conn:
+            self._db.upsert(conn, reviews, values, key=("fingerprint",))
+            conn.execute(insert(review_history).values(**values))
         return review
 
     def history(self, fingerprint: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT fingerprint, decision, reviewer, reason, reviewed_at FROM review_history"
-        args: tuple[str, ...] = ()
+        h = review_history.c
+        query = select(h.fingerprint, h.decision, h.reviewer, h.reason, h.reviewed_at)
         if fingerprint:
-            query, args = query + " WHERE fingerprint = ?", (fingerprint,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY n", args).fetchall()
+            query = query.where(h.fingerprint == fingerprint)
+        with self._db.read() as conn:
+            rows = conn.execute(query.order_by(h.n)).all()
         return [dict(zip(("fingerprint", "decision", "by", "why", "at"), r, strict=True)) for r in rows]
 
 
