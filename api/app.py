@@ -24,7 +24,7 @@ from api.compare import router as compare_router
 from api.deps import RetrieverDep, SettingsDep
 from api.documents import router as documents_router
 from api.quiz import router as quiz_router
-from api.security import build_access, require, secure
+from api.security import browser_sign_in, build_access, require, secure
 from api.timescales import router as timescales_router
 from safeguide.access import NotPermitted, NotSignedIn, UserStore
 from safeguide.access.audit import AuditLog
@@ -253,6 +253,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if principal is None:
             return {"signed_in": False, "anonymous_ask": access.anonymous_ask}
         return {"signed_in": True, "name": principal.name, "role": principal.role, "via": principal.via}
+
+    @app.get("/api/auth/config")
+    def auth_config(request: Request) -> dict[str, Any]:
+        """How the page signs in: pasted tokens (local accounts), or the council's provider."""
+        return browser_sign_in(settings, request.app.state.access)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -18,26 +18,45 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safeguide.access import Access, OidcVerifier, Principal, UserStore
-from safeguide.access.oidc import parse_role_map
+from safeguide.access.oidc import SignInUnavailable, parse_role_map
 from safeguide.settings import Settings
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HEADERS = [
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def token_origin(settings: Settings) -> str:
+    """Where the page may send the sign-in code to be exchanged for tokens (browser sign-in only): the
+    configured token endpoint's origin, else the issuer's (Entra's token endpoint is on the issuer's)."""
+    if settings.auth != "oidc" or not settings.oidc_client_id:
+        return ""
+    return origin(settings.oidc_token_url or settings.oidc_issuer)
+
+
+def content_security_policy(settings: Settings) -> str:
+    """No inline script or style; the page fetches from itself only, and from the sign-in provider's
+    token endpoint when the page signs users in itself."""
+    return CSP.format(connect=" ".join(filter(None, ("'self'", token_origin(settings)))))
 
 
 def build_access(settings: Settings, users: UserStore) -> Access:
@@ -68,10 +87,11 @@ def require(role: str) -> Callable[[Request], Principal | None]:
 
 
 class SecurityHeaders:
-    """Adds HEADERS to every HTTP response (pages, API, static files, errors)."""
+    """Adds the CSP and HEADERS to every HTTP response (pages, API, static files, errors)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, csp: str = CSP.format(connect="'self'")) -> None:
         self.app = app
+        self.headers = [(b"content-security-policy", csp.encode()), *HEADERS]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,7 +102,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    h for h in HEADERS if h[0] not in names
+                    h for h in self.headers if h[0] not in names
                 ]
             await send(message)
 
@@ -153,7 +173,38 @@ def secure(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(settings))
+
+
+def browser_sign_in(settings: Settings, access: Access) -> dict[str, Any]:
+    """What the page needs to sign a user in with the council's provider (authorization code with PKCE,
+    the page being a public client): its endpoints, client id and scopes, and which token to send.
+    SignInUnavailable (503) while the provider's discovery document cannot be read."""
+    if settings.auth != "oidc":
+        return {"mode": "local"}
+    if not settings.oidc_client_id or not isinstance(access.verify, OidcVerifier):
+        return {"mode": "oidc", "browser": False}
+    found: dict[str, Any] = {}
+    if not (settings.oidc_authorize_url and settings.oidc_token_url):
+        found = access.verify.discovery()
+    token_url = settings.oidc_token_url or str(found.get("token_endpoint", ""))
+    authorize_url = settings.oidc_authorize_url or str(found.get("authorization_endpoint", ""))
+    if not token_url or not authorize_url:
+        raise SignInUnavailable("the sign-in provider's settings name no authorization or token endpoint")
+    if origin(token_url) != token_origin(settings):
+        raise SignInUnavailable(
+            f"the provider's token endpoint {token_url} is not on the issuer's address: set "
+            "SAFEGUIDE_OIDC_TOKEN_URL to it, so that the page's security policy lets the page reach it"
+        )
+    return {
+        "mode": "oidc",
+        "browser": True,
+        "authorize_url": authorize_url,
+        "token_url": token_url,
+        "client_id": settings.oidc_client_id,
+        "scope": settings.oidc_scope,
+        "token": settings.oidc_browser_token,
+    }
 
 
 def audit(request: Request, action: str, target: str, **detail: Any) -> None:

@@ -121,6 +121,27 @@ class Settings(BaseSettings):
         default="",
         description="oidc: the role of a signed-in user with none of those values (default: refused).",
     )
+    oidc_client_id: str = Field(
+        default="",
+        description="oidc: the client id the page signs in with (Entra: the app registration, platform "
+        "'Single-page application', redirect URI the page's own address); empty: no sign-in button, a "
+        "token is pasted instead.",
+    )
+    oidc_scope: str = Field(
+        default="openid profile",
+        description="oidc: the scopes the page asks for (add the API's scope to use the access token).",
+    )
+    oidc_browser_token: Literal["id_token", "access_token"] = Field(
+        default="id_token",
+        description="oidc: which of the tokens the page receives it sends as its bearer token (the one whose "
+        "audience is SAFEGUIDE_OIDC_AUDIENCE).",
+    )
+    oidc_authorize_url: str = Field(
+        default="", description="oidc: the authorization endpoint; default: from the discovery document."
+    )
+    oidc_token_url: str = Field(
+        default="", description="oidc: the token endpoint; default: from the discovery document."
+    )
     request_threads: int = Field(
         default=8,
         ge=1,

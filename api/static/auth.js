@@ -1,9 +1,17 @@
-// Sign-in: a token (from `safeguide users add`, or the one printed at first start) is kept for this tab
-// only (sessionStorage) and sent as "Authorization: Bearer ..." with every request to /api/.
-// Loaded before the other scripts, so their fetch calls carry it. Text goes in through textContent only.
+// Sign-in: a token (from `safeguide users add`, the one printed at first start, or the council's
+// provider) is kept for this tab only (sessionStorage) and sent as "Authorization: Bearer ..." with every
+// request to /api/. Loaded before the other scripts, so their fetch calls carry it. Text goes in through
+// textContent only.
+//
+// With single sign-on (SAFEGUIDE_AUTH=oidc and a client id), "Sign in with your organisation" runs the
+// authorization code flow with PKCE, the page being a public client (Entra: a single-page application
+// registration): to the provider and back to "/" with a code, which the page exchanges at the provider's
+// token endpoint for tokens (the CSP allows that one address). The state and the ID token's nonce must
+// match what this tab sent, and the code leaves the address bar at once.
 "use strict";
 
 const TOKEN_KEY = "safeguide-token";
+const PENDING_KEY = "safeguide-sign-in";
 const plainFetch = window.fetch.bind(window);
 
 window.fetch = (input, init = {}) => {
@@ -42,9 +50,79 @@ async function showWho() {
   }
 }
 
+function randomText(bytes) {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return base64url(raw);
+}
+
+function base64url(bytes) {
+  let text = "";
+  for (const b of new Uint8Array(bytes)) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function tokenClaims(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(part + "=".repeat((4 - (part.length % 4)) % 4)));
+  } catch {
+    return {};
+  }
+}
+
+function redirectUri() {
+  return `${location.origin}/`;
+}
+
+async function startSignIn(config) {
+  const pending = { verifier: randomText(48), state: randomText(24), nonce: randomText(24),
+    back: location.pathname === "/" ? "" : location.pathname };
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(pending.verifier)));
+  const url = new URL(config.authorize_url);
+  for (const [key, value] of Object.entries({
+    response_type: "code", client_id: config.client_id, redirect_uri: redirectUri(), scope: config.scope,
+    state: pending.state, nonce: pending.nonce, code_challenge: challenge, code_challenge_method: "S256",
+    response_mode: "query",
+  })) url.searchParams.set(key, value);
+  location.assign(url.toString());
+}
+
+// Back from the provider: exchange the code for tokens. True when this load was a sign-in's return.
+async function finishSignIn(config) {
+  const reply = new URLSearchParams(location.search);
+  if (!reply.has("code") && !reply.has("error")) return false;
+  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) || "null");
+  sessionStorage.removeItem(PENDING_KEY);
+  history.replaceState(null, "", location.pathname);  // the code is used once, and not left in view
+  if (reply.has("error")) {
+    throw new Error(`sign-in failed: ${reply.get("error_description") || reply.get("error")}`);
+  }
+  if (!pending || reply.get("state") !== pending.state) {
+    throw new Error("sign-in failed: the reply does not match a sign-in started here; start again");
+  }
+  const r = await plainFetch(config.token_url, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code: reply.get("code"),
+      redirect_uri: redirectUri(), client_id: config.client_id, code_verifier: pending.verifier }),
+  });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok || !data[config.token]) {
+    throw new Error(`sign-in failed: ${data.error_description || data.error || `the provider said ${r.status}`}`);
+  }
+  if (data.id_token && tokenClaims(data.id_token).nonce !== pending.nonce) {
+    throw new Error("sign-in failed: the provider's ID token is not for this sign-in; start again");
+  }
+  sessionStorage.setItem(TOKEN_KEY, data[config.token]);
+  if (pending.back) location.assign(pending.back);
+  return true;
+}
+
 function signInForm() {
   const form = el("form", { id: "signin-form", class: "signin", "aria-label": "Sign in" });
   form.append(
+    el("button", { type: "button", id: "signin-sso", hidden: "" }, "Sign in with your organisation"),
     el("label", { for: "signin-token" }, "Sign-in token"),
     el("input", { id: "signin-token", type: "password", autocomplete: "off", spellcheck: "false" }),
     el("button", { type: "submit", id: "signin" }, "Sign in"),
@@ -71,7 +149,25 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.removeItem(TOKEN_KEY);
     await showWho();
   });
-  showWho().catch((err) => signInStatus(err.message));
+  (async () => {
+    const r = await plainFetch("/api/auth/config");
+    const config = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(config.detail || "single sign-on is not available just now");
+    if (config.browser) {
+      const sso = document.getElementById("signin-sso");
+      sso.hidden = false;
+      sso.addEventListener("click", () => startSignIn(config).catch((err) => signInStatus(err.message)));
+      await finishSignIn(config);
+    }
+  })()
+    .then(
+      () => showWho(),
+      async (err) => {  // who is signed in (if anyone), then why the sign-in did not work
+        await showWho().catch(() => {});
+        signInStatus(err.message);
+      },
+    )
+    .catch((err) => signInStatus(err.message));
 });
 
 // A link to /api/ (an export, a calendar file) cannot carry the header, so when signed in it is fetched

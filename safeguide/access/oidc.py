@@ -62,6 +62,8 @@ class OidcVerifier:
         self._jwks_url = jwks_url
         self._client: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
+        self._discovered: dict[str, Any] | None = None
+        self._discovery_lock = threading.Lock()
 
     def _keys(self) -> jwt.PyJWKClient:
         with self._lock:
@@ -71,12 +73,24 @@ class OidcVerifier:
             return self._client
 
     def _discover(self) -> str:
-        url = f"{self.issuer}/.well-known/openid-configuration"
-        try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as r:
-                return str(json.load(r)["jwks_uri"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise SignInUnavailable(f"cannot read the sign-in provider's settings at {url}: {exc}") from exc
+        return str(self.discovery()["jwks_uri"])
+
+    def discovery(self) -> dict[str, Any]:
+        """The issuer's discovery document (its endpoints and key set), fetched once."""
+        with self._discovery_lock:
+            if self._discovered is None:
+                url = f"{self.issuer}/.well-known/openid-configuration"
+                try:
+                    with urllib.request.urlopen(url, timeout=self.timeout) as r:
+                        found = json.load(r)
+                    if not isinstance(found, dict) or "jwks_uri" not in found:
+                        raise ValueError("no jwks_uri in it")
+                except (OSError, ValueError) as exc:
+                    raise SignInUnavailable(
+                        f"cannot read the sign-in provider's settings at {url}: {exc}"
+                    ) from exc
+                self._discovered = found
+            return self._discovered
 
     def __call__(self, token: str) -> Principal:
         try:
