@@ -99,9 +99,15 @@ async def _drive(
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 print(f"{time.monotonic() - stop + seconds:.1f} s: {exc!r} ({exc.__cause__!r})", flush=True)
 
+    samples: list[tuple[float, float]] = []  # (seconds in, resident MB) every SAMPLE_EVERY seconds
+
     async def watch() -> None:
+        began = time.monotonic()
         while time.monotonic() < stop:
-            peak[0] = max(peak[0], rss_mb(pid))
+            now = rss_mb(pid)
+            peak[0] = max(peak[0], now)
+            if not samples or time.monotonic() - began - samples[-1][0] >= SAMPLE_EVERY:
+                samples.append((round(time.monotonic() - began, 1), now))
             await asyncio.sleep(0.5)
 
     async def kill() -> None:
@@ -130,10 +136,12 @@ async def _drive(
         "p99_ms": _pct(latencies, 0.99),
         "errors": errors,
         "rss_peak_mb": peak[0],
+        "rss_samples": samples,
     }
 
 
 ENDPOINTS = ("search", "ask")
+SAMPLE_EVERY = 30.0  # seconds between the memory samples kept for a long (soak) run
 
 
 STORES = ("embedded", "chroma", "postgres", "servers")
