@@ -157,6 +157,10 @@ def test_names_that_are_words_are_found_by_their_role(text: str, name: str) -> N
         ("little blue (yes that's his name) has a broken arm", "blue"),
         ("TJ, a boy of 13, is being exploited by a county lines gang", "TJ"),
         ("kacper, a 9 year old, was found wandering", "kacper"),
+        # Round 8: what a child is, with a noun alone; a double-barrelled name; beside "the eldest".
+        ("mum is called dawn and the baby is reign", "reign"),
+        ("nova-leigh has missed all her health appointments this year", "nova-leigh"),
+        ("the eldest, crimson, has been going missing at weekends", "crimson"),
     ],
 )
 def test_names_no_list_holds_are_found_by_a_strong_cue(text: str, name: str) -> None:
@@ -195,6 +199,13 @@ def test_names_no_list_holds_are_found_by_a_strong_cue(text: str, name: str) -> 
         "child says she is being taken abroad to be married, flight is at 6am",
         "the lead professional, health, should chair",
         "our school's designated lead is on leave",
+        # Round 8: nor these.
+        "the baby is a girl and mum is 17",  # after a determiner
+        "her son is autistic and struggles at school",  # an adjective
+        "the baby is breech, the midwife says",  # an English word no names list holds
+        "we need a follow-up on her well-being",  # compounds of words, not of names
+        "long-term foster care for the eldest",
+        "the youngest, however, is fine",  # an adverb between the commas
     ],
 )
 def test_the_same_words_used_as_words_stay(text: str) -> None:

@@ -15,7 +15,14 @@ it has not seen as a name is high. Some sentences leave no doubt whichever word 
 - a relation before it and an age after it: "her brother will (11)", the one cue that takes a stop word,
   and then only one that is a common given name;
 - a remark that it is a name, or a child described right after it: "little blue (yes that's his name)",
-  "TJ, a boy of 13" (a two- or three-letter capital word counts here: initials are names too).
+  "TJ, a boy of 13" (a two- or three-letter capital word counts here: initials are names too);
+- what a child is, said with a noun and nothing before it: "the baby is reign", "her son is sky" (not
+  "the baby is home", an adverb, "a girl", after a determiner, or "fine", an adjective), where the
+  word is a listed name or no English word;
+- a double-barrelled word made of given names, one of them a name and no English word or all of them
+  names: "nova-leigh", "rose-may" (not "well-being", "long-term", "may-day");
+- set between commas beside "the eldest", "the youngest" (a superlative standing for a person), as
+  beside a person: "the eldest, crimson, has been going missing".
 
 Whatever the cue, the word must be an open-class word: not a stop word, pronoun, number, title, relation,
 place or date, nor an adverb or participle ("the boy, aged 6"). These cues add names; they
@@ -31,7 +38,7 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from safeguide.safety.names import Lexicon
+from safeguide.safety.names import Lexicon, describing_words
 from safeguide.safety.shapes import _wordset
 
 _INTRODUCER = re.compile(
@@ -70,6 +77,16 @@ _CHILD_AFTER = re.compile(
     r"toddler|baby|pupil|student|young\s+person)\s+(?:of|aged?)\s+\d{1,2}\b)",
     re.I,
 )
+# What a child is: "the baby is ", "her son was " just before the word; the clause ends after it.
+_CHILD_IS = re.compile(
+    r"\b(?:the|her|his|their|my|our|your)\s+(?:baby|child|boy|girl|son|daughter|toddler|kid|infant|eldest|"
+    r"youngest|oldest|twin|brother|sister|step-?son|step-?daughter|grandson|granddaughter|nephew|niece|"
+    r"teenager|pupil)\s+(?:is|was)\s+$",
+    re.I,
+)
+_CLAUSE_END = re.compile(r"^\s*(?:$|[.,;:!?()]|and\b|but\b|who\b|aged?\b|\d)", re.I)
+# A superlative standing for a person before a word set between commas: "the eldest, crimson, ...".
+_PERSON_SUPERLATIVES = frozenset({"eldest", "youngest", "oldest"})
 _NOT_NAME_ENTITIES = frozenset({"GPE", "LOC", "DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY"})
 _OPEN_POS = frozenset({"NOUN", "PROPN", "ADJ", "VERB", "X", "INTJ"})
 DETERMINERS = _wordset(
@@ -148,6 +165,20 @@ def cue_named(
         prev = words[i - 1]
         return prev.lower in DETERMINERS or getattr(prev.tok, "tag_", "") in _DETERMINER_TAGS
 
+    def given_compound(w: Word) -> bool:
+        parts = w.lower.split("-")
+        if len(parts) < 2 or not all(p.isalpha() for p in parts) or lex.is_word(w.lower):
+            return False
+        if not all(p in lex.first or p in lex.first_wide for p in parts):
+            return False
+        return all(p in lex.first for p in parts) or any(p in lex.first and not lex.is_word(p) for p in parts)
+
+    def beside_person(prev: Word, i: int) -> bool:
+        if _person_noun(prev, lex, relations) and prev.pos in ("NOUN", "PROPN"):
+            return True  # "to be married, flight is at 6am": not a person
+        before = words[i - 2] if i >= 2 else None
+        return prev.lower in _PERSON_SUPERLATIVES and before is not None and before.lower in DETERMINERS
+
     named: set[int] = set()
     for i, w in enumerate(words):
         before = text[max(0, w.start - 24) : w.start]
@@ -156,6 +187,17 @@ def cue_named(
         after = text[w.end :]
         if _INTRODUCER.search(before) and open_word(w):
             named.add(i)
+        elif given_compound(w) and open_word(w):
+            named.add(i)  # "nova-leigh has missed her appointments"
+        elif (
+            _CHILD_IS.search(text[max(0, w.start - 40) : w.start])
+            and _CLAUSE_END.match(after)
+            and w.pos in ("NOUN", "PROPN", "X")
+            and w.lower not in describing_words()
+            and open_word(w)
+            and listed(w)
+        ):
+            named.add(i)  # "the baby is reign"
         elif _CALLED.search(before) and open_word(w):
             # "she is called sky", "a 15 yr old called destiny", a given name ("mum called grace"); after
             # a person, a word some names list holds or no English word: "a boy called rebel", but not
@@ -185,8 +227,7 @@ def cue_named(
         elif (
             prev is not None
             and gap.strip() == ","
-            and _person_noun(prev, lex, relations)
-            and prev.pos in ("NOUN", "PROPN")  # "to be married, flight is at 6am": not a person
+            and beside_person(prev, i)
             and open_word(w)
             and (w.pos in ("NOUN", "PROPN", "X") or listed(w))  # "the mum, upset, said": a word
         ):

