@@ -109,8 +109,12 @@ class Database:
         try:
             yield
         except (OperationalError, InterfaceError) as exc:
+            # The reason (host, port, the driver's words) goes to the log, not to whoever asked.
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            raise StoreUnavailable(f"the database at {self.where} is not answering: {reason}") from exc
+            log.warning("the database at %s is not answering: %s", self.where, reason)
+            raise StoreUnavailable(
+                "the records database is not answering just now: try again in a moment"
+            ) from exc
 
     def upsert(self, conn: Connection, table: Table, values: Mapping[str, Any], key: Sequence[str]) -> None:
         """Insert a row, or replace the row with the same key."""
