@@ -7,7 +7,9 @@ practitioner (ask, search, deadlines, comparison; anonymous where the deployment
 Every response carries a Content-Security-Policy with no inline script or style (the pages load their
 scripts and styles from /static only), nosniff, frame denial and no referrer. Each client (its address)
 may make `rate_limit_per_minute` requests to /api/ in any minute; past that, a 429 with Retry-After.
-The limit is kept per worker process, so with N workers a client may make up to N times as many.
+With the records on PostgreSQL the count is kept there, per clock minute, shared by every worker (and
+every app machine); otherwise it is kept per worker process (a sliding minute), so with N workers a client
+may make up to N times as many. If PostgreSQL does not answer, each worker falls back to its own count.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safeguide.access import Access, OidcVerifier, Principal, UserStore
 from safeguide.access.oidc import SignInUnavailable, parse_role_map
+from safeguide.errors import StoreUnavailable
 from safeguide.settings import Settings
 
 CSP = (
@@ -113,10 +117,20 @@ class RateLimit:
     """At most `per_minute` requests to /api/ from one client address in any 60 seconds (a sliding
     window of request times per client, in this process)."""
 
-    def __init__(self, app: ASGIApp, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        shared: Callable[[], Any] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.app = app
         self.per_minute = per_minute
         self.clock = clock
+        # The database whose `count_request` every worker shares (None: this process counts alone).
+        self.shared = shared
+        self.wall_clock = wall_clock
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -135,12 +149,26 @@ class RateLimit:
                     del self._seen[key]
             return 0.0
 
+    def _shared_wait(self, db: Any, client: str) -> float:
+        now = self.wall_clock()
+        minute = int(now // 60)
+        if db.count_request(client, minute) <= self.per_minute:
+            return 0.0
+        return max(1.0, (minute + 1) * 60 - now)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.per_minute or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0]
-        wait = self._wait(client)
+        db = self.shared() if self.shared is not None else None
+        if db is not None:
+            try:
+                wait = await anyio.to_thread.run_sync(self._shared_wait, db, client)
+            except StoreUnavailable:
+                wait = self._wait(client)  # PostgreSQL not answering: this worker's own count
+        else:
+            wait = self._wait(client)
         if not wait:
             await self.app(scope, receive, send)
             return
@@ -164,7 +192,12 @@ class RateLimit:
 
 def secure(app: FastAPI, settings: Settings) -> None:
     """The middleware, outermost first: headers on everything (429s too), then CORS, then the limit."""
-    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+
+    def shared_counts() -> Any:  # the app's database once it is open, when it is PostgreSQL
+        db = getattr(app.state, "db", None)
+        return db if db is not None and not db.is_sqlite else None
+
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, shared=shared_counts)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # closed unless configured: no CORS headers, so browsers on other origins cannot read
         app.add_middleware(

@@ -148,6 +148,14 @@ def test_ingest_jobs(database: Database) -> None:
         jobs.close()
 
 
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from safeguide.database import MIGRATIONS
+
+    return str(ScriptDirectory(str(MIGRATIONS)).get_current_head())
+
+
 def _open(url: str) -> str | None:
     db = Database(url)
     try:
@@ -164,7 +172,7 @@ def test_several_processes_opening_a_new_database_migrate_it_once(
     urls = [f"sqlite:///{tmp_path / 'new.sqlite3'}", request.getfixturevalue("postgres").new_database()]
     for url in urls:
         with multiprocessing.get_context("spawn").Pool(4) as pool:
-            assert pool.map(_open, [url] * 4) == ["0001"] * 4
+            assert pool.map(_open, [url] * 4) == [_head()] * 4
 
 
 def test_bad_database_urls_are_one_line_errors() -> None:
@@ -249,3 +257,89 @@ def test_a_database_that_stops_answering_is_503_and_comes_back() -> None:
         db.close()
     finally:
         server.close()
+
+
+def test_a_database_made_by_an_earlier_release_is_brought_up_to_date(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A database at the first revision (what the first release made) with records in it: opening it
+    applies the later migrations and keeps the records."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, inspect
+
+    from safeguide.access import UserStore
+    from safeguide.database import MIGRATIONS, database_url
+
+    for url in (f"sqlite:///{tmp_path / 'old.sqlite3'}", request.getfixturevalue("postgres").new_database()):
+        engine = create_engine(database_url(url))
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            conn.execute(
+                insert(users).values(name="old", role="admin", token_sha256="a" * 64, created="then")
+            )
+        assert "rate_limits" not in inspect(engine).get_table_names()
+        engine.dispose()
+        db = Database(url)
+        try:
+            assert db.revision() == _head()
+            assert "rate_limits" in inspect(db.engine).get_table_names()
+            assert [u["name"] for u in UserStore(db).users()] == ["old"]
+        finally:
+            db.close()
+
+
+def test_the_rate_limit_count_is_one_for_every_worker(database: Database) -> None:
+    """Two workers (two engines on one database) count a client's requests together, per minute."""
+    other = Database(database.url)
+    try:
+        counts = [db.count_request("10.0.0.1", 1000) for db in (database, other, database, other)]
+        assert counts == [1, 2, 3, 4]
+        assert other.count_request("10.0.0.2", 1000) == 1  # another client
+        assert database.count_request("10.0.0.1", 1001) == 1  # a new minute
+    finally:
+        other.close()
+
+
+def test_the_rate_limit_is_shared_by_workers_on_postgresql(postgres: Any) -> None:
+    """Two RateLimit middlewares (two workers) over one PostgreSQL database allow a client 3 requests a
+    minute between them; with PostgreSQL gone each falls back to counting alone, and still answers."""
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+
+    from api.security import RateLimit
+
+    db = Database(postgres.new_database())
+    app = FastAPI()
+
+    @app.get("/api/ping")
+    def ping() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    now = [6_000_000.0]  # a clock minute's start, so the whole test is in one minute
+    workers = [RateLimit(app, per_minute=3, shared=lambda: db, wall_clock=lambda: now[0]) for _ in range(2)]
+
+    async def run(worker: RateLimit) -> int:
+        transport = httpx.ASGITransport(app=worker, client=("10.0.0.9", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return (await c.get("/api/ping")).status_code
+
+    try:
+        codes = [asyncio.run(run(workers[i % 2])) for i in range(4)]
+        assert codes == [200, 200, 200, 429]
+        now[0] += 60
+        assert asyncio.run(run(workers[0])) == 200  # the next minute
+    finally:
+        db.close()
+
+    class Gone:
+        def count_request(self, client: str, minute: int) -> int:
+            raise StoreUnavailable("the records database is not answering just now")
+
+    alone = RateLimit(app, per_minute=3, shared=lambda: Gone())
+    assert [asyncio.run(run(alone)) for _ in range(4)] == [200, 200, 200, 429]  # its own count

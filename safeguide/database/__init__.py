@@ -136,6 +136,23 @@ class Database:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
+    def count_request(self, client: str, minute: int) -> int:
+        """Count one request from `client` in `minute` (minutes since the epoch); the count so far,
+        this one included. Counts of minutes before the last are deleted now and then."""
+        rl = tables.rate_limits
+        insert = sqlite_insert if self.is_sqlite else pg_insert
+        counted = (
+            insert(rl)
+            .values(client=client[:64], minute=minute, count=1)
+            .on_conflict_do_update(index_elements=[rl.c.client, rl.c.minute], set_={"count": rl.c.count + 1})
+            .returning(rl.c.count)
+        )
+        with self.write() as conn:
+            count = int(conn.execute(counted).scalar_one())
+            if count == 1 and minute % 5 == 0:  # a client's first request in every fifth minute: tidy
+                conn.execute(rl.delete().where(rl.c.minute < minute - 1))
+        return count
+
     def ping(self) -> None:
         """One round trip; StoreUnavailable when the database does not answer."""
         with self.read() as conn:

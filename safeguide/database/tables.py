@@ -128,3 +128,13 @@ jobs = Table(
     Column("started", Float, nullable=False, server_default="0"),
     Column("finished", Float, nullable=False, server_default="0"),
 )
+
+# Requests to /api/ per client address and minute, shared by every worker when the records are on
+# PostgreSQL (the rate limit; rows of past minutes are deleted as new minutes begin).
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("client", String(64), primary_key=True),
+    Column("minute", Integer, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+)
