@@ -204,8 +204,7 @@ class Settings(BaseSettings):
 
         if self.database_url:
             return Database(self.database_url, legacy_dir=self.data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return Database(f"sqlite:///{self.sqlite_path}", legacy_dir=self.data_dir)
+        return Database.sqlite(self.sqlite_path, legacy_dir=self.data_dir)
 
     @property
     def rules_path(self) -> Path:

@@ -68,12 +68,9 @@ class OidcVerifier:
     def _keys(self) -> jwt.PyJWKClient:
         with self._lock:
             if self._client is None:
-                url = self._jwks_url or self._discover()
+                url = self._jwks_url or str(self.discovery()["jwks_uri"])
                 self._client = jwt.PyJWKClient(url, lifespan=600, timeout=self.timeout)
             return self._client
-
-    def _discover(self) -> str:
-        return str(self.discovery()["jwks_uri"])
 
     def discovery(self) -> dict[str, Any]:
         """The issuer's discovery document (its endpoints and key set), fetched once."""

@@ -24,6 +24,11 @@ class UnknownConversation(SafeguideError):
     """GET of a conversation that does not exist, or no longer does: 404."""
 
 
+def _row(conversation_id: str) -> Any:
+    """The query for a conversation's own row (is it there; lock it)."""
+    return select(conversations.c.id).where(conversations.c.id == conversation_id)
+
+
 class ConversationStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -31,9 +36,7 @@ class ConversationStore:
     def ensure(self, conversation_id: str | None) -> str:
         if conversation_id:
             with self._db.read() as conn:
-                if conn.execute(
-                    select(conversations.c.id).where(conversations.c.id == conversation_id)
-                ).first():
+                if conn.execute(_row(conversation_id)).first():
                     return conversation_id
             raise InvalidQuery(f"no conversation '{conversation_id}': leave it out to start a new one")
         new = uuid.uuid4().hex
@@ -46,9 +49,7 @@ class ConversationStore:
         with self._db.write() as conn:
             # The conversation's row locked first (PostgreSQL; SQLite's write lock covers it): two answers
             # to one conversation at once get the next indexes in turn, never the same one.
-            found = conn.execute(
-                select(conversations.c.id).where(conversations.c.id == conversation_id).with_for_update()
-            ).first()
+            found = conn.execute(_row(conversation_id).with_for_update()).first()
             if found is None:
                 raise UnknownConversation(f"no conversation '{conversation_id}' (deleted meanwhile?)")
             count = conn.execute(
@@ -98,12 +99,7 @@ class ConversationStore:
                 .where(m.conversation_id == conversation_id)
                 .order_by(m.idx)
             ).all()
-            known = (
-                rows
-                or conn.execute(
-                    select(conversations.c.id).where(conversations.c.id == conversation_id)
-                ).first()
-            )
+            known = rows or conn.execute(_row(conversation_id)).first()
         if not known:
             raise UnknownConversation(
                 f"no conversation '{conversation_id}' (or it was deleted after the retention period)"

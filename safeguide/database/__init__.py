@@ -73,9 +73,14 @@ class Database:
             self.copy_legacy(legacy_dir)
 
     @classmethod
-    def sqlite(cls, path: Path) -> Database:
+    def sqlite(cls, path: Path, legacy_dir: Path | None = None) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(URL.create("sqlite", database=str(path)))
+        return cls(URL.create("sqlite", database=str(path)), legacy_dir)
+
+    @property
+    def insert(self) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT on both engines."""
+        return sqlite_insert if self.is_sqlite else pg_insert
 
     @property
     def where(self) -> str:
@@ -118,8 +123,7 @@ class Database:
 
     def upsert(self, conn: Connection, table: Table, values: Mapping[str, Any], key: Sequence[str]) -> None:
         """Insert a row, or replace the row with the same key."""
-        insert = sqlite_insert if self.is_sqlite else pg_insert
-        stmt = insert(table).values(**values)
+        stmt = self.insert(table).values(**values)
         changed = {k: stmt.excluded[k] for k in values if k not in key}
         conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=changed))
 
@@ -140,9 +144,8 @@ class Database:
         """Count one request from `client` in `minute` (minutes since the epoch); the count so far,
         this one included. Counts of minutes before the last are deleted now and then."""
         rl = tables.rate_limits
-        insert = sqlite_insert if self.is_sqlite else pg_insert
         counted = (
-            insert(rl)
+            self.insert(rl)
             .values(client=client[:64], minute=minute, count=1)
             .on_conflict_do_update(index_elements=[rl.c.client, rl.c.minute], set_={"count": rl.c.count + 1})
             .returning(rl.c.count)
@@ -182,8 +185,7 @@ class Database:
                         cursor = old.execute(f"SELECT {', '.join(columns)} FROM {table.name}")
                         rows = [dict(zip(columns, r, strict=True)) for r in cursor]
                         if rows:
-                            insert = sqlite_insert if self.is_sqlite else pg_insert
-                            conn.execute(insert(table).on_conflict_do_nothing(), rows)
+                            conn.execute(self.insert(table).on_conflict_do_nothing(), rows)
                         if not self.is_sqlite and table.name in _SERIAL:
                             conn.execute(text(_SERIAL[table.name]))
             finally:
