@@ -38,7 +38,7 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from safeguide.safety.names import Lexicon, describing_words
+from safeguide.safety.names import Lexicon
 from safeguide.safety.shapes import _wordset
 
 _INTRODUCER = re.compile(
@@ -193,7 +193,7 @@ def cue_named(
             _CHILD_IS.search(text[max(0, w.start - 40) : w.start])
             and _CLAUSE_END.match(after)
             and w.pos in ("NOUN", "PROPN", "X")
-            and w.lower not in describing_words()
+            and w.lower not in lex.describing
             and open_word(w)
             and listed(w)
         ):

