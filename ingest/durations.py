@@ -97,7 +97,7 @@ DURATION = re.compile(
         |no\s+(?:fewer|less)\s+than|not\s+(?:fewer|less)\s+than
         |at\s+intervals\s+of(?:\s+not\s+more\s+than|\s+no\s+more\s+than)?|at\s+least(?:\s+once)?(?:\s+in)?(?:\s+every)?
         |(?:once\s+)?(?:in\s+)?every|at\s+the\s+latest|maximum\s+of|up\s+to
-        |longer\s+than|more\s+than|exceeds?|over)?\s*(?:the\s+first\s+)?
+        |longer\s+than|more\s+than|exceeds?|over|usually|normally|typically|generally|at)?\s*(?:the\s+first\s+)?
         (?:(?P<minimum>\d{{1,3}}|{_NUMBER})\s*(?:-|–|to)\s*)?
         (?P<amount>\d{{1,3}}|{_NUMBER})[\s-]+(?P<unit>{_UNIT})\b
         (?:\s*(?P<rel>of|after|from|following|before|prior\s+to|since|beforehand|in\s+advance(?:\s+of)?))?""",

@@ -42,7 +42,7 @@ from ingest.lexical import build_lexical, read_collection, save_lexical
 from ingest.loaders import load_lines
 from ingest.manifest import CorpusDocument, check_unique, describe, document_files
 from ingest.paragraphs import parse_paragraphs
-from ingest.timescale_extract import Vocabulary, find_statements, rules_from
+from ingest.timescale_extract import Vocabulary, find_statements, rules_from, whole_paragraphs
 from safeguide.errors import CorpusError, IndexNotReady, StoreUnavailable
 from safeguide.retrieval.glossary import defined_terms
 
@@ -263,12 +263,7 @@ def parse_document(
     rules: list[dict[str, Any]] = []
     unmapped: list[dict[str, Any]] = []
     if vocabulary is not None:
-        # A long paragraph split into parts repeats its number: read each paragraph's text once.
-        whole: dict[tuple[str | None, tuple[str, ...]], Any] = {}
-        for p in result.paragraphs:
-            key = (p.number, p.heading_path)
-            whole[key] = replace(whole[key], text=whole[key].text + " " + p.text) if key in whole else p
-        statements = find_statements(document.manifest.id, whole.values(), vocabulary)
+        statements = find_statements(document.manifest.id, whole_paragraphs(result.paragraphs), vocabulary)
         rules, unmapped = rules_from(statements, document.manifest, vocabulary)
     return ParsedDocument(
         document, chunks, result.style.value, result.dropped, rules, unmapped, [list(t) for t in terms]

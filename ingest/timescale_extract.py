@@ -6,7 +6,12 @@ later than one working day after", "at least three working days before the confe
 every four weeks", "at intervals of not more than six months", "within 48 hours". A duration without
 one ("three or more times in 90 days", "for 12 months", "under the age of two") is not a timescale.
 Frequencies written as one word count too ("six-weekly", "fortnightly"), with a number or after "at
-least" / "every"; ranges keep their lower end ("within 1-5 days").
+least" / "every"; a range is timed by its upper end, its lower end kept as the minimum ("within 1-5
+days"). A changed timescale is two statements, the old and the new ("extended from four to six
+months"), and so is a new one stated as what it changes to ("changes to 10 working days"); an
+approximate one counts ("usually 8-12 weeks", "the first review (at three months)"). A length of
+experience or an age ("one years post qualifying experience", "at 18 months old") is not a timescale.
+A bulleted list is read one bullet at a time.
 
 For each statement the rule records the amount, the unit, the direction (after the trigger, or at least
 so long before it), the kind (deadline, interval, notice), the trigger and the event it times (mapped
@@ -22,17 +27,29 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ingest.durations import DURATION, FREQUENCY, FREQUENCY_UNITS, UNITS, to_int
 from safeguide.wordlists import claim, whole_words
 
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 
 _CLAUSE_END = re.compile(r"[,;:.()]|\band\b|\bwhile\b|\bwhere\b|\bunless\b|\bwhen\b", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])|\s*(?:^|\s)[·•▪●◦▶]\s+")
+# Words before a "from X to Y" range or a bare duration that make it a change of timescale.
+_CHANGE = re.compile(
+    r"\b(?:extended|extension|reduced|reduction|shortened|lengthened|increased|changed|changes?|"
+    r"amended|revised)\b",
+    re.IGNORECASE,
+)
+# After a duration: a length of experience or an age, not a timescale of the process.
+_NOT_A_TIMESCALE = re.compile(
+    r"^\s*(?:post[\s-]*qualif\w*|qualified|of\s+(?:\w+\s+)?experience|experience|old\b|of\s+age|pregnan\w*|"
+    r"gestation)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +121,19 @@ def find_statements(doc_id: str, paragraphs: Iterable[Any], vocab: Vocabulary) -
         text = " ".join(p.text.split())
         heading = p.heading_path[-1] if p.heading_path else None
         for sentence in _SENTENCE.split(text):
-            out.extend(_sentence_statements(doc_id, p.number, heading, sentence, vocab))
+            if sentence.strip():
+                out.extend(_sentence_statements(doc_id, p.number, heading, sentence.strip(), vocab))
     return out
+
+
+def whole_paragraphs(paragraphs: Iterable[Any]) -> list[Any]:
+    """A long paragraph split into parts repeats its number and headings: its parts joined again, so each
+    paragraph's text is read once and a sentence cut between two parts is read whole."""
+    whole: dict[tuple[str | None, tuple[str, ...]], Any] = {}
+    for p in paragraphs:
+        key = (p.number, p.heading_path)
+        whole[key] = replace(whole[key], text=whole[key].text + " " + p.text) if key in whole else p
+    return list(whole.values())
 
 
 def _sentence_statements(
@@ -117,6 +145,45 @@ def _sentence_statements(
     for m in DURATION.finditer(sentence):
         cue = " ".join((m.group("cue") or "").lower().split())
         rel = " ".join((m.group("rel") or "").lower().split())
+        amount = to_int(m.group("amount"))
+        minimum = to_int(m.group("minimum")) if m.group("minimum") else None
+        if _NOT_A_TIMESCALE.match(sentence[m.end("unit") :]):
+            continue  # "one years post qualifying experience", "at 18 months old"
+        changed = None if cue else _changed(sentence[: m.start()], minimum is not None)
+        if changed is not None:
+            # "extended from four to six months": the old timescale and the new, each its own statement
+            # (the old one's words start at "from", so the two never share a fingerprint); "changes to
+            # 10 working days": the new one. What it counts from is seldom said: left unmapped if not.
+            unit = UNITS[" ".join(m.group("unit").lower().split())]
+            clause = sentence[previous_end : m.start()]
+            named = [e for _, e, _ in vocab.find(clause, as_trigger=False)]
+            event = named[-1] if named else None
+            problems = [] if event else ["no event named before the duration maps onto the vocabulary"]
+            problems.append("what the timescale counts from does not map onto the vocabulary")
+            gives_old, start = changed
+            versions = [(minimum, start), (amount, m.start())] if gives_old else [(amount, m.start())]
+            for a, begin in versions:
+                assert a is not None
+                found.append(
+                    Statement(
+                        doc_id,
+                        number,
+                        None if number else heading,
+                        sentence,
+                        " ".join(sentence[begin : m.end()].split()),
+                        a,
+                        unit,
+                        None,
+                        "after",
+                        "deadline",
+                        None,
+                        event,
+                        vocab.role(clause),
+                        list(problems),
+                    )
+                )
+            previous_end = m.end()
+            continue
         if (
             not cue
             and rel not in ("before", "prior to", "after", "beforehand", "from", "following")
@@ -130,8 +197,6 @@ def _sentence_statements(
             and re.match(r"\s*(?:to|-)\s", sentence[m.end() :])
         ):
             continue  # "from four to six months": the start of a range
-        amount = to_int(m.group("amount"))
-        minimum = to_int(m.group("minimum")) if m.group("minimum") else None
         unit = UNITS[" ".join(m.group("unit").lower().split())]
         before = rel.startswith(("before", "prior", "in advance"))
         interval = "every" in cue or "intervals" in cue
@@ -230,6 +295,24 @@ def _sentence_statements(
             )
         )
     return found
+
+
+def _changed(before: str, is_range: bool) -> tuple[bool, int] | None:
+    """If the duration after `before` is a changed timescale: whether it gives the old one too, and where
+    the words start. "(extended) from four to six months": a range after "from" (old and new); "(the
+    timescale) changes to 10 working days": the new one; either with a change word or "timescale"
+    earlier in the sentence. None for any other duration."""
+    ending = re.search(r"\b(from|to)\s*$", before, re.IGNORECASE)
+    if ending is None or (ending.group(1).lower() == "from" and not is_range):
+        return None
+    earlier = before[: ending.start()]
+    gives_old = ending.group(1).lower() == "from"
+    timescale = re.search(r"\btime\s?scales?\b", earlier, re.IGNORECASE)
+    # "changes to 10 working days" only where the sentence says it is of a timescale ("the family moved
+    # to 10 days of respite" is not); a "from X to Y" range also after a change word ("extended").
+    if not (timescale or (gives_old and _CHANGE.search(earlier))):
+        return None
+    return gives_old, ending.start()
 
 
 def _specific(event: str, phrase: str, earlier: str, vocab: Vocabulary) -> str:
