@@ -84,7 +84,13 @@ _INJECTION = tuple(
     for p in (
         r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions|rules|prompt|guidelines|above|previous)\b",
         r"\b(?:system|developer|hidden)\s+(?:prompt|message|instructions)\b",
-        r"\byou\s+are\s+now\b|\bact\s+as\b|\bpretend\s+(?:to\s+be|you\s+are)\b|\brole-?play\b",
+        # Told to the assistant: "act as", "role-play" are ordinary words in a question about people ("can a
+        # health visitor act as the lead professional?", "in our training role play the mum says ...").
+        r"\byou\s+are\s+now\b|\bpretend\s+(?:to\s+be|you\s+are)\b",
+        r"(?:^|[.!?:]\s*|\b(?:you(?:\s+(?:will|must|should|shall|are\s+to|are\s+going\s+to))?|please|now|"
+        r"i\s+(?:want|need)\s+you\s+to|can\s+you|could\s+you)\s+)"
+        r"(?:act\s+as|role[\s-]?play)\b",
+        r"\b(?:let['’]?s|let\s+us)\s+role[\s-]?play\b|\brole[\s-]?play\s+(?:as|with\s+me)\b|\bin\s+this\s+role[\s-]?play\s+you\b",
         r"\bjailbreak\b|\bDAN\b|\bdeveloper\s+mode\b",
         r"\b(?:reveal|print|show|repeat)\b.{0,30}\b(?:prompt|instructions)\b",
         r"</?(?:system|assistant|user)>|\[/?INST\]|<\|im_(?:start|end)\|>",
