@@ -108,6 +108,21 @@ def test_off_topic_and_overrides_are_refused(retriever: HybridRetriever, questio
     assert model.prompts == []
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how do i recognise grooming in a teenager?",  # issue 12: "how do I recognise grooming?" is answered
+        "what questions might a nervous teenager ask a mentor",
+    ],
+)
+def test_a_question_about_people_is_not_refused_as_off_topic(
+    retriever: HybridRetriever, question: str
+) -> None:
+    """No safeguarding word, but a kind of person: the guidance is searched (and may not answer)."""
+    a = chain(retriever).answer(question, today=TODAY)
+    assert not a.refused, a.answer
+
+
 def test_emergency_notice_is_fixed_text_first(retriever: HybridRetriever) -> None:
     a = chain(retriever).answer("The baby is not breathing, what do I do?", today=TODAY)
     assert a.notices[0] == EMERGENCY_NOTICE

@@ -34,6 +34,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.callbacks.manager import dispatch_custom_event
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from ingest.lexical import tokenize
 from safeguide.chat.pathway import ASKS_NEXT, Placement
@@ -130,6 +131,37 @@ class _Events(BaseCallbackHandler):
             listener(data)
 
 
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def names_a_person(text: str) -> bool:
+    """Whether the message names a kind of person ("teenager", "trainee", "stepdaughter", "lodgers"): a
+    question about people is not refused as off-topic for lacking a safeguarding word ("how do I
+    recognise grooming in a teenager?"); the guidance may still not answer it, and then says so.
+
+    WordNet's nouns with a person among their two commonest senses (as the personal-detail check reads
+    them), less the words that are also verbs, adjectives or adverbs ("tell me a joke", "the best
+    recipe", "help me write") and capitalised words after the first ("the capital of France")."""
+    from safeguide.safety.names import lexicon
+
+    lex = lexicon()
+    for k, m in enumerate(_WORD.finditer(text)):
+        word = m.group()
+        if k and word[0].isupper():
+            continue
+        lower = word.lower()
+        forms = [lower] + ([lower[:-1], lower[:-2]] if len(lower) > 4 and lower.endswith("s") else [])
+        for w in forms:
+            if (
+                w in lex.person_nouns
+                and w not in STOP_WORDS
+                and w not in lex.verbs
+                and w not in lex.describing
+            ):
+                return True
+    return False
+
+
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
@@ -208,6 +240,7 @@ class Pipeline:
             turn.placement
             is None  # a "what do I do next?" placed on the child-protection pathway is on topic
             and not (set(tokenize(turn.text)) & DOMAIN_WORDS)
+            and not names_a_person(turn.text)
             and not chain._guidance_speaks_to(turn.text, self.search(turn))
         ):
             if not checked.emergency:

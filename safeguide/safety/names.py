@@ -163,6 +163,7 @@ class Lexicon:
     # WordNet's adjectives and adverbs: what a child can be said to be without it being a name ("the baby
     # is home", "the boy is unwell")
     describing: frozenset[str] = frozenset()
+    verbs: frozenset[str] = frozenset()  # WordNet's verbs ("tell", "help", "nurse")
 
     def is_given(self, lower: str, common: bool = False) -> bool:
         """A given name, or a double-barrelled one whose parts all are ("ruby-leigh", "grace-ellen"); with
@@ -228,6 +229,7 @@ def lexicon() -> Lexicon:
                 frozenset(kept["body_nouns"]),
                 frozenset(kept["first_wide"]),
                 frozenset(wordnet["adj"] | wordnet["adv"]),
+                frozenset(wordnet["verb"]),
             )
         return _LEXICON
 
