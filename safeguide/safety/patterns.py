@@ -152,6 +152,12 @@ _DUTY = (
 _REPORTING = re.compile(
     r"(?:\bwhat\s+(?:do|should|must|can|shall)\s+(?:i|we)\s+do(?:\s+(?:next|now))?\s*[?.!]*\s*$"
     r"|\bwho\s+(?:do|should|must|can)\s+(?:i|we)\s+(?:tell|contact|call|ring|inform|report\s+(?:it|this)\s+to)\b"
+    # Asking for someone to turn to: "who can I talk to", "where can we get advice", "is there someone I
+    # can ring", "who can help".
+    r"|\bwho\s+(?:do|should|must|can|could)\s+(?:i|we)\s+(?:talk|speak|turn|go)\s+to\b"
+    r"|\bwhere\s+(?:do|should|can|could)\s+(?:i|we)\s+(?:get|go\s+for|find|ask\s+for)\s+(?:some\s+)?(?:help|advice|support)\b"
+    r"|\bis\s+there\s+(?:someone|anyone|somebody|anybody)\s+(?:i|we)\s+(?:can|could|should)\s+(?:talk|speak|ring|call|contact)\b"
+    r"|\bwho\s+(?:can|could)\s+help\b"
     r"|\bwhat\s+(?:are|is)\s+(?:my|our|the)\s+next\s+steps?\b"
     r"|\bwhat\s+happens\s+(?:next|now)\b"
     r"|\bshould\s+(?:i|we)\s+(?:refer|report|make\s+a\s+referral)\b"
