@@ -140,6 +140,7 @@ def _sentence_statements(
     doc_id: str, number: str | None, heading: str | None, sentence: str, vocab: Vocabulary
 ) -> list[Statement]:
     found: list[Statement] = []
+    place = (doc_id, number, None if number else heading, sentence)  # each statement's first four fields
     previous_end = 0
     previous_trigger: str | None = None
     for m in DURATION.finditer(sentence):
@@ -166,10 +167,7 @@ def _sentence_statements(
                 assert a is not None
                 found.append(
                     Statement(
-                        doc_id,
-                        number,
-                        None if number else heading,
-                        sentence,
+                        *place,
                         " ".join(sentence[begin : m.end()].split()),
                         a,
                         unit,
@@ -242,10 +240,7 @@ def _sentence_statements(
         end = m.end() + (len(trigger_text) if rel and trigger_text.strip() else 0)
         found.append(
             Statement(
-                doc_id,
-                number,
-                None if number else heading,
-                sentence,
+                *place,
                 " ".join(sentence[m.start() : end].split()),
                 amount,
                 unit,
@@ -278,10 +273,7 @@ def _sentence_statements(
         event = named[-1] if named else None
         found.append(
             Statement(
-                doc_id,
-                number,
-                None if number else heading,
-                sentence,
+                *place,
                 " ".join(sentence[m.start() : m.end()].split()),
                 amount,
                 unit,

@@ -125,12 +125,25 @@ def build_rules(settings: Settings, *, extracted: bool = True, db: Database | No
     if not extracted:
         return rules
     location = IndexLocation(settings.index_root, settings.chroma_url)
+    events = known_events(settings)
     if db is not None:
-        from_documents, _ = document_rules(location, ReviewStore(db), known_events(settings), rules)
+        from_documents, pending = document_rules(location, ReviewStore(db), events, rules)
     else:
         with settings.open_database() as own:
-            from_documents, _ = document_rules(location, ReviewStore(own), known_events(settings), rules)
-    return rules.with_extracted(from_documents)
+            from_documents, pending = document_rules(location, ReviewStore(own), events, rules)
+    return rules.with_extracted(from_documents, unmatched(pending, settings.vocabulary()))
+
+
+def unmatched(pending: list[dict[str, Any]], vocabulary: Any) -> list[dict[str, Any]]:
+    """The statements no step was matched to, each with the events its sentence names (the vocabulary's
+    phrases): an answer for a step the user's area has no rule for says when one of them may set it."""
+    if vocabulary is None:
+        return []
+    return [
+        {**p, "names": sorted({e for _, e, _ in vocabulary.find(p["as_written"], as_trigger=True)})}
+        for p in pending
+        if not p.get("mapped")
+    ]
 
 
 def known_events(settings: Settings) -> set[str]:

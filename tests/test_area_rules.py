@@ -127,6 +127,40 @@ def test_without_an_area_the_national_rule_is_used_and_named(chain) -> None:  # 
     assert "the national rule" in answer.answer
 
 
+@pytest.mark.slow
+def test_an_area_statement_matched_to_no_step_is_named_when_the_national_rule_is_used(
+    area_index, embedder, rules: RuleSet
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13's failure, when the reader cannot map the area's statement: Westmarsh's ICPC timescale
+    read but matched to no step. The national rule is used (there is no other), and the answer says that
+    Westmarsh's own documents state a timescale for it, quoting and citing the statement."""
+    from safeguide.chat.chain import AnswerChain
+    from safeguide.retrieval.hybrid import HybridRetriever
+    from safeguide.services import unmatched
+    from safeguide.timescales.calendar import default_calendar
+
+    own = [r for r in rules.rules.values() if r.authority == "westmarsh" and r.event == "icpc"]
+    assert own
+    statement = {**own[0].model_dump(mode="json"), "event": None, "trigger": None, "mapped": False}
+    pending = unmatched([statement], Vocabulary.load(CORPUS / "events.toml"))
+    assert "icpc" in pending[0]["names"]  # its sentence names the initial conference
+    without = RuleSet([r for r in rules.rules.values() if r not in own], pending)
+    cal = default_calendar()
+    answer = AnswerChain(HybridRetriever(area_index, embedder), without, lambda area: cal).answer(
+        "our strategy discussion was on Monday 2 March 2026, when must the ICPC be held?",
+        authority="westmarsh",
+        today=TODAY,
+    )
+    assert [t["due"] for t in answer.timescales] == ["2026-03-23"], answer.answer  # the national rule
+    said = [n for n in answer.notices if n.startswith("Westmarsh's own documents state a timescale")]
+    assert said and own[0].citation.evidence in said[0] and own[0].citation.doc_id in said[0], answer.notices
+    # With no area chosen, nothing is said of Westmarsh's statements.
+    national = AnswerChain(HybridRetriever(area_index, embedder), without, lambda area: cal).answer(
+        "our strategy discussion was on Monday 2 March 2026, when must the ICPC be held?", today=TODAY
+    )
+    assert not any("Westmarsh" in n for n in national.notices), national.notices
+
+
 @pytest.fixture(scope="module")
 def area_lead(area_index) -> str:  # type: ignore[no-untyped-def]
     """The token of an admin called "A. Lead" in the area server's local accounts."""

@@ -82,7 +82,7 @@ class NextStepAnswers(TimescaleAnswers):
                     timing += f" {lead}: due by {result.due_text}."
                     out.append(self._timescale_out(rule, today, result))
                     notices.extend(result.warnings)
-                notices.extend(self._rule_notices(rule))
+                notices.extend(self._rule_notices(rule, authority))
             if not marks:
                 continue  # a step is given only with a paragraph that says so
             cite = "".join(f" [{m}]" for m in marks)

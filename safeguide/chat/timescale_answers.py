@@ -41,7 +41,7 @@ class TimescaleAnswers(ChainCore):
                 f"{rule.direction} the {req.trigger.replace('-', ' ')} on {long_date(req.start)}, "
                 f"under {whose(rule, own=True)}.{marker}"
             )
-            notices.extend(self._rule_notices(rule))
+            notices.extend(self._rule_notices(rule, authority))
             notices.extend(result.warnings)
             out.append(self._timescale_out(rule, req.start, result))
             for other in rule.conflicts_with:
@@ -63,10 +63,21 @@ class TimescaleAnswers(ChainCore):
             checked.text,
         )
 
-    def _rule_notices(self, rule: Rule) -> list[str]:
-        """What an answer using `rule` must also say: not yet reviewed, and which other rules differ."""
+    def _rule_notices(self, rule: Rule, authority: str | None = None) -> list[str]:
+        """What an answer using `rule` must also say: not yet reviewed, which other rules differ, and, when
+        the user's area has no rule of its own for the step, the area's statements that name the step but
+        were matched to none (a statement the reader could not map must not pass silently)."""
         c = rule.citation
         out = []
+        if authority and authority.lower() != rule.authority:
+            for u in self.rules.unmapped_for(authority, rule.event)[:2]:
+                where = u["citation"].get("paragraph") or u["citation"].get("heading") or ""
+                out.append(
+                    f"{authority.title()}'s own documents state a timescale here that is not yet matched to "
+                    f"a step: “{u['citation']['evidence']}” ({u['citation']['doc_id']} {where}). It may set "
+                    "a different time: check it before relying on this date (a reviewer can match it with "
+                    "`safeguide timescales review`)."
+                )
         if rule.status == "extracted":
             out.append(
                 f"{rule.name}: read from the document ({c.doc_id} {c.paragraph or c.heading}), not yet "

@@ -88,8 +88,11 @@ class Rule(BaseModel):
 
 
 class RuleSet:
-    def __init__(self, rules: list[Rule]) -> None:
+    def __init__(self, rules: list[Rule], unmapped: Iterable[dict[str, Any]] = ()) -> None:
         self.rules = {r.id: r for r in rules}
+        # Statements read from the documents that map onto no step yet (and are not rejected): an answer
+        # that falls back to the national rule in an area whose documents hold some says so.
+        self.unmapped = list(unmapped)
         if len(self.rules) != len(rules):
             seen: set[str] = set()
             dupes = sorted({r.id for r in rules if r.id in seen or seen.add(r.id)})  # type: ignore[func-returns-value]
@@ -169,13 +172,25 @@ class RuleSet:
     def refresh(self, other: RuleSet) -> None:
         """Take another set's rules in place (after a review), so every holder of this set sees them."""
         self.rules = dict(other.rules)
+        self.unmapped = list(other.unmapped)
 
-    def with_extracted(self, extracted: Iterable[Rule]) -> RuleSet:
+    def with_extracted(self, extracted: Iterable[Rule], unmapped: Iterable[dict[str, Any]] = ()) -> RuleSet:
         """These rules plus rules read from documents, leaving out any statement a reviewed rule already
-        covers (same document, paragraph, amount and unit)."""
+        covers (same document, paragraph, amount and unit); with the statements that map onto no step."""
         reviewed = self.statements()
         new = [r for r in extracted if statement_key(r) not in reviewed and r.id not in self.rules]
-        return RuleSet([*self.rules.values(), *new])
+        return RuleSet([*self.rules.values(), *new], [*self.unmapped, *unmapped])
+
+    def unmapped_for(self, authority: str | None, event: str) -> list[dict[str, Any]]:
+        """An area's statements not yet matched to a step whose sentence names `event` (what it times,
+        what it counts from, or a phrase of the vocabulary for it anywhere in the sentence)."""
+        area = (authority or "national").lower()
+        return [
+            u
+            for u in self.unmapped
+            if str(u.get("authority", "")).lower() == area
+            and event in (u.get("event"), u.get("trigger"), *u.get("names", ()))
+        ]
 
 
 def statement_key(rule: Rule | dict[str, Any]) -> tuple[str, str | None, int, str]:
