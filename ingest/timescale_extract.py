@@ -34,7 +34,7 @@ from typing import Any
 from ingest.durations import DURATION, FREQUENCY, FREQUENCY_UNITS, UNITS, to_int
 from safeguide.wordlists import claim, whole_words
 
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
 
 _CLAUSE_END = re.compile(r"[,;:.()]|\band\b|\bwhile\b|\bwhere\b|\bunless\b|\bwhen\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])|\s*(?:^|\s)[·•▪●◦▶]\s+")
@@ -127,13 +127,24 @@ def find_statements(doc_id: str, paragraphs: Iterable[Any], vocab: Vocabulary) -
 
 
 def whole_paragraphs(paragraphs: Iterable[Any]) -> list[Any]:
-    """A long paragraph split into parts repeats its number and headings: its parts joined again, so each
-    paragraph's text is read once and a sentence cut between two parts is read whole."""
-    whole: dict[tuple[str | None, tuple[str, ...]], Any] = {}
+    """A long paragraph split into parts (`part` 2 onwards of `parts`) joined again, so each paragraph's text
+    is read once and a sentence cut between two parts is read whole. Separate paragraphs stay separate,
+    even unnumbered ones under one heading: a list item's clause is not read into the next one's."""
+    whole: list[Any] = []
     for p in paragraphs:
-        key = (p.number, p.heading_path)
-        whole[key] = replace(whole[key], text=whole[key].text + " " + p.text) if key in whole else p
-    return list(whole.values())
+        if (
+            whole
+            and getattr(p, "part", 1) > 1
+            and (whole[-1].number, whole[-1].heading_path)
+            == (
+                p.number,
+                p.heading_path,
+            )
+        ):
+            whole[-1] = replace(whole[-1], text=whole[-1].text + " " + p.text)
+        else:
+            whole.append(p)
+    return whole
 
 
 def _sentence_statements(

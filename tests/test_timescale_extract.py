@@ -17,6 +17,7 @@ class Para:
     number: str | None
     heading_path: tuple[str, ...]
     text: str
+    part: int = 1
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +81,26 @@ def test_each_bullet_is_read_on_its_own(vocab: Vocabulary) -> None:
 def test_a_paragraph_in_parts_is_read_once_whole(vocab: Vocabulary) -> None:
     parts = [
         Para("2.1", ("H",), "The conference will be held within 15 working"),
-        Para("2.1", ("H",), "days of the strategy discussion."),
+        Para("2.1", ("H",), "days of the strategy discussion.", part=2),
         Para("2.2", ("H",), "Minutes go out within 10 working days of the conference."),
     ]
     whole = whole_paragraphs(parts)
     assert [p.number for p in whole] == ["2.1", "2.2"]
     assert amounts(find_statements("doc", whole, vocab)) == [(15, "working_days"), (10, "working_days")]
+
+
+def test_list_items_under_one_heading_are_read_apart(vocab: Vocabulary) -> None:
+    """Unnumbered paragraphs under one heading are separate: the event a list item names is not taken for
+    the next item's ("seeing the child" is not what "from 7 to 10 days" times)."""
+    items = [
+        Para(None, ("Key changes",), "Clearer expectations about the social worker seeing the child"),
+        Para(None, ("Key changes",), "Extension of timescales for completion of the IA from 7 to 10 days"),
+    ]
+    whole = whole_paragraphs(items)
+    assert len(whole) == 2
+    found = find_statements("doc", whole, vocab)
+    assert amounts(found) == [(7, "calendar_days"), (10, "calendar_days")]
+    assert all(s.event != "child-seen" for s in found)
 
 
 def test_extraction_figures_on_the_labelled_statements() -> None:
