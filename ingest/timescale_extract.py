@@ -132,15 +132,7 @@ def whole_paragraphs(paragraphs: Iterable[Any]) -> list[Any]:
     even unnumbered ones under one heading: a list item's clause is not read into the next one's."""
     whole: list[Any] = []
     for p in paragraphs:
-        if (
-            whole
-            and getattr(p, "part", 1) > 1
-            and (whole[-1].number, whole[-1].heading_path)
-            == (
-                p.number,
-                p.heading_path,
-            )
-        ):
+        if whole and p.part > 1 and (whole[-1].number, whole[-1].heading_path) == (p.number, p.heading_path):
             whole[-1] = replace(whole[-1], text=whole[-1].text + " " + p.text)
         else:
             whole.append(p)
@@ -159,6 +151,7 @@ def _sentence_statements(
         rel = " ".join((m.group("rel") or "").lower().split())
         amount = to_int(m.group("amount"))
         minimum = to_int(m.group("minimum")) if m.group("minimum") else None
+        unit = UNITS[" ".join(m.group("unit").lower().split())]
         if _NOT_A_TIMESCALE.match(sentence[m.end("unit") :]):
             continue  # "one years post qualifying experience", "at 18 months old"
         changed = None if cue else _changed(sentence[: m.start()], minimum is not None)
@@ -166,7 +159,6 @@ def _sentence_statements(
             # "extended from four to six months": the old timescale and the new, each its own statement
             # (the old one's words start at "from", so the two never share a fingerprint); "changes to
             # 10 working days": the new one. What it counts from is seldom said: left unmapped if not.
-            unit = UNITS[" ".join(m.group("unit").lower().split())]
             clause = sentence[previous_end : m.start()]
             named = [e for _, e, _ in vocab.find(clause, as_trigger=False)]
             event = named[-1] if named else None
@@ -206,7 +198,6 @@ def _sentence_statements(
             and re.match(r"\s*(?:to|-)\s", sentence[m.end() :])
         ):
             continue  # "from four to six months": the start of a range
-        unit = UNITS[" ".join(m.group("unit").lower().split())]
         before = rel.startswith(("before", "prior", "in advance"))
         interval = "every" in cue or "intervals" in cue
         threshold = cue in ("longer than", "more than", "exceeds", "exceed", "over")
@@ -302,9 +293,9 @@ def _sentence_statements(
 
 def _changed(before: str, is_range: bool) -> tuple[bool, int] | None:
     """If the duration after `before` is a changed timescale: whether it gives the old one too, and where
-    the words start. "(extended) from four to six months": a range after "from" (old and new); "(the
-    timescale) changes to 10 working days": the new one; either with a change word or "timescale"
-    earlier in the sentence. None for any other duration."""
+    the words start. "(extended) from four to six months": a range after "from", with a change word or
+    "timescale" earlier in the sentence (old and new); "(the timescale) changes to 10 working days": after
+    "to", with "timescale" earlier (the new one). None for any other duration."""
     ending = re.search(r"\b(from|to)\s*$", before, re.IGNORECASE)
     if ending is None or (ending.group(1).lower() == "from" and not is_range):
         return None

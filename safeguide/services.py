@@ -125,13 +125,14 @@ def build_rules(settings: Settings, *, extracted: bool = True, db: Database | No
     if not extracted:
         return rules
     location = IndexLocation(settings.index_root, settings.chroma_url)
-    events = known_events(settings)
+    vocabulary = settings.vocabulary()
+    events = known_events(settings, vocabulary)
     if db is not None:
         from_documents, pending = document_rules(location, ReviewStore(db), events, rules)
     else:
         with settings.open_database() as own:
             from_documents, pending = document_rules(location, ReviewStore(own), events, rules)
-    return rules.with_extracted(from_documents, unmatched(pending, settings.vocabulary()))
+    return rules.with_extracted(from_documents, unmatched(pending, vocabulary))
 
 
 def unmatched(pending: list[dict[str, Any]], vocabulary: Any) -> list[dict[str, Any]]:
@@ -146,9 +147,10 @@ def unmatched(pending: list[dict[str, Any]], vocabulary: Any) -> list[dict[str, 
     ]
 
 
-def known_events(settings: Settings) -> set[str]:
-    """Event ids a rule may use: the vocabulary's and those the reviewed rules use."""
-    vocabulary = settings.vocabulary()
+def known_events(settings: Settings, vocabulary: Any = None) -> set[str]:
+    """Event ids a rule may use: the vocabulary's (`vocabulary`, if the caller has read it already) and
+    those the reviewed rules use."""
+    vocabulary = vocabulary if vocabulary is not None else settings.vocabulary()
     return set(vocabulary.events if vocabulary else ()) | _load_rules(settings.rules_path).events()
 
 
