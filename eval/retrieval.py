@@ -157,9 +157,9 @@ HELDOUT = HERE / "golden" / "retrieval_heldout.jsonl"
 def _forget_queries(embedder: Embedder) -> None:
     """Empty the query-vector cache, so each system's latency includes embedding the question."""
     real = getattr(embedder, "_real", embedder)
-    cached = getattr(real, "_embed_query_cached", None)
-    if cached is not None:
-        cached.cache_clear()
+    forget = getattr(real, "forget_queries", None)
+    if forget is not None:
+        forget()
 
 
 def run_all(location: IndexLocation, corpus: Path, embedder: Embedder, tune: bool = True) -> dict[str, Any]:

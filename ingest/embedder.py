@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -11,6 +12,8 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
 from safeguide.errors import ModelUnavailable
+
+QUERY_CACHE_SIZE = 512  # questions' vectors kept per process (the redacted text: no personal details)
 
 
 class Embedder(Protocol):
@@ -22,6 +25,14 @@ class Embedder(Protocol):
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+
+class RemembersQueries(Protocol):
+    """An embedder that can be handed a query's vector computed elsewhere from the same model."""
+
+    model_path: Path
+
+    def remember(self, text: str, vector: np.ndarray) -> np.ndarray: ...
 
 
 def packaged_model_path() -> Path:
@@ -45,7 +56,8 @@ class LazyEmbedder:
     def __init__(self, model_path: Path | None = None) -> None:
         self._path = model_path
         self._real: SentenceTransformerEmbedder | None = None
-        self.name = model_name(model_path or packaged_model_path())
+        self.model_path = (model_path or packaged_model_path()).resolve()
+        self.name = model_name(self.model_path)
 
     def _get(self) -> SentenceTransformerEmbedder:
         if self._real is None:
@@ -61,6 +73,9 @@ class LazyEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._get().embed_query(text)
+
+    def remember(self, text: str, vector: np.ndarray) -> np.ndarray:
+        return self._get().remember(text, vector)
 
 
 class SentenceTransformerEmbedder:
@@ -83,7 +98,10 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(str(path), device="cpu")
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(f"could not load the embedding model from {path}: {exc}") from exc
+        self.model_path = path.resolve()
         self.name = model_name(path)
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
         self.dimension = int(self._model.get_embedding_dimension() or 384)
         self.batch_size = batch_size
 
@@ -95,13 +113,28 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         # Cached: the safety check embeds the redacted question, then retrieval asks for the same vector.
-        return self._embed_query_cached(text)
+        with self._queries_lock:
+            vector = self._queries.get(text)
+            if vector is not None:
+                self._queries.move_to_end(text)
+                return vector
+        return self.remember(text, self.embed_documents([text])[0])
 
-    @functools.lru_cache(maxsize=512)  # noqa: B019 - one embedder per process, kept for its life
-    def _embed_query_cached(self, text: str) -> np.ndarray:
-        vector: np.ndarray = self.embed_documents([text])[0]
+    def remember(self, text: str, vector: np.ndarray) -> np.ndarray:
+        """Keep `vector` as the embedding of `text` (computed from this model elsewhere: the safety check
+        finishes the name tagger's pass over the message rather than reading it twice)."""
+        vector = np.asarray(vector, dtype=np.float32)
         vector.setflags(write=False)
+        with self._queries_lock:
+            self._queries[text] = vector
+            self._queries.move_to_end(text)
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
         return vector
+
+    def forget_queries(self) -> None:
+        with self._queries_lock:
+            self._queries.clear()
 
 
 class ChromaEmbedding(EmbeddingFunction[Documents]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -481,3 +482,43 @@ def test_training_data_is_not_the_heldout_set() -> None:
     for name in meaning.RECALL_TARGET:
         overlap = [t for _, t in meaning.read_examples(name) if t.strip().lower() in heldout]
         assert overlap == [], overlap
+
+
+# ------------------------------------------- one MiniLM reading for the name tagger and the embedding
+
+
+@pytest.mark.slow
+def test_the_finished_reading_is_the_embedding_retrieval_computes(guard) -> None:  # type: ignore[no-untyped-def]
+    vectors = guard.redactor.tagger.vectors
+    text = "worried about the baby, there is a bruise on her cheek and mum says she fell"
+    vectors.spans([text], [[(0, 7)]])
+    finished = vectors.embedding(text)
+    assert finished is not None
+    expected = guard.embedder.embed_documents([text])[0]
+    assert float(np.dot(finished, expected)) > 0.99999
+    assert vectors.embedding(text) is None  # let go once taken
+    vectors.spans([text], [[(0, 7)]])
+    assert vectors.embedding("another message") is None  # only the text it read
+    assert vectors.embedding(text) is None  # and the reading was let go all the same
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "changed"),
+    [
+        ("ocean has not been seen at school since monday, what should I do", True),  # a name: redacted
+        ("grace periods do not apply to the written confirmation of a referral", False),
+    ],
+)
+def test_the_check_hands_retrieval_the_redacted_messages_vector(guard, text: str, changed: bool) -> None:  # type: ignore[no-untyped-def]
+    assert guard._shares_model  # the packaged MiniLM on both sides: the reading is finished, not repeated
+    guard.embedder.forget_queries()
+    checked = guard.check(text)
+    assert (checked.text != text) is changed
+    assert getattr(guard.redactor.tagger.vectors._begun, "read", None) is None  # nothing of it is kept
+    cached = guard.embedder.embed_query(checked.text)
+    direct = guard.embedder.embed_documents([checked.text])[0]
+    assert float(np.dot(cached, direct)) > 0.99999
+    for name, clf in guard.classifiers.items():  # the same scores as from a reading of its own
+        assert abs(clf.probability(direct, checked.text) - checked.scores[name]) < 1e-3
+    guard.embedder.forget_queries()

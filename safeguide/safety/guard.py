@@ -64,8 +64,24 @@ class SafetyGuard:
         self.redactor = redactor or shared_redactor()
         self.classifiers = classifiers if classifiers is not None else meaning.load()
         self.max_chars = max_chars
+        # The tagger reads each message with the first layers of the same MiniLM retrieval embeds with:
+        # when both are the packaged model, the message's embedding finishes that reading.
+        self._shares_model = _model_path(embedder) is not None and _model_path(embedder) == _model_path(
+            self.redactor
+        )
 
     def check(self, raw: str | None) -> CheckedInput:
+        try:
+            return self._check(raw)
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        forget = getattr(self.redactor, "forget_reading", None)
+        if forget is not None:
+            forget()
+
+    def _check(self, raw: str | None) -> CheckedInput:
         started = time.perf_counter()
         if raw is None or not raw.strip():
             raise InvalidQuery("the question is empty: type a question")
@@ -86,7 +102,7 @@ class SafetyGuard:
             raise _with_notice(exc, bool(why)) from exc
         t_redact = time.perf_counter()
         scores: dict[str, float] = {}
-        vector = self._embed(redacted, why)
+        vector = self._embed(redacted, why, read=text)
         for name, clf in self.classifiers.items():
             if vector is not None:
                 scores[name] = round(clf.probability(vector, redacted), 4)
@@ -150,9 +166,18 @@ class SafetyGuard:
         except Exception:
             log.exception("safety: danger check failed; showing the 999 notice")
             return [EMERGENCY_NOTICE]
+        finally:
+            self._forget()
 
-    def _embed(self, redacted: str, why: list[str]) -> np.ndarray | None:
+    def _embed(self, redacted: str, why: list[str], read: str | None = None) -> np.ndarray | None:
+        """The redacted message's embedding. `read` is the text the redactor's name tagger just read:
+        when redaction left it unchanged, the tagger's pass is finished rather than a new one begun, and
+        the vector is handed to the embedder for retrieval to use."""
         try:
+            if read is not None and read == redacted and self._shares_model:
+                finished = self.redactor.finish_reading(read)
+                if finished is not None:
+                    return np.asarray(self.embedder.remember(redacted, finished), dtype=np.float32)
             return np.asarray(self.embedder.embed_query(redacted), dtype=np.float32)
         except Exception:
             log.exception("safety: the embedding for the danger check failed; showing the 999 notice")
@@ -168,6 +193,14 @@ class SafetyGuard:
         vector = self._embed(redacted, why)
         clf = self.classifiers.get("danger")
         return vector is None or (clf is not None and clf.flags(vector, redacted))
+
+
+def _model_path(component: Any) -> Any:
+    """The model folder a component says it reads with (None for fakes and other providers)."""
+    try:
+        return getattr(component, "model_path", None)
+    except Exception:
+        return None
 
 
 def _with_notice(exc: Exception, emergency: bool) -> Exception:

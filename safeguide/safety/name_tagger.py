@@ -166,7 +166,13 @@ def spelling_features(text: str, c: Candidate, lex: Lexicon) -> list[float]:
 
 
 class TokenVectors:
-    """MiniLM's vector after LAYERS layers for each character span, one forward pass per text (CPU)."""
+    """MiniLM's vector after LAYERS layers for each character span, one forward pass per text (CPU).
+
+    The same model's remaining layers are kept too: the safety check needs the message's sentence
+    embedding, and when the message is left unchanged by redaction, `embedding` finishes the pass the
+    tagger began instead of reading the message again from the first layer (what retrieval's
+    sentence-transformers model computes: the mean of the last layer over the word pieces, unit length).
+    """
 
     def __init__(self, model_path: Path | None = None) -> None:
         from ingest.embedder import packaged_model_path
@@ -178,12 +184,17 @@ class TokenVectors:
 
             self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
+            self._upper = list(model.encoder.layer[LAYERS:])
             model.encoder.layer = model.encoder.layer[:LAYERS]
             self._model = model
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(f"cannot load the name tagger's model from {path}: {exc}") from exc
+        self.path = path.resolve()
         self._torch = torch
         self._lock = threading.Lock()
+        # The last single, untruncated text this thread read, with its hidden states after LAYERS layers,
+        # until `embedding` takes it (it is the raw message: held in memory only, for one check).
+        self._begun = threading.local()
 
     def spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> list[np.ndarray]:
         """For each text, an array (len(spans), dim): the mean vector of the word pieces in each span."""
@@ -198,7 +209,11 @@ class TokenVectors:
         )
         offsets = enc.pop("offset_mapping").numpy()
         with self._lock, torch.inference_mode():
-            hidden = self._model(**enc).last_hidden_state.numpy()
+            states = self._model(**enc).last_hidden_state
+        self._begun.read = None
+        if len(texts) == 1 and states.shape[1] < MAX_TOKENS:  # one text, all of it read: no padding
+            self._begun.read = (texts[0], states)
+        hidden = states.numpy()
         out: list[np.ndarray] = []
         for k, wanted in enumerate(spans):
             rows = []
@@ -207,6 +222,24 @@ class TokenVectors:
                 rows.append(hidden[k, pieces].mean(axis=0) if pieces else np.zeros(hidden.shape[2]))
             out.append(np.asarray(rows, dtype=np.float32).reshape(len(wanted), hidden.shape[2]))
         return out
+
+    def embedding(self, text: str) -> np.ndarray | None:
+        """The sentence embedding of `text` if this thread's last `spans` read exactly it, else None.
+        Either way what `spans` kept is let go: a message is held no longer than its own check."""
+        begun, self._begun.read = getattr(self._begun, "read", None), None
+        if begun is None or begun[0] != text:
+            return None
+        states = begun[1]
+        with self._lock, self._torch.inference_mode():
+            for layer in self._upper:  # one text without padding: no attention mask is needed
+                states = layer(states, None)
+            pooled = states[0].mean(dim=0)
+            vector: np.ndarray = (pooled / pooled.norm()).numpy().astype(np.float32)
+        return vector
+
+    def forget(self) -> None:
+        """Let go of this thread's begun reading (the check ended before it needed the embedding)."""
+        self._begun.read = None
 
 
 # ----------------------------------------------------------------------------------------- the tagger

@@ -30,7 +30,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from safeguide.errors import ModelUnavailable
 from safeguide.safety.name_roles import (
@@ -238,6 +241,19 @@ class Redactor:
                      enumerate(findings)}  # fmt: skip
         out = self._anonymizer.anonymize(text=text, analyzer_results=results, operators=operators)
         return out.text, findings
+
+    @property
+    def model_path(self) -> Path:
+        """The MiniLM folder the name tagger reads with."""
+        return self.tagger.vectors.path
+
+    def finish_reading(self, text: str) -> np.ndarray | None:
+        """The sentence embedding of `text`, finished from the name tagger's reading of it in this thread
+        (None if the tagger did not read exactly `text`); the reading is let go either way."""
+        return self.tagger.vectors.embedding(text)
+
+    def forget_reading(self) -> None:
+        self.tagger.vectors.forget()
 
 
 _SHARED: Redactor | None = None
