@@ -3,8 +3,9 @@
 The passages are the real ones varied: sentences reordered, numbers changed, a variant tag added, and
 each vector the real passage's vector plus a little noise (embedding 100,000 texts would take over an
 hour on 2 cores and measures the embedder, not the search). Questions: the golden and held-out ones.
-Reports the build time, the time to open the index (Chroma + the BM25 index), search p50/p95 and the
-process's resident memory.
+Reports the build time (with the BM25 index kept beside it, as ingest keeps it), the time to open the
+index (Chroma, and the BM25 index from disk), search p50/p95 and the process's resident memory. Run it
+with nothing else on the machine: two processes' torch threads on 2 cores slow each other tenfold.
 
     python -m eval.scale [--passages 100000]   ->  eval/results/scale.json
 """
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from eval.retrieval import GOLDEN, HELDOUT, RESULTS, load_golden
+from ingest.lexical import build_lexical, save_lexical
 from ingest.store import STATE_FILE, IndexLocation, open_collection
 from safeguide.retrieval.glossary import Glossary
 from safeguide.retrieval.hybrid import HybridRetriever
@@ -62,6 +64,9 @@ def build(location: IndexLocation, n: int, seed: int = 7) -> dict[str, Any]:
     path.mkdir(parents=True)
     collection = open_collection(path, source.embedder)
     base = len(got["ids"])
+    ids: list[str] = []
+    texts: list[str] = []
+    all_metas: list[dict[str, Any]] = []
     for start in range(0, n, 5000):
         rows = range(start, min(n, start + 5000))
         idx = [i % base for i in rows]
@@ -72,12 +77,13 @@ def build(location: IndexLocation, n: int, seed: int = 7) -> dict[str, Any]:
             m = dict(got["metadatas"][j])
             m["doc_id"] = f"{m['doc_id']}-v{i // base}"
             metas.append(m)
-        collection.add(
-            ids=[f"s{i}" for i in rows],
-            embeddings=vec.tolist(),
-            documents=[vary(got["documents"][j], rng, i) for i, j in zip(rows, idx, strict=True)],
-            metadatas=metas,
-        )
+        batch_ids = [f"s{i}" for i in rows]
+        documents = [vary(got["documents"][j], rng, i) for i, j in zip(rows, idx, strict=True)]
+        collection.add(ids=batch_ids, embeddings=vec.tolist(), documents=documents, metadatas=metas)
+        ids += batch_ids
+        texts += documents
+        all_metas += metas
+    save_lexical(path, ids, build_lexical(ids, texts, all_metas))  # kept with the build, as ingest does
     (path / STATE_FILE).write_text(json.dumps({"build": name, "documents": []}), encoding="utf-8")
     location.switch_to(path)
     return {"passages": n, "build_seconds": round(time.perf_counter() - started, 1)}
@@ -90,7 +96,7 @@ def measure(location: IndexLocation) -> dict[str, Any]:
     before = rss_mb()
     started = time.perf_counter()
     retriever = HybridRetriever(location, embedder, glossary=glossary)
-    retriever.reader()
+    reader = retriever.reader()
     opened = time.perf_counter() - started
     questions = [r["question"] for r in load_golden(GOLDEN) + load_golden(HELDOUT)]
     retriever.search(questions[0], k=5)
@@ -103,6 +109,7 @@ def measure(location: IndexLocation) -> dict[str, Any]:
     return {
         "questions": len(questions),
         "open_seconds": round(opened, 1),
+        "lexical_index": reader.lexical_source,
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(latencies[math.ceil(0.95 * len(latencies)) - 1], 1),
         "rss_before_open_mb": before,
