@@ -162,6 +162,11 @@ def test_names_that_are_words_are_found_by_their_role(text: str, name: str) -> N
         ("mum is called dawn and the baby is reign", "reign"),
         ("nova-leigh has missed all her health appointments this year", "nova-leigh"),
         ("the eldest, crimson, has been going missing at weekends", "crimson"),
+        # Round 10: a day after "a girl called"; the words before a date-of-birth label; beside an age.
+        ("i look after a boy called Friday whose dad drinks", "Friday"),
+        ("referral for Tamsin Quaile-Obi dob 12/06/2018, no school place", "Quaile-Obi"),
+        ("referral for Tamsin Quaile-Obi dob 12/06/2018, no school place", "Tamsin"),
+        ("we have a 4 year old, bay, whose mum is in hospital", "bay"),
     ],
 )
 def test_names_no_list_holds_are_found_by_a_strong_cue(text: str, name: str) -> None:
@@ -207,6 +212,12 @@ def test_names_no_list_holds_are_found_by_a_strong_cue(text: str, name: str) -> 
         "we need a follow-up on her well-being",  # compounds of words, not of names
         "long-term foster care for the eldest",
         "the youngest, however, is fine",  # an adverb between the commas
+        # Round 10: a day is a name only after a person called; a contraction typed without its
+        # apostrophe is never a name; a date-of-birth label after a person noun or a word.
+        "the parent was called Monday about the meeting",
+        "ive been told hes staying with his nan and im worried",
+        "the child dob is on the referral form",
+        "a 4 year old, however, cannot be left alone",
     ],
 )
 def test_the_same_words_used_as_words_stay(text: str) -> None:

@@ -66,6 +66,11 @@ _AGE_AFTER = re.compile(rf"^(?:{AGE_AFTER})", re.I)
 # august, told..."); a list of agencies goes on with another noun ("the parent, school, police and GP").
 _APPOSITION_END = re.compile(r"^\s*(?:\)|$|[.!?]|who\b|is\b|was\b|has\b|had\b|says\b|said\b|told\b)", re.I)
 MONTHS = _wordset("january february march april may june july august september october november december")
+DAYS = _wordset("monday tuesday wednesday thursday friday saturday sunday")
+# A date-of-birth label right after a name ("Koa Fenwick-Hart dob 03/05/2019", "Ezra (DOB ...").
+_DOB_AFTER = re.compile(r"^\s*[,(]?\s*(?:d\.?o\.?b\b\.?|date\s+of\s+birth\b)", re.I)
+# An age said of a child just before a word set between commas: "a 6 yr old, ocean, whose ...".
+_AGE_BEFORE = re.compile(r"\b\d{1,2}\s*[- ]?\s*(?:yrs?|years?|y)\s*[- ]?\s*$", re.I)
 # Said of the word just before: "little blue (yes that's his name)".
 _NAME_REMARK = re.compile(
     r"^\s*[(,–-]\s*(?:yes,?\s+|and\s+)?(?:that['’]?s|that\s+is|it['’]?s)\s+(?:his|her|their)\s+(?:real\s+)?name\b",
@@ -131,8 +136,10 @@ def cue_named(
     the relation words ("mum", "brother"); `never` the words that are never names (titles, days, public
     figures, the caller's protected words)."""
 
-    def open_word(w: Word, stop_ok: bool = False, person_ok: bool = True) -> bool:
+    def open_word(w: Word, stop_ok: bool = False, person_ok: bool = True, day_ok: bool = False) -> bool:
         lower = w.lower
+        if day_ok and lower in DAYS:
+            return True  # "a girl called Sunday": the cue says it is a name
         if lower in never or lower in relations or len(lower) < 2:
             return False
         if lower in STOP_WORDS and not (stop_ok and lex.is_given(lower, common=True)):
@@ -165,6 +172,15 @@ def cue_named(
         prev = words[i - 1]
         return prev.lower in DETERMINERS or getattr(prev.tok, "tag_", "") in _DETERMINER_TAGS
 
+    def before_birth_date(w: Word) -> bool:
+        """A word of the name a date-of-birth label follows: written as a name (a capital, or no English
+        word), and not a person noun ("Child dob ...", "baby dob ...")."""
+        return (
+            open_word(w)
+            and (w.text[0].isupper() or not lex.is_word(w.lower, w.lemma))
+            and w.lower not in lex.person_nouns
+        )
+
     def given_compound(w: Word) -> bool:
         parts = w.lower.split("-")
         if len(parts) < 2 or not all(p.isalpha() for p in parts) or lex.is_word(w.lower):
@@ -176,6 +192,8 @@ def cue_named(
     def beside_person(prev: Word, i: int) -> bool:
         if _person_noun(prev, lex, relations) and prev.pos in ("NOUN", "PROPN"):
             return True  # "to be married, flight is at 6am": not a person
+        if prev.lower == "old" and _AGE_BEFORE.search(text[: prev.start]):
+            return True  # "a 6 yr old, ocean, whose parents"
         before = words[i - 2] if i >= 2 else None
         return prev.lower in _PERSON_SUPERLATIVES and before is not None and before.lower in DETERMINERS
 
@@ -185,7 +203,7 @@ def cue_named(
         prev = words[i - 1] if i > 0 else None
         gap = text[prev.end : w.start] if prev is not None else ""
         after = text[w.end :]
-        if _INTRODUCER.search(before) and open_word(w):
+        if _INTRODUCER.search(before) and open_word(w, day_ok=True):
             named.add(i)
         elif given_compound(w) and open_word(w):
             named.add(i)  # "nova-leigh has missed her appointments"
@@ -198,18 +216,30 @@ def cue_named(
             and listed(w)
         ):
             named.add(i)  # "the baby is reign"
-        elif _CALLED.search(before) and open_word(w):
+        elif _CALLED.search(before) and open_word(w, day_ok=True):
             # "she is called sky", "a 15 yr old called destiny", a given name ("mum called grace"); after
             # a person, a word some names list holds or no English word: "a boy called rebel", but not
-            # "a neighbour called police"
+            # "a neighbour called police"; a day only after a person ("a girl called Sunday", not "she
+            # was called Monday")
             ahead = words[i - 2] if i >= 2 else None
-            if lex.is_given(w.lower) or (
+            if w.lower in DAYS:
+                if ahead is not None and _person_noun(ahead, lex, relations) and w.text[0].isupper():
+                    named.add(i)
+            elif lex.is_given(w.lower) or (
                 ahead is not None
                 and (ahead.lower in _CALLED_AFTER or (_person_noun(ahead, lex, relations) and listed(w)))
             ):
                 named.add(i)
         elif _RELATION_AFTER.match(after) and not after_determiner(i) and open_word(w, person_ok=False):
             named.add(i)  # "legend's dad"
+        elif _DOB_AFTER.match(after) and before_birth_date(w):
+            named.add(i)  # "Koa Fenwick-Hart dob ...": and the name's other words before it
+            k = i - 1
+            while k >= 0 and i - k <= 2 and not text[words[k].end : words[k + 1].start].strip():
+                if not before_birth_date(words[k]):
+                    break
+                named.add(k)
+                k -= 1
         elif (
             (_NAME_REMARK.match(after) or _CHILD_AFTER.match(after))
             and not after_determiner(i)
@@ -236,7 +266,7 @@ def cue_named(
                 goes_on = (
                     nxt is not None
                     and text[w.end : nxt.start].strip() == ","
-                    and (nxt.pos in ("VERB", "AUX") or nxt.lower == "who")
+                    and (nxt.pos in ("VERB", "AUX") or nxt.lower in ("who", "whose"))
                 )
                 if goes_on or _APPOSITION_END.match(after):
                     named.add(i)  # "the boy, august, told", "the older sibling, journey, is 16"

@@ -11,7 +11,7 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from safeguide.safety.name_cues import AGE_AFTER, MONTHS, RELATIVES, cue_named
+from safeguide.safety.name_cues import AGE_AFTER, DAYS, MONTHS, RELATIVES, cue_named
 from safeguide.safety.name_cues import DETERMINERS as _DETERMINERS
 from safeguide.safety.name_cues import Word as _Word
 from safeguide.safety.names import Lexicon
@@ -51,9 +51,19 @@ PUBLIC_NAMES = frozenset(
         "alan wood",
     }
 )
-_NOT_NAMES = MONTHS | _wordset(
-    "monday tuesday wednesday thursday friday saturday sunday christmas easter ramadan eid diwali god allah "
-    "jesus english british england scotland wales ireland uk britain europe"
+# (Days and months are names only where a cue leaves no doubt: "a girl called Sunday", "the boy, august,".)
+_NOT_NAMES = (
+    MONTHS
+    | DAYS
+    | _wordset(
+        "christmas easter ramadan eid diwali god allah jesus english british england scotland wales ireland "
+        "uk britain europe"
+    )
+    # Contractions typed without the apostrophe ("ive got a 6 yr old", "hes been"): words, never names.
+    | _wordset(
+        "ive im id youve weve theyve hes shes theyre youre dont cant wont didnt doesnt isnt wasnt werent "
+        "havent hasnt hadnt couldnt wouldnt shouldnt arent aint"
+    )
 )
 _AFTER_NAME = re.compile(
     rf"^(?:{AGE_AFTER}"  # Ruby (9), Tyler, aged 6, hope age 6
