@@ -2,7 +2,9 @@
 
 `eval/golden/next_steps.jsonl` holds practitioner situations written before the pathway was built, each
 with the paragraphs a correct answer may cite and, where the situation gives a date, the deadlines that
-must be right. Reported separately for the development rows and the held-out rows (every third):
+must be right; `next_steps_heldout2.jsonl` holds 28 more in other voices, written before the second round
+of work. Reported separately for the development rows, the held-out rows (every third of the first file)
+and held-out set 2:
 
 - answered with a cited correct next step: the answer is not a refusal or "does not answer", and a
   paragraph it cites ([n] in its text) is one of the expected ones;
@@ -24,11 +26,18 @@ from safeguide.chat.answers import NOT_ANSWERED, Answer
 from safeguide.chat.chain import AnswerChain
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "next_steps.jsonl"
+HELDOUT2 = GOLDEN.with_name("next_steps_heldout2.jsonl")
+SPLITS = ("dev", "heldout", "heldout2")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def load() -> list[dict[str, Any]]:
-    rows = [json.loads(x) for x in GOLDEN.read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = [
+        json.loads(x)
+        for path in (GOLDEN, HELDOUT2)
+        for x in path.read_text(encoding="utf-8").splitlines()
+        if x.strip()
+    ]
     return [r for r in rows if "id" in r]
 
 
@@ -73,7 +82,7 @@ def run(chain: AnswerChain) -> dict[str, Any]:
         answer = chain.answer(row["situation"], authority=row["area"], today=date.fromisoformat(row["today"]))
         judged.append(judge(row, answer))
     report: dict[str, Any] = {}
-    for split in ("dev", "heldout"):
+    for split in SPLITS:
         part = [j for j in judged if j["split"] == split]
         report[split] = {
             "situations": len(part),
@@ -91,7 +100,7 @@ def main() -> None:
     report = run(_chain("extractive"))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "next_steps-extractive.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    for split in ("dev", "heldout"):
+    for split in SPLITS:
         print(split, report[split])
 
 
