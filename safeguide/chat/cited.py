@@ -4,9 +4,10 @@ checked against the passage it cites."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
+from ingest.embedder import Embedder
 from ingest.lexical import tokenize
 from safeguide.chat.answers import (
     COMPARE,
@@ -25,6 +26,8 @@ from safeguide.retrieval.hybrid import Filters, SearchResult
 
 if TYPE_CHECKING:
     from safeguide.chat.pipeline import Turn
+
+P = TypeVar("P", bound=SearchResult)  # a passage: a search result, or a Source that cites one
 
 GENERIC = frozenset(
     tokenize(
@@ -45,6 +48,36 @@ ECHO = re.compile(r"^\s*(?:sources:|question:|answer:|\[\d+\]\s*\()", re.IGNOREC
 def clean_draft(draft: str) -> str:
     """Drop what a small model echoes back from its prompt (the sources list, "Question:" lines)."""
     return "\n".join(line for line in draft.splitlines() if not ECHO.match(line))
+
+
+def closest_sentences(embedder: Embedder, question: str, sources: Sequence[P]) -> list[tuple[P, str]]:
+    """From each passage, the sentence closest in meaning to the question, in the passages' order; a
+    passage with no close sentence gives none.
+
+    Closeness is the embedding cosine plus a small bonus per shared key word; a sentence must be a
+    real sentence (6 words or more) and reach EXTRACT_MIN_COSINE, or nothing is quoted from it. The
+    floor was set on the golden and safety questions: answerable questions reach 0.55-0.7, questions
+    the guidance does not answer ("promise to keep a secret") stay below 0.5.
+    """
+    wanted = set(tokenize(question)) - GENERIC
+    candidates = [
+        (i, sentence)
+        for i, s in enumerate(sources)
+        for sentence in split_sentences(s.text)
+        if len(sentence.split()) >= 6
+    ]
+    if not candidates:
+        return []
+    vectors = embedder.embed_documents([sentence for _, sentence in candidates])
+    similarity = vectors @ embedder.embed_query(question)
+    best: dict[int, tuple[float, str]] = {}
+    for (i, sentence), cosine in zip(candidates, similarity, strict=True):
+        if cosine < EXTRACT_MIN_COSINE:
+            continue
+        score = float(cosine) + 0.04 * len(wanted & set(tokenize(sentence)))
+        if i not in best or score > best[i][0]:
+            best[i] = (score, sentence)
+    return [(s, best[i][1].strip(" -·•▶").rstrip(".")) for i, s in enumerate(sources) if i in best]
 
 
 class CitedAnswers(ChainCore):
@@ -134,38 +167,11 @@ class CitedAnswers(ChainCore):
         return draft, verified
 
     def _extractive(self, question: str, sources: list[Source]) -> str:
-        """Quote, from each of the top passages, the sentence closest in meaning to the question; cite it.
-
-        Closeness is the embedding cosine plus a small bonus per shared key word; a sentence must be a
-        real sentence (6 words or more) and reach EXTRACT_MIN_COSINE, or nothing is quoted from it. The
-        floor was set on the golden and safety questions: answerable questions reach 0.55-0.7, questions
-        the guidance does not answer ("promise to keep a secret") stay below 0.5.
-        """
-        wanted = set(tokenize(question)) - GENERIC
-        candidates = [
-            (s, sentence)
-            for s in sources[:3]
-            for sentence in split_sentences(s.text)
-            if len(sentence.split()) >= 6
-        ]
-        if not candidates:
-            return ""
-        embedder = self.retriever.embedder
-        vectors = embedder.embed_documents([sentence for _, sentence in candidates])
-        similarity = vectors @ embedder.embed_query(question)
-        best: dict[int, tuple[float, str]] = {}
-        for (s, sentence), cosine in zip(candidates, similarity, strict=True):
-            if cosine < EXTRACT_MIN_COSINE:
-                continue
-            score = float(cosine) + 0.04 * len(wanted & set(tokenize(sentence)))
-            if s.n not in best or score > best[s.n][0]:
-                best[s.n] = (score, sentence)
+        """Quote, from each of the top passages, the sentence closest in meaning to the question; cite it."""
         parts = []
-        for s in sources[:3]:
-            if s.n in best:
-                label = f"{s.citation} ({EDITION_NAMES.get(s.edition, s.edition)}, {s.authority})"
-                quote = best[s.n][1].strip(" -·•▶").rstrip(".")
-                parts.append(f"{label} says: “{quote}.” [{s.n}]")
+        for s, quote in closest_sentences(self.retriever.embedder, question, sources[:3]):
+            label = f"{s.citation} ({EDITION_NAMES.get(s.edition, s.edition)}, {s.authority})"
+            parts.append(f"{label} says: “{quote}.” [{s.n}]")
         return "\n".join(parts)
 
     def _generate(self, question: str, sources: list[Source], on_token: Callable[[str], None] | None) -> str:

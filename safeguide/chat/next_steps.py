@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from safeguide.chat.answers import Answer, Source, unique, whose
+from safeguide.chat.answers import EDITION_NAMES, Answer, Source, unique, whose
+from safeguide.chat.cited import closest_sentences
 from safeguide.chat.pathway import Placement, Step
 from safeguide.chat.timescale_answers import TODAY_WORDS, TimescaleAnswers
 from safeguide.retrieval.citations import find_passage_index
+from safeguide.retrieval.hybrid import SearchResult
 from safeguide.safety import CheckedInput
 from safeguide.timescales.rules import Rule, due
 
@@ -40,9 +42,11 @@ class NextStepAnswers(TimescaleAnswers):
         authority: str | None,
         today: date,
         notices: list[str],
+        found: list[SearchResult] | None = None,
     ) -> Answer | None:
-        """The steps that follow on the pathway, each cited; None when no step's paragraph is held (a
-        deployment without those documents), so the question is answered from what the documents say."""
+        """The steps that follow on the pathway, each cited, then what the passages the question's own
+        search found say about it (`found`); None when no step's paragraph is held (a deployment without
+        those documents), so the question is answered from what the documents say."""
         assert self.navigator is not None
         steps = self.navigator.pathway.following(placement.step, authority)
         sources: list[Source] = []
@@ -89,6 +93,7 @@ class NextStepAnswers(TimescaleAnswers):
             lines.append(f"{len(lines)}. {step.name}: {step.who}.{timing}{cite}")
         if len(lines) == 1:
             return None
+        lines.extend(self._guidance_says(checked.text, found or [], sources))
         if other_areas:
             notices.append(
                 "Some steps cite another area's procedure ("
@@ -101,6 +106,20 @@ class NextStepAnswers(TimescaleAnswers):
         return Answer(
             "\n".join(lines), sources, out, False, unique(notices), self.mode, provenance, checked.text
         )
+
+    def _guidance_says(self, question: str, found: list[SearchResult], sources: list[Source]) -> list[str]:
+        """The sentence closest to the question from each of the top passages of its search that the steps
+        do not already cite: the pathway places a question on a step, and the search may have found the
+        paragraph about the situation's particulars (a child at their own conference, a conference with
+        too few agencies). Quoted word for word under the extractive floor, or nothing."""
+        cited = {s.chunk_id for s in sources}
+        fresh = [r for r in found[:3] if r.chunk_id not in cited]
+        lines: list[str] = []
+        for s, quote in closest_sentences(self.retriever.embedder, question, fresh):
+            n = self._add_source(sources, s)
+            label = f"{s.citation} ({EDITION_NAMES.get(s.edition, s.edition)}, {s.authority})"
+            lines.append(f"- {label} says: “{quote}.” [{n}]")
+        return ["What the guidance says about this:", *lines] if lines else []
 
     def _step_timing(
         self, step: Step, authority: str | None, sources: list[Source]

@@ -273,7 +273,7 @@ class Pipeline:
         elif turn.route == "next-steps":
             assert turn.placement is not None
             answer = chain._next_steps_answer(
-                checked, turn.placement, turn.authority, turn.today, turn.notices
+                checked, turn.placement, turn.authority, turn.today, turn.notices, self.search(turn)
             )
             if answer is not None:
                 turn.answer = answer
