@@ -255,6 +255,7 @@ def build_chain(
         fallback_notice=notice,
         comparer=build_comparer(settings, retriever, rules, chat),
         navigator=build_navigator(settings.corpus_dir / "pathway.toml", retriever),
+        vocabulary=settings.vocabulary(),
     )
 
 

@@ -105,6 +105,7 @@ def test_answers_suite_extractive(retriever: HybridRetriever) -> None:
 
 
 def _extractive_chain(retriever: HybridRetriever):  # type: ignore[no-untyped-def]
+    from ingest.timescale_extract import Vocabulary
     from safeguide.chat.chain import AnswerChain
     from safeguide.services import build_navigator
     from safeguide.timescales.calendar import default_calendar
@@ -117,6 +118,7 @@ def _extractive_chain(retriever: HybridRetriever):  # type: ignore[no-untyped-de
         RuleSet.load(CORPUS / "timescales.toml"),
         lambda area: cal,
         navigator=build_navigator(CORPUS / "pathway.toml", retriever),
+        vocabulary=Vocabulary.load(CORPUS / "events.toml"),
     )
 
 

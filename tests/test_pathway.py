@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -123,3 +124,72 @@ def test_with_none_of_the_pathways_documents_the_question_is_answered_from_what_
     assert answer.answer.strip() != "Next steps:", answer.answer
     assert "pathway" not in answer.provenance
     assert all(s.doc_id == "staffordshire-part6" for s in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("text", "events"),
+    [
+        (
+            "Core assessment started after the s47 was agreed. How long have I got to finish it?",
+            ["core-assessment"],
+        ),
+        ("How often must the lead social worker visit a child on a plan?", ["visit"]),
+        ("Is a serious case review needed, and how long does it take?", ["scr-completed"]),
+        ("When is the first review due?", ["review"]),
+        ("I saw a bruise on a baby. What do I do?", []),  # "saw" names a visit, but no timing is asked
+        ("What does the core group do?", []),
+    ],
+)
+def test_timing_questions_name_the_event_they_ask_about(text: str, events: list[str]) -> None:
+    from ingest.timescale_extract import Vocabulary
+    from safeguide.timescales.questions import timing_asked
+
+    assert timing_asked(text, Vocabulary.load(CORPUS / "events.toml")) == events
+
+
+@pytest.mark.slow
+def test_how_long_with_no_date_is_answered_from_the_areas_rule(retriever) -> None:  # type: ignore[no-untyped-def]
+    """It was a quote of the wrong paragraph (7.5.17, what a core assessment includes); it is Hampshire's
+    rule with the paragraph that sets it, and no date (there is none to count from)."""
+    from tests.test_eval_gate import _extractive_chain
+
+    chain = _extractive_chain(retriever)
+    answer = chain.answer(
+        "Core assessment started after the s47 was agreed. How long have I got to finish it?",
+        authority="hampshire",
+        today=date(2026, 3, 20),
+    )
+    lines = answer.answer.splitlines()
+    assert lines[0] == "Timescales:" and "35 days after the core assessment start" in lines[1], answer.answer
+    assert "(Hampshire's rule)" in lines[1]
+    assert ("hampshire-csd-2011", "7.5.19") in {(s.doc_id, s.paragraph) for s in answer.citations}
+    assert answer.timescales == []  # no due date without a start date
+    # A serious case review is not a review conference: its own rule, never the three-month review.
+    scr = chain.answer("A child has died and neglect is suspected. How long does a serious case review take?")
+    assert "Serious case review completed: 6 months" in scr.answer, scr.answer
+    assert "review conference" not in scr.answer.lower() and "3 months" not in scr.answer
+
+
+@pytest.mark.slow
+def test_next_steps_also_say_what_the_search_found(retriever) -> None:  # type: ignore[no-untyped-def]
+    """Placed on the conference step, the answer used to list only the pathway's steps; the paragraphs on
+    a child attending their own conference, which the search found, are now quoted after them."""
+    from tests.test_eval_gate import _extractive_chain
+
+    chain = _extractive_chain(retriever)
+    answer = chain.answer(
+        "The 12 year old wants to come to her own conference. How do I decide and what do I need to do "
+        "to prepare her?",
+        authority="hampshire",
+        today=date(2026, 3, 20),
+    )
+    text = answer.answer
+    assert text.startswith("Next steps:") and "\nWhat the guidance says about this:\n- " in text, text
+    quoted = text.split("What the guidance says about this:")[1]
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", quoted)}
+    paragraphs = {s.paragraph for s in answer.citations if s.n in numbers}
+    assert paragraphs and all(p and p.startswith("8.8.") for p in paragraphs), paragraphs
+    for s in answer.citations:  # every quote is word for word from the passage it cites
+        if s.n in numbers:
+            quote = re.search(rf"“([^”]+)\.” \[{s.n}\]", quoted)
+            assert quote and quote.group(1) in " ".join(s.text.split()), s.n

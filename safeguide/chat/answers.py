@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.timescale_extract import Vocabulary
 from safeguide.chat.pathway import Navigator
 from safeguide.chat.prompts import load_prompt
 from safeguide.chat.verify import Verified
@@ -108,6 +109,7 @@ class ChainCore:
     model_sources: int
     model_source_chars: int
     navigator: Navigator | None
+    vocabulary: Vocabulary | None
 
     def _refusal(self, checked: CheckedInput, notices: list[str], text: str, reason: str) -> Answer:
         provenance = self._provenance([], [], None)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
+from ingest.timescale_extract import Vocabulary
 from safeguide.chat.answers import Answer, Source
 from safeguide.chat.cited import CitedAnswers
 from safeguide.chat.comparison_answer import ComparisonAnswer
@@ -45,6 +46,7 @@ class AnswerChain(NextStepAnswers, ComparisonAnswer, CitedAnswers):
     model_source_chars: int = 700
     guard: SafetyGuard | None = None
     navigator: Navigator | None = None  # "what do I do next?" on the pathway (corpus/pathway.toml)
+    vocabulary: Vocabulary | None = None  # the events timing questions name (corpus/events.toml)
 
     def safety(self) -> SafetyGuard:
         """The input checks (built on first use, sharing the retriever's embedder and its cache)."""

@@ -121,6 +121,61 @@ class NextStepAnswers(TimescaleAnswers):
             lines.append(f"- {label} says: “{quote}.” [{n}]")
         return ["What the guidance says about this:", *lines] if lines else []
 
+    def _rules_asked(self, events: list[str], authority: str | None, edition: str | None) -> list[Rule]:
+        """For "how long / how often" with no date: the rule that times each event asked about, in the
+        user's area (its own first, as `RuleSet.for_authority` orders them), of the edition named if one
+        is."""
+        applicable = self.rules.for_authority(authority)
+        if edition:
+            applicable = [r for r in applicable if edition in r.editions]
+        chosen: list[Rule] = []
+        for event in events:
+            timed = [r for r in applicable if r.event == event and r.kind in ("deadline", "interval")]
+            timed.sort(key=lambda r: (r.authority == "national", r.status != "reviewed"))
+            chosen.extend(r for r in timed[:2] if r not in chosen)
+        return chosen
+
+    def _timing_answer(
+        self,
+        checked: CheckedInput,
+        rules: list[Rule],
+        authority: str | None,
+        notices: list[str],
+        found: list[SearchResult],
+    ) -> Answer | None:
+        """The timescales asked about, stated from the rules (no date to count from, so no due date), each
+        with whose rule it is and the paragraph that sets it, then what the question's passages say.
+        None when no rule's paragraph is held: a timescale is stated only with the paragraph that sets it."""
+        sources: list[Source] = []
+        lines = ["Timescales:"]
+        used: list[str] = []
+        for rule in rules:
+            c = rule.citation
+            n = self._step_source(sources, c.doc_id, c.paragraph or c.heading or "")
+            if n is None:
+                continue
+            if rule.kind == "interval":
+                span = f"at least every {rule.duration_text()}"
+            else:
+                span = f"{rule.duration_text()} {rule.direction} the {rule.trigger.replace('-', ' ')}"
+            lines.append(f"{len(lines)}. {rule.name}: {span} ({whose(rule)}). [{n}]")
+            used.append(rule.id)
+            notices.extend(self._rule_notices(rule, authority))
+        if not used:
+            return None
+        counted = next((r for r in map(self.rules.get, used) if r.kind == "deadline"), None)
+        if counted is not None:
+            trigger = counted.trigger.replace("-", " ")
+            lines.append(
+                f'Say when the {trigger} was ("the {trigger} was on 2 March") for the date it is due.'
+            )
+        lines.extend(self._guidance_says(checked.text, found, sources))
+        notices.extend(self._edition_notices(sources))
+        provenance = self._provenance(sources, used, None)
+        return Answer(
+            "\n".join(lines), sources, [], False, unique(notices), self.mode, provenance, checked.text
+        )
+
     def _step_timing(
         self, step: Step, authority: str | None, sources: list[Source]
     ) -> tuple[Rule, int, str] | None:

@@ -42,7 +42,7 @@ from safeguide.chat.verify import Verified
 from safeguide.errors import ModelUnavailable, SafeguideError
 from safeguide.retrieval.hybrid import Filters, SearchResult
 from safeguide.safety import DANGER_NO_GUIDANCE, HARM_REFUSAL, CheckedInput
-from safeguide.timescales.questions import find_timescale_requests
+from safeguide.timescales.questions import find_timescale_requests, timing_asked
 
 if TYPE_CHECKING:
     from safeguide.chat.answers import Answer, Source
@@ -93,6 +93,7 @@ class Turn:
     timings: dict[str, float] = field(default_factory=dict)
     requests: list[Any] = field(default_factory=list)
     placement: Placement | None = None
+    timing: list[Any] = field(default_factory=list)  # rules for "how long / how often", no date given
     route: str = ""
     answer: Answer | None = None
     sources: list[Source] = field(default_factory=list)
@@ -222,6 +223,12 @@ class Pipeline:
             placement = chain.navigator.place(text, turn.authority)
             if placement is not None and placement.score >= NEXT_STEP_MIN_SCORE:
                 turn.placement = placement
+        if not turn.requests and turn.placement is None and chain.model is None:
+            # Extractive mode states "how long / how often" from the rules; a model writes its answer from
+            # the passages, and its timescales are checked against them.
+            turn.timing = chain._rules_asked(
+                timing_asked(text, chain.vocabulary), turn.authority, turn.edition
+            )
         turn.timings["checks_ms"] = _ms(turn.started)
         return turn
 
@@ -259,6 +266,8 @@ class Pipeline:
             turn.route, turn.answer = "comparison", comparison
         elif turn.placement is not None:
             turn.route = "next-steps"
+        elif turn.timing:
+            turn.route = "timing"
         else:
             turn.route = "retrieval"
         return turn
@@ -278,6 +287,14 @@ class Pipeline:
             if answer is not None:
                 turn.answer = answer
             else:  # no step of the pathway is in the documents held: answer from what they say
+                turn.route = "retrieval"
+        elif turn.route == "timing":
+            timing = chain._timing_answer(
+                checked, turn.timing, turn.authority, turn.notices, self.search(turn)
+            )
+            if timing is not None:
+                turn.answer = timing
+            else:  # no rule's paragraph is held
                 turn.route = "retrieval"
         if turn.route != "retrieval":
             return turn

@@ -12,12 +12,16 @@ import calendar as _cal
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import dateparser
 
 from safeguide.errors import InvalidQuery
 from safeguide.timescales.calendar import WEEKDAYS, long_date
 from safeguide.timescales.rules import RuleSet, triggered_by
+
+if TYPE_CHECKING:
+    from ingest.timescale_extract import Vocabulary
 
 _MONTHS = "|".join([m for m in _cal.month_name if m] + [m for m in _cal.month_abbr if m] + ["Sept"])
 _DAYS = "|".join(WEEKDAYS) + "|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun"
@@ -77,6 +81,33 @@ class _Found:
     text: str
     start: int
     end: int
+
+
+# A question about how long something may take, with no date to count from ("how long do I have to
+# finish the core assessment?", "how often must the child be seen?").
+_TIMING = re.compile(
+    r"\b(?:how\s+(?:long|often|quickly|soon|frequently|many\s+(?:days|weeks|months))|by\s+when|when\s+(?:is|are|does|do|must|should|will)"
+    r"|deadline|timescales?|time\s*limits?|time\s*frame)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.?!])\s+")
+
+
+def timing_asked(question: str, vocabulary: Vocabulary | None = None) -> list[str]:
+    """The events whose timescale a question asks about without giving a date: those named in the
+    sentence that asks ("how often", "when is ... due"), else in the sentence before it (the thing "it"
+    refers to). Events are read with the event vocabulary (corpus/events.toml, longest phrase first: a
+    "serious case review" is not a review conference), else with the phrases dated questions use.
+    [] when the question asks no timing."""
+    sentences = _SENTENCE.split(question)
+    for i, sentence in enumerate(sentences):
+        if _TIMING.search(sentence):
+            for part in (sentence, sentences[i - 1] if i else ""):
+                named = [e for _, e, _ in vocabulary.find(part, as_trigger=False)] if vocabulary else []
+                named = named or [event for event, _ in _mentions(part)]
+                if named:
+                    return list(dict.fromkeys(named))
+    return []
 
 
 def _mentions(question: str) -> list[tuple[str, _Found]]:
