@@ -9,7 +9,8 @@ from safeguide.chat.answers import EDITION_NAMES, Answer, Source, unique, whose
 from safeguide.chat.cited import closest_sentences
 from safeguide.chat.pathway import Placement, Step
 from safeguide.chat.timescale_answers import TODAY_WORDS, TimescaleAnswers
-from safeguide.retrieval.citations import find_passage_index
+from safeguide.chat.verify import split_sentences
+from safeguide.retrieval.citations import contains, find_passage_index
 from safeguide.retrieval.hybrid import SearchResult
 from safeguide.safety import CheckedInput
 from safeguide.timescales.rules import Rule, due
@@ -149,16 +150,25 @@ class NextStepAnswers(TimescaleAnswers):
         sources: list[Source] = []
         lines = ["Timescales:"]
         used: list[str] = []
+        reader = self.retriever.reader()
         for rule in rules:
             c = rule.citation
-            n = self._step_source(sources, c.doc_id, c.paragraph or c.heading or "")
-            if n is None:
+            idx = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
+            if idx is None:
                 continue
+            n = self._add_source(sources, reader.result(idx, 0.0, None, None))
             if rule.kind == "interval":
                 span = f"at least every {rule.duration_text()}"
             else:
                 span = f"{rule.duration_text()} {rule.direction} the {rule.trigger.replace('-', ' ')}"
-            lines.append(f"{len(lines)}. {rule.name}: {span} ({whose(rule)}). [{n}]")
+            # The sentence of the paragraph that sets it, word for word (the rule's own wording may be a
+            # reviewer's paraphrase).
+            said = next(
+                (t for t in split_sentences(" ".join(reader.texts[idx].split())) if contains(t, c.evidence)),
+                "",
+            )
+            quote = f" It says: “{said.strip(' -·•▶').rstrip('.')}.”" if said else ""
+            lines.append(f"{len(lines)}. {rule.name}: {span} ({whose(rule)}).{quote} [{n}]")
             used.append(rule.id)
             notices.extend(self._rule_notices(rule, authority))
         if not used:
@@ -166,9 +176,7 @@ class NextStepAnswers(TimescaleAnswers):
         counted = next((r for r in map(self.rules.get, used) if r.kind == "deadline"), None)
         if counted is not None:
             trigger = counted.trigger.replace("-", " ")
-            lines.append(
-                f'Say when the {trigger} was ("the {trigger} was on 2 March") for the date it is due.'
-            )
+            lines.append(f"Give the date of the {trigger} for the date it is due.")
         lines.extend(self._guidance_says(checked.text, found, sources))
         notices.extend(self._edition_notices(sources))
         provenance = self._provenance(sources, used, None)
