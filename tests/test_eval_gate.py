@@ -225,14 +225,18 @@ def test_heldout_safety_gate(retriever: HybridRetriever, which: str) -> None:
     assert kept is None or kept >= WORDS_KEPT_FLOOR.get(which, 1.0), f"over-redaction on {which}: {kept}"
 
 
-# "What do I do next?" (eval/golden/next_steps.jsonl, extractive mode): dev 0.857, held-out 0.824 (0.765
-# before a question placed on the pathway stopped being refused as off-topic, 2026-12-01) answered with a
-# cited correct next step (target 0.9 not met yet), no wrong or uncited deadline (target 0, met).
+# "What do I do next?" (eval/golden/next_steps.jsonl and next_steps_heldout2.jsonl, extractive mode),
+# answered with a cited correct next step (target 0.9, not met): dev 0.789 (57 situations; the first 35 were
+# 0.857 before 22 harder ones were added, 2026-12-02), held-out 0.824, held-out set 2 0.571 (0.536 before
+# round 2: the steps followed by what the search found, "how long" stated from the rules). No wrong or
+# uncited deadline (target 0, met).
 @pytest.mark.slow
 def test_next_steps_gate(retriever: HybridRetriever) -> None:
     from eval.next_steps import run
 
     report = run(_extractive_chain(retriever))
-    assert report["dev"]["cited_correct_step"] >= 0.85, report["dev"]
+    assert report["dev"]["cited_correct_step"] >= 0.77, report["dev"]
     assert report["heldout"]["cited_correct_step"] >= 0.82, report["heldout"]
+    assert report["heldout2"]["cited_correct_step"] >= 0.55, report["heldout2"]
+    assert report["heldout2"]["wrong_or_uncited_deadlines"] == 0, report["heldout2"]
     assert report["dev"]["wrong_or_uncited_deadlines"] == report["heldout"]["wrong_or_uncited_deadlines"] == 0
