@@ -12,6 +12,14 @@ from safeguide.chat.pathway import ASKS_NEXT, Pathway
 from safeguide.errors import CorpusError
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+TODAY = date(2026, 3, 20)
+
+
+def _ask(retriever, question: str, authority: str | None = "hampshire"):  # type: ignore[no-untyped-def]
+    """The question through the extractive chain as the app builds it, on 20 March 2026."""
+    from tests.test_eval_gate import _extractive_chain
+
+    return _extractive_chain(retriever).answer(question, authority=authority, today=TODAY)
 
 
 def test_the_pathway_file_loads_and_every_step_leads_somewhere_known() -> None:
@@ -63,13 +71,8 @@ def test_later_steps_need_the_question_to_say_how_far_the_case_has_got() -> None
 
 @pytest.mark.slow
 def test_a_concern_gets_ordered_cited_steps_with_dates_from_the_module(retriever) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_eval_gate import _extractive_chain
-
-    chain = _extractive_chain(retriever)
-    answer = chain.answer(
-        "I'm a health visitor and I've seen a bruise on a 4 month old baby. What do I do next?",
-        authority="hampshire",
-        today=date(2026, 3, 20),
+    answer = _ask(
+        retriever, "I'm a health visitor and I've seen a bruise on a 4 month old baby. What do I do next?"
     )
     lines = answer.answer.splitlines()
     assert lines[0] == "Next steps:" and lines[1].startswith("1. Refer to children's social care"), (
@@ -151,13 +154,8 @@ def test_timing_questions_name_the_event_they_ask_about(text: str, events: list[
 def test_how_long_with_no_date_is_answered_from_the_areas_rule(retriever) -> None:  # type: ignore[no-untyped-def]
     """It was a quote of the wrong paragraph (7.5.17, what a core assessment includes); it is Hampshire's
     rule with the paragraph that sets it, and no date (there is none to count from)."""
-    from tests.test_eval_gate import _extractive_chain
-
-    chain = _extractive_chain(retriever)
-    answer = chain.answer(
-        "Core assessment started after the s47 was agreed. How long have I got to finish it?",
-        authority="hampshire",
-        today=date(2026, 3, 20),
+    answer = _ask(
+        retriever, "Core assessment started after the s47 was agreed. How long have I got to finish it?"
     )
     lines = answer.answer.splitlines()
     assert lines[0] == "Timescales:" and "35 days after the core assessment start" in lines[1], answer.answer
@@ -165,7 +163,11 @@ def test_how_long_with_no_date_is_answered_from_the_areas_rule(retriever) -> Non
     assert ("hampshire-csd-2011", "7.5.19") in {(s.doc_id, s.paragraph) for s in answer.citations}
     assert answer.timescales == []  # no due date without a start date
     # A serious case review is not a review conference: its own rule, never the three-month review.
-    scr = chain.answer("A child has died and neglect is suspected. How long does a serious case review take?")
+    scr = _ask(
+        retriever,
+        "A child has died and neglect is suspected. How long does a serious case review take?",
+        None,
+    )
     assert "Serious case review completed: 6 months" in scr.answer, scr.answer
     assert "review conference" not in scr.answer.lower() and "3 months" not in scr.answer
 
@@ -174,14 +176,10 @@ def test_how_long_with_no_date_is_answered_from_the_areas_rule(retriever) -> Non
 def test_next_steps_also_say_what_the_search_found(retriever) -> None:  # type: ignore[no-untyped-def]
     """Placed on the conference step, the answer used to list only the pathway's steps; the paragraphs on
     a child attending their own conference, which the search found, are now quoted after them."""
-    from tests.test_eval_gate import _extractive_chain
-
-    chain = _extractive_chain(retriever)
-    answer = chain.answer(
+    answer = _ask(
+        retriever,
         "The 12 year old wants to come to her own conference. How do I decide and what do I need to do "
         "to prepare her?",
-        authority="hampshire",
-        today=date(2026, 3, 20),
     )
     text = answer.answer
     assert text.startswith("Next steps:") and "\nWhat the guidance says about this:\n- " in text, text
