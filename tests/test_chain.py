@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from safeguide.chat.answers import NOT_ANSWERED
 from safeguide.chat.chain import AnswerChain
 from safeguide.errors import InvalidQuery
-from safeguide.retrieval.hybrid import HybridRetriever
+from safeguide.retrieval.hybrid import HybridRetriever, SearchResult
 from safeguide.safety import EMERGENCY_NOTICE
 from safeguide.timescales.calendar import default_calendar
 from safeguide.timescales.rules import RuleSet
@@ -272,3 +273,41 @@ def test_an_edition_question_searches_each_edition_and_counts_it(retriever: Hybr
     CountingRetriever.searches = 0
     a = chain(counting).answer("What changed about serious case reviews between 2010 and 2018?", today=TODAY)
     assert a.provenance["searches"] == CountingRetriever.searches >= 1
+
+
+class _SameVector:
+    """Every text gets the same vector: each sentence is as close in meaning as can be (cosine 1)."""
+
+    name = "same-vector"
+    dimension = 3
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return np.tile(np.asarray([0.6, 0.8, 0.0], dtype=np.float32), (len(texts), 1))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray([0.6, 0.8, 0.0], dtype=np.float32)
+
+
+def _passage(text: str, heading: str) -> SearchResult:
+    return SearchResult(
+        chunk_id=heading, doc_id="d", title="T", edition="2010", authority="national", paragraph=None,
+        page=None, heading=heading, citation=heading, text=text, score=0.0,
+    )  # fmt: skip
+
+
+def test_a_quoted_sentence_shares_a_key_word_with_the_question() -> None:
+    """Close in meaning is not enough: a sentence about something else is not quoted (the fees of a DBS
+    check got a sentence on training); its own words or its heading must share one with the question."""
+    from safeguide.chat.cited import closest_sentences
+
+    passages = [
+        _passage("Training should be delivered by trainers who have completed a course.", "Training"),
+        _passage(
+            "A record should be kept of every decision made in supervision.", "Vetting and barring checks"
+        ),
+        _passage("The fee is set each year by the government for all applicants.", "Charges"),
+    ]
+    quoted = closest_sentences(_SameVector(), "How much does a DBS check cost for a volunteer?", passages)
+    assert [p.heading for p, _ in quoted] == ["Vetting and barring checks"]  # "check", in its heading
+    # With no key word in the question there is nothing to share, and closeness alone decides.
+    assert len(closest_sentences(_SameVector(), "What should the worker do?", passages)) == 3
