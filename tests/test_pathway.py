@@ -191,3 +191,14 @@ def test_next_steps_also_say_what_the_search_found(retriever) -> None:  # type: 
         if s.n in numbers:
             quote = re.search(rf"“([^”]+)\.” \[{s.n}\]", quoted)
             assert quote and quote.group(1) in " ".join(s.text.split()), s.n
+
+
+@pytest.mark.slow
+def test_a_timing_question_gets_the_rule_that_fits_it(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A review is timed from the initial conference, from the last review and (in Hampshire) from a
+    transfer conference. "Between reviews" asks for the recurring rule, "the first review" for the one
+    from the conference; both were given the transfer conference's rule first, the area's own."""
+    between = _ask(retriever, "Roughly how many weeks between review conferences?").answer.splitlines()
+    assert between[1].startswith("1. Following review conferences: at least every 6 months"), between
+    first = _ask(retriever, "When is the first review due?").answer.splitlines()
+    assert first[1].startswith("1. First review conference: 3 months after the icpc"), first

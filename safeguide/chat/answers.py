@@ -88,6 +88,12 @@ def unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def says(passage: SearchResult, quote: str, n: int) -> str:
+    """A sentence quoted word for word from a passage, with where it comes from and its citation."""
+    label = f"{passage.citation} ({EDITION_NAMES.get(passage.edition, passage.edition)}, {passage.authority})"
+    return f"{label} says: “{quote}.” [{n}]"
+
+
 def whose(rule: Rule, own: bool = False) -> str:
     if rule.authority == "national":
         return "the national rule"

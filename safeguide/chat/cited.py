@@ -17,6 +17,7 @@ from safeguide.chat.answers import (
     Answer,
     ChainCore,
     Source,
+    says,
     trim,
     unique,
 )
@@ -175,8 +176,7 @@ class CitedAnswers(ChainCore):
         """Quote, from each of the top passages, the sentence closest in meaning to the question; cite it."""
         parts = []
         for s, quote in closest_sentences(self.retriever.embedder, question, sources[:3]):
-            label = f"{s.citation} ({EDITION_NAMES.get(s.edition, s.edition)}, {s.authority})"
-            parts.append(f"{label} says: “{quote}.” [{s.n}]")
+            parts.append(says(s, quote, s.n))
         return "\n".join(parts)
 
     def _generate(self, question: str, sources: list[Source], on_token: Callable[[str], None] | None) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from safeguide.chat.answers import EDITION_NAMES, Answer, Source, unique, whose
+from ingest.lexical import tokenize
+from safeguide.chat.answers import Answer, Source, says, unique, whose
 from safeguide.chat.cited import closest_sentences
 from safeguide.chat.pathway import Placement, Step
 from safeguide.chat.timescale_answers import TODAY_WORDS, TimescaleAnswers
@@ -13,6 +14,7 @@ from safeguide.chat.verify import split_sentences
 from safeguide.retrieval.citations import contains, find_passage_index
 from safeguide.retrieval.hybrid import SearchResult
 from safeguide.safety import CheckedInput
+from safeguide.timescales.questions import FREQUENCY, events_named
 from safeguide.timescales.rules import Rule, due
 
 
@@ -118,21 +120,34 @@ class NextStepAnswers(TimescaleAnswers):
         lines: list[str] = []
         for s, quote in closest_sentences(self.retriever.embedder, question, fresh):
             n = self._add_source(sources, s)
-            label = f"{s.citation} ({EDITION_NAMES.get(s.edition, s.edition)}, {s.authority})"
-            lines.append(f"- {label} says: “{quote}.” [{n}]")
+            lines.append(f"- {says(s, quote, n)}")
         return ["What the guidance says about this:", *lines] if lines else []
 
-    def _rules_asked(self, events: list[str], authority: str | None, edition: str | None) -> list[Rule]:
-        """For "how long / how often" with no date: the rule that times each event asked about, in the
+    def _rules_asked(
+        self, question: str, events: list[str], authority: str | None, edition: str | None
+    ) -> list[Rule]:
+        """For "how long / how often" with no date: the rules that time each event asked about, in the
         user's area (its own first, as `RuleSet.for_authority` orders them), of the edition named if one
-        is."""
+        is. An event can be timed from several starts (a review: from the initial conference, from the
+        last review, from a transfer conference); those that fit the question come first: a recurring
+        rule for "how often" or "between", a rule counting from an event the question names, then the
+        rule whose name shares most words with the question ("first review")."""
         applicable = self.rules.for_authority(authority)
         if edition:
             applicable = [r for r in applicable if edition in r.editions]
+        recurring = FREQUENCY.search(question) is not None
+        named = set(events_named(question, self.vocabulary))
+        words = set(tokenize(question))
         chosen: list[Rule] = []
         for event in events:
             timed = [r for r in applicable if r.event == event and r.kind in ("deadline", "interval")]
-            timed.sort(key=lambda r: (r.authority == "national", r.status != "reviewed"))
+            timed.sort(
+                key=lambda r: (
+                    (r.kind == "interval") != recurring,
+                    r.trigger not in named,
+                    -len(words & set(tokenize(r.name))),
+                )
+            )
             chosen.extend(r for r in timed[:2] if r not in chosen)
         return chosen
 
@@ -149,37 +164,31 @@ class NextStepAnswers(TimescaleAnswers):
         None when no rule's paragraph is held: a timescale is stated only with the paragraph that sets it."""
         sources: list[Source] = []
         lines = ["Timescales:"]
-        used: list[str] = []
-        reader = self.retriever.reader()
+        used: list[Rule] = []
+        texts = self.retriever.reader().texts
         for rule in rules:
-            c = rule.citation
-            idx = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
-            if idx is None:
+            held = self._rule_source(sources, rule)
+            if held is None:
                 continue
-            n = self._add_source(sources, reader.result(idx, 0.0, None, None))
-            if rule.kind == "interval":
-                span = f"at least every {rule.duration_text()}"
-            else:
-                span = f"{rule.duration_text()} {rule.direction} the {rule.trigger.replace('-', ' ')}"
+            n, idx = held
             # The sentence of the paragraph that sets it, word for word (the rule's own wording may be a
             # reviewer's paraphrase).
+            evidence = rule.citation.evidence
             said = next(
-                (t for t in split_sentences(" ".join(reader.texts[idx].split())) if contains(t, c.evidence)),
-                "",
+                (t for t in split_sentences(" ".join(texts[idx].split())) if contains(t, evidence)), ""
             )
             quote = f" It says: “{said.strip(' -·•▶').rstrip('.')}.”" if said else ""
-            lines.append(f"{len(lines)}. {rule.name}: {span} ({whose(rule)}).{quote} [{n}]")
-            used.append(rule.id)
+            lines.append(f"{len(lines)}. {rule.name}: {self._span(rule)} ({whose(rule)}).{quote} [{n}]")
+            used.append(rule)
             notices.extend(self._rule_notices(rule, authority))
         if not used:
             return None
-        counted = next((r for r in map(self.rules.get, used) if r.kind == "deadline"), None)
+        counted = next((r for r in used if r.kind == "deadline"), None)
         if counted is not None:
-            trigger = counted.trigger.replace("-", " ")
-            lines.append(f"Give the date of the {trigger} for the date it is due.")
+            lines.append(f"Give the date of the {counted.trigger.replace('-', ' ')} for the date it is due.")
         lines.extend(self._guidance_says(checked.text, found, sources))
         notices.extend(self._edition_notices(sources))
-        provenance = self._provenance(sources, used, None)
+        provenance = self._provenance(sources, [r.id for r in used], None)
         return Answer(
             "\n".join(lines), sources, [], False, unique(notices), self.mode, provenance, checked.text
         )
@@ -197,9 +206,7 @@ class NextStepAnswers(TimescaleAnswers):
         n = self._step_source(sources, c.doc_id, c.paragraph or c.heading or "")
         if n is None:
             return None
-        if rule.kind == "interval":
-            return rule, n, f"at least every {rule.duration_text()}"
-        return rule, n, f"{rule.duration_text()} {rule.direction} the {rule.trigger.replace('-', ' ')}"
+        return rule, n, self._span(rule)
 
     @staticmethod
     def _starts_today(rule: Rule, now: Step, question: str) -> bool:

@@ -47,6 +47,7 @@ from safeguide.timescales.questions import find_timescale_requests, timing_asked
 if TYPE_CHECKING:
     from safeguide.chat.answers import Answer, Source
     from safeguide.chat.chain import AnswerChain
+    from safeguide.timescales.rules import Rule
 
 STAGES = ("checks", "understand", "route", "compose", "verify", "notices")
 EVENTS = ("checked", "sources", "token")
@@ -93,7 +94,7 @@ class Turn:
     timings: dict[str, float] = field(default_factory=dict)
     requests: list[Any] = field(default_factory=list)
     placement: Placement | None = None
-    timing: list[Any] = field(default_factory=list)  # rules for "how long / how often", no date given
+    timing: list[Rule] = field(default_factory=list)  # rules for "how long / how often", no date given
     route: str = ""
     answer: Answer | None = None
     sources: list[Source] = field(default_factory=list)
@@ -227,7 +228,7 @@ class Pipeline:
             # Extractive mode states "how long / how often" from the rules; a model writes its answer from
             # the passages, and its timescales are checked against them.
             turn.timing = chain._rules_asked(
-                timing_asked(text, chain.vocabulary), turn.authority, turn.edition
+                text, timing_asked(text, chain.vocabulary), turn.authority, turn.edition
             )
         turn.timings["checks_ms"] = _ms(turn.started)
         return turn

@@ -24,16 +24,14 @@ class TimescaleAnswers(ChainCore):
     def _timescale_answer(
         self, checked: CheckedInput, requests: list[Any], authority: str | None, notices: list[str]
     ) -> Answer:
-        reader = self.retriever.reader()
         sources: list[Source] = []
         lines: list[str] = []
         out: list[dict[str, Any]] = []
         for req in requests:
             rule = self.rules.get(req.rule_id)
             result = due(rule, req.start, self.calendar(authority))
-            c = rule.citation
-            idx = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
-            n = None if idx is None else self._add_source(sources, reader.result(idx, 0.0, None, None))
+            found = self._rule_source(sources, rule)
+            n = found[0] if found else None
             marker = f" [{n}]" if n else ""
             verb = "is due by" if rule.direction == "after" else "must be done by"
             lines.append(
@@ -62,6 +60,21 @@ class TimescaleAnswers(ChainCore):
             self._provenance(sources, [t["rule_id"] for t in out], None),
             checked.text,
         )
+
+    def _rule_source(self, sources: list[Source], rule: Rule) -> tuple[int, int] | None:
+        """The paragraph that sets a rule (found by its evidence), added to `sources`: (its number there,
+        its row in the index); None when the index does not hold it."""
+        reader = self.retriever.reader()
+        c = rule.citation
+        idx = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
+        return None if idx is None else (self._add_source(sources, reader.result(idx, 0.0, None, None)), idx)
+
+    @staticmethod
+    def _span(rule: Rule) -> str:
+        """A rule's timescale in words: "at least every 6 weeks", "10 working days after the icpc"."""
+        if rule.kind == "interval":
+            return f"at least every {rule.duration_text()}"
+        return f"{rule.duration_text()} {rule.direction} the {rule.trigger.replace('-', ' ')}"
 
     def _rule_notices(self, rule: Rule, authority: str | None = None) -> list[str]:
         """What an answer using `rule` must also say: not yet reviewed, which other rules differ, and, when

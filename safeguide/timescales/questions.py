@@ -91,6 +91,10 @@ _TIMING = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"(?<=[.?!])\s+")
+# ... and one about how often something recurs ("how often", "every", "between reviews").
+FREQUENCY = re.compile(
+    r"\b(?:how\s+(?:often|frequently)|every|between|intervals?|regularly)\b", re.IGNORECASE
+)
 
 
 def timing_asked(question: str, vocabulary: Vocabulary | None = None) -> list[str]:
@@ -103,11 +107,17 @@ def timing_asked(question: str, vocabulary: Vocabulary | None = None) -> list[st
     for i, sentence in enumerate(sentences):
         if _TIMING.search(sentence):
             for part in (sentence, sentences[i - 1] if i else ""):
-                named = [e for _, e, _ in vocabulary.find(part, as_trigger=False)] if vocabulary else []
-                named = named or [event for event, _ in _mentions(part)]
+                named = events_named(part, vocabulary, as_trigger=False)
                 if named:
-                    return list(dict.fromkeys(named))
+                    return named
     return []
+
+
+def events_named(text: str, vocabulary: Vocabulary | None, as_trigger: bool = True) -> list[str]:
+    """The events a text names, in order: read with the event vocabulary, else with the phrases dated
+    questions use. `as_trigger`: also those named only as what a timescale counts from."""
+    named = [e for _, e, _ in vocabulary.find(text, as_trigger=as_trigger)] if vocabulary else []
+    return list(dict.fromkeys(named or [event for event, _ in _mentions(text)]))
 
 
 def _mentions(question: str) -> list[tuple[str, _Found]]:
