@@ -47,6 +47,7 @@ HELDOUT_SETS = {
     "heldout7": GOLDEN / "safety_heldout7.jsonl",
     "heldout8": GOLDEN / "safety_heldout8.jsonl",
     "heldout9": GOLDEN / "safety_heldout9.jsonl",
+    "heldout10": GOLDEN / "safety_heldout10.jsonl",
 }
 
 

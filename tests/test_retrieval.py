@@ -135,3 +135,12 @@ def test_the_lexical_index_is_kept_with_the_build(
         a = [stored.ids[i] for i in stored.lexical(query, Filters(), 10)]
         b = [rebuilt.ids[i] for i in rebuilt.lexical(query, Filters(), 10)]
         assert a == b, query
+
+
+def test_lower_case_phrases_are_adjacent_words_with_only_space_between() -> None:
+    from safeguide.retrieval.hybrid import lower_case_phrases
+
+    found = lower_case_phrases("Foster carers must tell the foster carer, and the Core group; social workers")
+    assert ("foster", "carer") in found and ("social", "workers") in found
+    assert ("carer", "and") not in found  # a comma between
+    assert ("the", "Core") not in found and ("foster", "carers") not in found  # a capital

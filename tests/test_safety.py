@@ -167,6 +167,11 @@ def test_names_that_are_words_are_found_by_their_role(text: str, name: str) -> N
         ("referral for Tamsin Quaile-Obi dob 12/06/2018, no school place", "Quaile-Obi"),
         ("referral for Tamsin Quaile-Obi dob 12/06/2018, no school place", "Tamsin"),
         ("we have a 4 year old, bay, whose mum is in hospital", "bay"),
+        # Round 11: a capitalised word after a person "called"; a double-barrelled name with a part that can
+        # only be a name; a pupil's school year after a listed word.
+        ("the school phoned about a girl called Clemency who has bruises", "Clemency"),
+        ("rylan-mae keeps falling asleep in class and says she has no bed", "rylan-mae"),
+        ("we are worried about ember in yr 4, she has a burn on her arm", "ember"),
     ],
 )
 def test_names_no_list_holds_are_found_by_a_strong_cue(text: str, name: str) -> None:
@@ -218,6 +223,11 @@ def test_names_no_list_holds_are_found_by_a_strong_cue(text: str, name: str) -> 
         "ive been told hes staying with his nan and im worried",
         "the child dob is on the referral form",
         "a 4 year old, however, cannot be left alone",
+        # Round 11: the short forms of an age or a school year; a person noun before a school year.
+        "a boy in yr 3 said his dad hits him",
+        "16 yo says her uncle is taking her abroad",
+        "two girls in year 9 are being bullied online",
+        "there was an incident in year 10 yesterday",
     ],
 )
 def test_the_same_words_used_as_words_stay(text: str) -> None:
@@ -327,6 +337,49 @@ def test_questions_about_harm_are_not_requests_to_harm(text: str) -> None:
 
 
 # ------------------------------------------------------------------------ the guard, with the real models
+
+
+def test_a_phrase_of_the_documents_is_not_a_name() -> None:
+    """A sentence-initial word the documents write in the same phrase stays ("Foster carers..."); the same
+    word as a name does not: a capital mid-sentence, or not bound to the word beside it."""
+    from safeguide.safety.pii import shared_redactor
+
+    phrases = frozenset({("foster", "carers"), ("young", "person"), ("will", "be")})
+    r = shared_redactor()
+    assert r.redact("Foster carers are asking whether they can attend the core group", phrases)[1] == []
+    assert r.redact("Young person is in custody, what should the YOT provide", phrases)[1] == []
+    # Without the documents' phrases the word is taken for a name: the check leans towards removing.
+    assert "[name removed]" in r.redact("Foster carers are asking whether they can attend", frozenset())[0]
+    for text, name in (
+        ("a boy called Foster says his carers shout at him", "Foster"),
+        ("we spoke to Young person's mum, Gail Young, today", "Gail Young"),
+    ):
+        out, _ = r.redact(text, phrases)
+        assert name not in out, out
+
+
+def test_a_capital_at_the_start_is_judged_as_if_lower_case() -> None:
+    """A one-word name at the start of a sentence that is an English word stands only if the lower-case
+    reading also gives it as a name."""
+    assert redact("Chase the GP report before the conference, how long do they have")[1] == []
+    assert redact("Rusty bikes and no food in the house, does that meet the threshold")[1] == []
+    for text, name in (
+        ("Harmony told the TA that her uncle touches her", "Harmony"),
+        ("Storm said his stepdad locks him in the shed", "Storm"),
+        ("Hello. Ruby told her teacher she is hungry", "Ruby"),
+    ):
+        out, _ = redact(text)
+        assert name not in out, out
+
+
+def test_the_guard_reads_the_indexed_documents_phrases(retriever) -> None:  # type: ignore[no-untyped-def]
+    from safeguide.safety import SafetyGuard
+
+    assert ("foster", "carers") in retriever.reader().phrases
+    guard = SafetyGuard(retriever.embedder, phrases=lambda: retriever.reader().phrases)
+    assert guard.check("Foster carers are asking whether they can attend the core group").personal_data == []
+    failing = SafetyGuard(retriever.embedder, phrases=lambda: 1 / 0)  # type: ignore[arg-type,return-value]
+    assert failing.check("Foster carers ask about the core group").personal_data == ["name"]
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,11 @@ class AnswerChain(NextStepAnswers, ComparisonAnswer, CitedAnswers):
     def safety(self) -> SafetyGuard:
         """The input checks (built on first use, sharing the retriever's embedder and its cache)."""
         if self.guard is None:
-            self.guard = SafetyGuard(self.retriever.embedder, max_chars=self.max_chars)
+            self.guard = SafetyGuard(
+                self.retriever.embedder,
+                max_chars=self.max_chars,
+                phrases=lambda: self.retriever.reader().phrases,
+            )
         return self.guard
 
     # -------------------------------------------------------------------------------------------- entry

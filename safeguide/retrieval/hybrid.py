@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -95,6 +96,26 @@ class Filters:
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+_WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
+
+
+def lower_case_phrases(text: str) -> set[tuple[str, str]]:
+    """Adjacent words of `text` written in lower case with only space between them ("foster carers", not
+    "carers, who" nor "the Core")."""
+    out: set[tuple[str, str]] = set()
+    previous: re.Match[str] | None = None
+    for m in _WORD.finditer(text):
+        if (
+            previous is not None
+            and previous.group()[0].islower()
+            and m.group()[0].islower()
+            and text[previous.end() : m.start()].isspace()
+        ):
+            out.add((previous.group(), m.group()))
+        previous = m
+    return out
+
+
 class IndexReader:
     """One opened build: its Chroma collection and a BM25 index over the same chunks."""
 
@@ -132,6 +153,16 @@ class IndexReader:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def phrases(self) -> frozenset[tuple[str, str]]:
+        """Pairs of adjacent words these documents write in lower case ("foster carers", "core group"):
+        the personal-detail check does not take a word of such a phrase for a name when a message uses the
+        phrase ("Foster carers are asking..."). Made on first use, from the passages already in memory."""
+        pairs: set[tuple[str, str]] = set()
+        for text in self.texts:
+            pairs |= lower_case_phrases(text)
+        return frozenset(pairs)
 
     def dense(self, query_vector: np.ndarray, filters: Filters, n: int) -> list[int]:
         if not self.ids:

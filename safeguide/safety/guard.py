@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +60,10 @@ class SafetyGuard:
         redactor: Redactor | None = None,
         classifiers: dict[str, meaning.MeaningClassifier] | None = None,
         max_chars: int = 2000,
+        phrases: Callable[[], frozenset[tuple[str, str]]] | None = None,
     ) -> None:
         self.embedder = embedder
+        self.phrases = phrases  # the lower-case word pairs of the indexed documents (`IndexReader.phrases`)
         self.redactor = redactor or shared_redactor()
         self.classifiers = classifiers if classifiers is not None else meaning.load()
         self.max_chars = max_chars
@@ -96,7 +99,7 @@ class SafetyGuard:
                 notices=[EMERGENCY_NOTICE] if emergency else [],
             )
         try:
-            redacted, findings = self.redactor.redact(text)
+            redacted, findings = self.redactor.redact(text, self._phrases())
         except Exception as exc:
             raise _with_notice(exc, bool(why)) from exc
         t_redact = time.perf_counter()
@@ -139,6 +142,16 @@ class SafetyGuard:
                 "safety_ms": round((done - started) * 1000, 2),
             },
         )
+
+    def _phrases(self) -> frozenset[tuple[str, str]]:
+        """The documents' phrases; none if the index cannot be read (more words removed, never fewer)."""
+        if self.phrases is None:
+            return frozenset()
+        try:
+            return self.phrases()
+        except Exception:
+            log.warning("safety: the documents' phrases could not be read; checking without them")
+            return frozenset()
 
     def _reports(self, text: str, scores: dict[str, float]) -> bool:
         """A practitioner asking what to do or whom to tell is refused as harmful only when the classifier

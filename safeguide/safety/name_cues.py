@@ -4,8 +4,10 @@ The names lists cannot keep up with the names children are given lately, and the
 it has not seen as a name is high. Some sentences leave no doubt whichever word it is:
 
 - an introducer: "her name is Nevaeh", "mum is called dawn", "known as TJ"; after a bare "called", a
-  given name, or after a person a word some names list holds or no English word ("a boy called rebel"),
+  given name, or after a person a word some names list holds, no English word or a capitalised word
+  ("a boy called rebel", "a pupil called Temperance"),
   since "a neighbour called police" is a phone call;
+- a pupil's school year after it: "lyric in year 8", "ace in yr 2" (not a person noun: "pupils in year 6");
 - a person's relation or room after it: "legend's dad", "journey's bedroom" (not "the baby's mum": a
   word after a determiner or a possessive is a noun, not a name);
 - set beside one person between commas, a noun or a listed name, with the sentence going on with what
@@ -77,6 +79,8 @@ _NAME_REMARK = re.compile(
     r"^\s*[(,–-]\s*(?:yes,?\s+|and\s+)?(?:that['’]?s|that\s+is|it['’]?s)\s+(?:his|her|their)\s+(?:real\s+)?name\b",
     re.I,
 )
+# A pupil's school year right after the word: "lyric in year 8", "ace in yr 2", "zion in reception".
+_SCHOOL_YEAR_AFTER = re.compile(r"^\s+in\s+(?:(?:year|yr|y)\s*\d{1,2}\b|reception\b)", re.I)
 # A child described right after the word: "TJ, a boy of 13", "kacper, a 9 year old".
 _CHILD_AFTER = re.compile(
     r"^\s*,\s*an?\s+(?:\d{1,2}[\s-]*(?:yr|year)s?[\s-]*old\b|(?:\w+\s+)?(?:boy|girl|child|lad|lass|teenager|"
@@ -124,6 +128,11 @@ def _person_noun(w: Word, lex: Lexicon, relations: frozenset[str]) -> bool:
 def _plural(w: Word) -> bool:
     tag = getattr(w.tok, "tag_", "")
     return tag in ("NNS", "NNPS") or (w.lemma.lower() != w.lower and w.lower.endswith("s"))
+
+
+def _capitalised(w: Word) -> bool:
+    """Written with a capital and not in capitals: after "a pupil called", a name ("Temperance")."""
+    return w.text[:1].isupper() and not w.text.isupper()
 
 
 def cue_named(
@@ -188,7 +197,8 @@ def cue_named(
             return False
         if not all(p in lex.first or p in lex.first_wide for p in parts):
             return False
-        return all(p in lex.first for p in parts) or any(p in lex.first and not lex.is_word(p) for p in parts)
+        # Every part a name, or one part that can only be a name ("jaxon" in "jaxon-lee": no English word).
+        return all(p in lex.first for p in parts) or any(not lex.is_word(p) for p in parts)
 
     def beside_person(prev: Word, i: int) -> bool:
         if _person_noun(prev, lex, relations) and prev.pos in ("NOUN", "PROPN"):
@@ -228,9 +238,19 @@ def cue_named(
                     named.add(i)
             elif lex.is_given(w.lower) or (
                 ahead is not None
-                and (ahead.lower in _CALLED_AFTER or (_person_noun(ahead, lex, relations) and listed(w)))
+                and (
+                    ahead.lower in _CALLED_AFTER
+                    or (_person_noun(ahead, lex, relations) and (listed(w) or _capitalised(w)))
+                )
             ):
                 named.add(i)
+        elif (
+            _SCHOOL_YEAR_AFTER.match(after)
+            and not after_determiner(i)
+            and open_word(w, person_ok=False)
+            and listed(w)
+        ):
+            named.add(i)  # "a concern about lyric in year 8" (not "children in year 6")
         elif _RELATION_AFTER.match(after) and not after_determiner(i) and open_word(w, person_ok=False):
             named.add(i)  # "legend's dad"
         elif _DOB_AFTER.match(after) and before_birth_date(w):

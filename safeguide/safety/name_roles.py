@@ -64,6 +64,9 @@ _NOT_NAMES = (
         "ive im id youve weve theyve hes shes theyre youre dont cant wont didnt doesnt isnt wasnt werent "
         "havent hasnt hadnt couldnt wouldnt shouldnt arent aint"
     )
+    # The short forms of an age or a school year ("14 yr old", "in yr 9", "a 6yo"): the words the age cues
+    # are made of, never names.
+    | _wordset("yr yrs yo")
 )
 _AFTER_NAME = re.compile(
     rf"^(?:{AGE_AFTER}"  # Ruby (9), Tyler, aged 6, hope age 6

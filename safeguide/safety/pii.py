@@ -17,6 +17,12 @@ Microsoft Presidio runs the recognisers over one spaCy analysis of the message (
   NI numbers Presidio's stricter prefix rules let through, e-mail addresses, dates of birth, street
   addresses and "Flat 3", and school and nursery names (`shapes.py`).
 
+Two checks then take back a one-word name that is a word used as a word: a word the user's documents write
+in the same lower-case phrase, bound to the word beside it ("Foster carers are asking...", given the
+documents' "foster carers"), and a word capitalised only because a sentence begins with it, when the
+message with that capital lowered no longer gives it as a name ("Chase the GP report"). Neither can take
+back a name written with a capital mid-sentence.
+
 Everything found is replaced by "[... removed]" (Presidio's anonymizer) and the kinds are reported so the
 answer can say what was removed. Dates that are not dates of birth and place names are kept: a deadline
 and the user's own area depend on them.
@@ -68,6 +74,8 @@ LABELS = {
 }
 # spaCy's entities that are places or organisations: the name tagger leaves their words alone.
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC", "ORG", "NORP"})
+# Dependency labels of a word that modifies the noun after it ("foster" in "foster carers").
+_MODIFIER = frozenset({"compound", "amod", "nmod"})
 # When found spans overlap, the merged span takes the label of the first of these it contains.
 PRIORITY = (
     "UK_NHS",
@@ -194,9 +202,20 @@ class Redactor:
         self._result, self._operator = Replace, OperatorConfig
         self._lock = threading.Lock()  # spaCy pipelines are not documented as thread-safe
 
-    def find(self, text: str) -> list[Finding]:
+    def find(self, text: str, phrases: frozenset[tuple[str, str]] = frozenset()) -> list[Finding]:
+        """The personal details in `text`. `phrases` are pairs of words the user's documents write in lower
+        case ("foster carers"): a word the message uses in such a phrase is not taken for a name."""
         with self._lock:
-            results = self._analyzer.analyze(text=text, language="en", score_threshold=0.3)
+            artifacts = self._analyzer.nlp_engine.process_text(text, "en")
+            results = self._analyzer.analyze(
+                text=text, language="en", score_threshold=0.3, nlp_artifacts=artifacts
+            )
+        doc = artifacts.tokens
+        if phrases:
+            results = [
+                r for r in results if r.entity_type != "PERSON" or not self._in_phrase(doc, r, phrases)
+            ]
+        results = self._judged_in_lower_case(text, doc, results)
         spans: list[tuple[int, int, set[str]]] = []
         for r in sorted(results, key=lambda r: (r.start, -r.end)):
             if r.entity_type not in LABELS:
@@ -232,8 +251,71 @@ class Redactor:
             (t in lex.first or t in lex.last) and (not lex.is_word(t) or span[0].isupper()) for t in tokens
         ) or any(c.isupper() for c in span)
 
-    def redact(self, text: str) -> tuple[str, list[Finding]]:
-        findings = self.find(text)
+    def _judged_in_lower_case(self, text: str, doc: Any, results: list[Any]) -> list[Any]:
+        """A capital at the start of a sentence says nothing about a word, so a one-word name found there
+        that is also an English word ("Chase the GP report", "Rusty bikes and no food") stands only if the
+        message, with that capital lowered, still gives it as a name: the lower-case reading judges it by
+        the sentence alone, as for names typed in lower case ("storm said his stepdad..."). A second
+        reading is made only for such words."""
+        starts = [r for r in results if r.entity_type == "PERSON" and self._sentence_start_word(doc, r)]
+        if not starts:
+            return results
+        lowered = list(text)
+        for r in starts:
+            lowered[r.start] = text[r.start].lower()
+        with self._lock:
+            again = self._analyzer.analyze(text="".join(lowered), language="en", score_threshold=0.3)
+        still = {(r.start, r.end) for r in again if r.entity_type == "PERSON"}
+        gone = {id(r) for r in starts if not any(s <= r.start and r.end <= e for s, e in still)}
+        return [r for r in results if id(r) not in gone]
+
+    def _sentence_start_word(self, doc: Any, result: Any) -> bool:
+        """Whether `result` is one English word, capitalised only because a sentence begins with it."""
+        span = doc.char_span(result.start, result.end, alignment_mode="expand")
+        if span is None or len(span) != 1:
+            return False
+        tok = span[0]
+        lower = tok.lower_.replace("’", "'")
+        if not tok.text[:1].isupper() or tok.text.isupper() or not self.lexicon.is_word(lower):
+            return False
+        before = doc.text[: tok.idx].rstrip()
+        return not before or before[-1] in '.!?:;"“(\n'
+
+    def _in_phrase(self, doc: Any, result: Any, phrases: frozenset[tuple[str, str]]) -> bool:
+        """Whether a one-word PERSON finding is an English word the message uses in a phrase of the
+        documents, bound to the word beside it as its modifier or its head ("Foster carers are asking",
+        "the nursery staff"). A capital counts only at the start of a sentence: "told Hope" keeps its name,
+        and "Will be going" is no phrase (a verb, not a modifier)."""
+        span = doc.char_span(result.start, result.end, alignment_mode="expand")
+        if span is None or len(span) != 1:
+            return False
+        tok = span[0]
+        lower = tok.lower_.replace("’", "'")
+        if not self.lexicon.is_word(lower) or (tok.text[0].isupper() and not tok.is_sent_start):
+            return False
+        if tok.i + 1 < len(doc):
+            after = doc[tok.i + 1]
+            if (
+                after.text[:1].islower()
+                and tok.head.i == after.i
+                and tok.dep_ in _MODIFIER
+                and ((lower, after.lower_) in phrases or (lower, after.lemma_.lower()) in phrases)
+            ):
+                return True
+        if tok.i > 0:
+            before = doc[tok.i - 1]
+            return (
+                before.text[:1].islower()
+                and before.head.i == tok.i
+                and before.dep_ in _MODIFIER
+                and (before.lower_, lower) in phrases
+            )
+        return False
+
+    def redact(
+        self, text: str, phrases: frozenset[tuple[str, str]] = frozenset()
+    ) -> tuple[str, list[Finding]]:
+        findings = self.find(text, phrases)
         if not findings:
             return text, []
         results = [self._result(f"K{i}", f.start, f.end, 1.0) for i, f in enumerate(findings)]
