@@ -567,6 +567,27 @@ def test_the_finished_reading_is_the_embedding_retrieval_computes(guard) -> None
 
 
 @pytest.mark.slow
+def test_a_reading_begun_ahead_is_the_same_reading(guard) -> None:  # type: ignore[no-untyped-def]
+    """The read-ahead (MiniLM beside spaCy) gives the same word vectors and embedding as reading in turn,
+    and only for the text it was begun on."""
+    vectors = guard.redactor.tagger.vectors
+    text = "worried about sage, she has been coming in hungry and says mum sleeps all day"
+    plain = vectors.spans([text], [[(14, 18)]])[0]
+    plain_vector = vectors.embedding(text)
+    vectors.read_ahead(text)
+    ahead = vectors.spans([text], [[(14, 18)]])[0]
+    assert np.allclose(plain, ahead, atol=1e-5)
+    assert plain_vector is not None
+    assert float(np.dot(vectors.embedding(text), plain_vector)) > 0.99999
+    vectors.read_ahead(text)  # no spans asked (no candidate word): the embedding finishes it all the same
+    finished = vectors.embedding(text)
+    assert finished is not None and float(np.dot(finished, plain_vector)) > 0.99999
+    vectors.read_ahead(text)
+    assert vectors.embedding("another message") is None  # only the text it read, and it is let go
+    assert vectors.embedding(text) is None
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "changed"),
     [
@@ -580,6 +601,7 @@ def test_the_check_hands_retrieval_the_redacted_messages_vector(guard, text: str
     checked = guard.check(text)
     assert (checked.text != text) is changed
     assert getattr(guard.redactor.tagger.vectors._begun, "read", None) is None  # nothing of it is kept
+    assert getattr(guard.redactor.tagger.vectors._begun, "ahead", None) is None
     cached = guard.embedder.embed_query(checked.text)
     direct = guard.embedder.embed_documents([checked.text])[0]
     assert float(np.dot(cached, direct)) > 0.99999

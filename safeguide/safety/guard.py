@@ -3,7 +3,8 @@
 1. Hidden characters are removed; empty input is refused.
 2. Immediate danger by pattern, on the text as typed, before any limit is applied or anything can fail.
 3. Over-long input is refused, carrying the 999 notice if step 2 or 5 found danger.
-4. Personal details are replaced (`pii.py`): from here on only the redacted text exists.
+4. Personal details are replaced (`pii.py`): from here on only the redacted text exists. The name
+   tagger's MiniLM reading of the message is begun on a worker thread while spaCy reads it.
 5. Immediate danger and harmful requests by meaning (`meaning.py`), on the redacted text's embedding
    (the same vector retrieval uses: the embedder caches it). If this step fails, the notice is shown.
 6. Harmful requests by pattern; instruction overrides by pattern.
@@ -99,6 +100,8 @@ class SafetyGuard:
                 notices=[EMERGENCY_NOTICE] if emergency else [],
             )
         try:
+            if self._shares_model:
+                self.redactor.read_ahead(text)  # MiniLM reads the message while spaCy does
             redacted, findings = self.redactor.redact(text, self._phrases())
         except Exception as exc:
             raise _with_notice(exc, bool(why)) from exc

@@ -31,6 +31,7 @@ import random
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -165,6 +166,10 @@ def spelling_features(text: str, c: Candidate, lex: Lexicon) -> list[float]:
 # ----------------------------------------------------------------------------------- contextual vectors
 
 
+# One worker for readings begun ahead (`TokenVectors.read_ahead`); the model's lock serialises the rest.
+_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="name-tagger")
+
+
 class TokenVectors:
     """MiniLM's vector after LAYERS layers for each character span, one forward pass per text (CPU).
 
@@ -196,20 +201,47 @@ class TokenVectors:
         # until `embedding` takes it (it is the raw message: held in memory only, for one check).
         self._begun = threading.local()
 
-    def spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> list[np.ndarray]:
-        """For each text, an array (len(spans), dim): the mean vector of the word pieces in each span."""
-        torch = self._torch
+    def read_ahead(self, text: str) -> None:
+        """Begin reading `text` on a worker thread while this thread does other work (spaCy's pass over
+        the same message): `spans` and `embedding` for exactly this text, in this thread, then use it.
+        The two share the two cores; read one after the other they would each wait for the other."""
+        self._begun.read = None
+        self._begun.ahead = (text, _READER.submit(self._read, text))
+
+    def _read(self, text: str) -> tuple[np.ndarray, Any]:
+        """One text's word-piece offsets and hidden states after LAYERS layers."""
         enc = self._tokenizer(
-            list(texts),
-            return_offsets_mapping=True,
-            truncation=True,
-            max_length=MAX_TOKENS,
-            padding=True,
-            return_tensors="pt",
+            [text], return_offsets_mapping=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
         )
         offsets = enc.pop("offset_mapping").numpy()
-        with self._lock, torch.inference_mode():
-            states = self._model(**enc).last_hidden_state
+        with self._lock, self._torch.inference_mode():
+            return offsets, self._model(**enc).last_hidden_state
+
+    def _ahead(self, text: str) -> tuple[np.ndarray, Any] | None:
+        """The reading begun by `read_ahead` if it was of `text` (let go either way)."""
+        ahead, self._begun.ahead = getattr(self._begun, "ahead", None), None
+        if ahead is None or ahead[0] != text:
+            return None
+        return ahead[1].result()  # type: ignore[no-any-return]
+
+    def spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> list[np.ndarray]:
+        """For each text, an array (len(spans), dim): the mean vector of the word pieces in each span."""
+        ready = self._ahead(texts[0]) if len(texts) == 1 else None
+        if ready is not None:
+            offsets, states = ready
+        else:
+            self._begun.ahead = None
+            enc = self._tokenizer(
+                list(texts),
+                return_offsets_mapping=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                padding=True,
+                return_tensors="pt",
+            )
+            offsets = enc.pop("offset_mapping").numpy()
+            with self._lock, self._torch.inference_mode():
+                states = self._model(**enc).last_hidden_state
         self._begun.read = None
         if len(texts) == 1 and states.shape[1] < MAX_TOKENS:  # one text, all of it read: no padding
             self._begun.read = (texts[0], states)
@@ -224,11 +256,15 @@ class TokenVectors:
         return out
 
     def embedding(self, text: str) -> np.ndarray | None:
-        """The sentence embedding of `text` if this thread's last `spans` read exactly it, else None.
-        Either way what `spans` kept is let go: a message is held no longer than its own check."""
+        """The sentence embedding of `text` if this thread's last `spans` read exactly it (or a reading
+        begun ahead was of it), else None. Either way what was kept is let go: a message is held no longer
+        than its own check."""
         begun, self._begun.read = getattr(self._begun, "read", None), None
         if begun is None or begun[0] != text:
-            return None
+            ready = self._ahead(text)
+            if ready is None or ready[1].shape[1] >= MAX_TOKENS:
+                return None
+            begun = (text, ready[1])
         states = begun[1]
         with self._lock, self._torch.inference_mode():
             for layer in self._upper:  # one text without padding: no attention mask is needed
@@ -240,6 +276,7 @@ class TokenVectors:
     def forget(self) -> None:
         """Let go of this thread's begun reading (the check ended before it needed the embedding)."""
         self._begun.read = None
+        self._begun.ahead = None
 
 
 # ----------------------------------------------------------------------------------------- the tagger

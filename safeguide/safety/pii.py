@@ -334,6 +334,10 @@ class Redactor:
         (None if the tagger did not read exactly `text`); the reading is let go either way."""
         return self.tagger.vectors.embedding(text)
 
+    def read_ahead(self, text: str) -> None:
+        """Begin the name tagger's reading of `text` beside spaCy's (`redact` of the same text uses it)."""
+        self.tagger.vectors.read_ahead(text)
+
     def forget_reading(self) -> None:
         self.tagger.vectors.forget()
 
