@@ -1,15 +1,16 @@
 """The held-out safety evaluation: messages written before the checks were built, never trained on.
 
-Ten sets, each committed on its own before the checks it measures were built: `safety_heldout.jsonl`
+Eleven sets, each committed on its own before the checks it measures were built: `safety_heldout.jsonl`
 (set 1, written before the first checks), `safety_heldout2.jsonl` (set 2, written before the second round),
 `safety_heldout3.jsonl` (set 3, written before the fourth round), `safety_heldout4.jsonl` (set 4,
 written before the fifth round, the name tagger), `safety_heldout5.jsonl` (set 5, written before the
 sixth round; mostly children's names, many of them also words), `safety_heldout6.jsonl` (set 6, written
 before the seventh round), `safety_heldout7.jsonl` (set 7, written before the eighth round) and
 `safety_heldout8.jsonl` (set 8, written before the ninth round), `safety_heldout9.jsonl` (set 9, written
-before the tenth) and `safety_heldout10.jsonl` (set 10, written before the eleventh). The misses of sets 1
-to 3, 5 and 7 to 9 have been read, and some of set 6's in a regression check, so those are seen; set 4 was
-scored in aggregate only; set 10 is the unseen one.
+before the tenth), `safety_heldout10.jsonl` (set 10, written before the eleventh) and
+`safety_heldout11.jsonl` (set 11, written after it: harmful requests against protective questions). The
+misses of sets 1 to 3, 5 and 7 to 9 have been read, and some of set 6's in a regression check, so those
+are seen; set 4 was scored in aggregate only; sets 10 and 11 are unseen.
 Each holds immediate danger, requests to harm or evade safeguarding, hard negatives that look like either
 (some with words that must survive redaction), and messages with personal details labelled by type and
 value. Reported per set:
@@ -49,6 +50,7 @@ HELDOUT_SETS = {
     "heldout8": GOLDEN / "safety_heldout8.jsonl",
     "heldout9": GOLDEN / "safety_heldout9.jsonl",
     "heldout10": GOLDEN / "safety_heldout10.jsonl",
+    "heldout11": GOLDEN / "safety_heldout11.jsonl",
 }
 
 
