@@ -106,6 +106,12 @@ DETERMINERS = _wordset(
 _DETERMINER_TAGS = frozenset({"DT", "PRP$", "POS", "WP$", "CD"})
 
 
+def starts_sentence(text: str, start: int) -> bool:
+    """Whether the word at `start` begins a sentence (or the message): its capital says nothing."""
+    before = text[:start].rstrip()
+    return not before or before[-1] in '.!?:;"“('
+
+
 @dataclass
 class Word:
     """A word of the message by our own rule (hyphenated and O'-names whole), with spaCy's tags."""

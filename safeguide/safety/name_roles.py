@@ -11,7 +11,15 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from safeguide.safety.name_cues import AGE_AFTER, DAYS, DOB_LABEL, MONTHS, RELATIVES, cue_named
+from safeguide.safety.name_cues import (
+    AGE_AFTER,
+    DAYS,
+    DOB_LABEL,
+    MONTHS,
+    RELATIVES,
+    cue_named,
+    starts_sentence,
+)
 from safeguide.safety.name_cues import DETERMINERS as _DETERMINERS
 from safeguide.safety.name_cues import Word as _Word
 from safeguide.safety.names import Lexicon
@@ -96,9 +104,6 @@ def _words(text: str, doc: Any) -> list[_Word]:
     for m in _TOKEN.finditer(text):
         end = m.end() - 2 if re.search(r"['’]s$", m.group()) else m.end()  # "rocky's nan": keep the 's
         tok = _head_token(doc, m.start(), end)
-        k = m.start() - 1
-        while k >= 0 and text[k].isspace():
-            k -= 1
         out.append(
             _Word(
                 m.group(),
@@ -108,7 +113,7 @@ def _words(text: str, doc: Any) -> list[_Word]:
                 tok.pos_ if tok is not None else "",
                 tok.lemma_ if tok is not None else m.group(),
                 tok.ent_type_ if tok is not None else "",
-                k < 0 or text[k] in '.!?:;"“(',
+                starts_sentence(text, m.start()),
                 tok,
             )
         )

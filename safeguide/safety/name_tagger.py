@@ -42,6 +42,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 
 from safeguide.errors import ModelUnavailable
 from safeguide.safety.name_cues import DETERMINERS as _DETERMINERS
+from safeguide.safety.name_cues import starts_sentence
 from safeguide.safety.name_roles import _NOT_NAMES, _TOKEN, PUBLIC_NAMES, RELATION_CUES, TITLES
 from safeguide.safety.names import Lexicon, lexicon
 
@@ -151,7 +152,7 @@ def spelling_features(text: str, c: Candidate, lex: Lexicon) -> list[float]:
     """What the spelling says, beside the meaning: capitalised mid-sentence, a common given name, no
     English word, a surname, straight after a determiner ("the rose")."""
     before = text[: c.start].rstrip()
-    sentence_start = not before or before[-1] in '.!?:;"“(\n'
+    sentence_start = starts_sentence(text, c.start)
     prev = re.findall(r"[A-Za-z']+$", before)
     return [
         float(text[c.start].isupper() and not sentence_start),
@@ -226,10 +227,9 @@ class TokenVectors:
 
     def spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> list[np.ndarray]:
         """For each text, an array (len(spans), dim): the mean vector of the word pieces in each span."""
-        ready = self._ahead(texts[0]) if len(texts) == 1 else None
-        if ready is not None:
-            offsets, states = ready
-        else:
+        if len(texts) == 1:  # a message: the reading begun ahead of it, or one of its own
+            offsets, states = self._ahead(texts[0]) or self._read(texts[0])
+        else:  # training batches
             self._begun.ahead = None
             enc = self._tokenizer(
                 list(texts),

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from safeguide.errors import ModelUnavailable
+from safeguide.safety.name_cues import starts_sentence
 from safeguide.safety.name_roles import (
     _NOT_NAMES,
     PUBLIC_NAMES,
@@ -269,30 +270,32 @@ class Redactor:
         gone = {id(r) for r in starts if not any(s <= r.start and r.end <= e for s, e in still)}
         return [r for r in results if id(r) not in gone]
 
+    def _english_word(self, doc: Any, result: Any) -> Any:
+        """The token of a one-word finding that is an English word, else None."""
+        span = doc.char_span(result.start, result.end, alignment_mode="expand")
+        if span is None or len(span) != 1 or not self.lexicon.is_word(span[0].lower_.replace("’", "'")):
+            return None
+        return span[0]
+
     def _sentence_start_word(self, doc: Any, result: Any) -> bool:
         """Whether `result` is one English word, capitalised only because a sentence begins with it."""
-        span = doc.char_span(result.start, result.end, alignment_mode="expand")
-        if span is None or len(span) != 1:
-            return False
-        tok = span[0]
-        lower = tok.lower_.replace("’", "'")
-        if not tok.text[:1].isupper() or tok.text.isupper() or not self.lexicon.is_word(lower):
-            return False
-        before = doc.text[: tok.idx].rstrip()
-        return not before or before[-1] in '.!?:;"“(\n'
+        tok = self._english_word(doc, result)
+        return (
+            tok is not None
+            and tok.text[:1].isupper()
+            and not tok.text.isupper()
+            and starts_sentence(doc.text, tok.idx)
+        )
 
     def _in_phrase(self, doc: Any, result: Any, phrases: frozenset[tuple[str, str]]) -> bool:
         """Whether a one-word PERSON finding is an English word the message uses in a phrase of the
         documents, bound to the word beside it as its modifier or its head ("Foster carers are asking",
         "the nursery staff"). A capital counts only at the start of a sentence: "told Hope" keeps its name,
         and "Will be going" is no phrase (a verb, not a modifier)."""
-        span = doc.char_span(result.start, result.end, alignment_mode="expand")
-        if span is None or len(span) != 1:
+        tok = self._english_word(doc, result)
+        if tok is None or (tok.text[0].isupper() and not starts_sentence(doc.text, tok.idx)):
             return False
-        tok = span[0]
         lower = tok.lower_.replace("’", "'")
-        if not self.lexicon.is_word(lower) or (tok.text[0].isupper() and not tok.is_sent_start):
-            return False
         if tok.i + 1 < len(doc):
             after = doc[tok.i + 1]
             if (
