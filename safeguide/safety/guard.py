@@ -8,6 +8,9 @@
 5. Immediate danger and harmful requests by meaning (`meaning.py`), on the redacted text's embedding
    (the same vector retrieval uses: the embedder caches it). If this step fails, the notice is shown.
 6. Harmful requests by pattern; instruction overrides by pattern.
+7. A refusal for harm found by meaning alone is held to a higher bar when the message's parse reads as
+   protecting a child (`stance.py`): "how can we make sure the abuser cannot find out the child's new
+   school" shares its words with a request to hide, not its structure.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from safeguide.errors import InvalidQuery, SafeguideError
-from safeguide.safety import meaning
+from safeguide.safety import meaning, stance
 from safeguide.safety.patterns import (
     EMERGENCY_NOTICE,
     PERSONAL_DATA_NOTICE,
@@ -36,6 +39,8 @@ from safeguide.safety.pii import Redactor, shared_redactor
 # How sure the harmful-request classifier must be to refuse a message that asks what to do or whom to
 # tell (its own threshold, set for recall, is about 0.2).
 REPORTING_HARM_BAR = 0.6
+# How sure it must be to refuse a message whose structure reads as protecting a child.
+PROTECTIVE_HARM_BAR = 0.97
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +125,10 @@ class SafetyGuard:
         # reads a little like a request ("he put his hands round the baby's neck") gets guidance with the
         # notice; a request that reads a little like danger is refused (with the notice too).
         harmful = "harmful:pattern" in why or (
-            "harmful:meaning" in why and self._harm_outweighs(scores) and not self._reports(text, scores)
+            "harmful:meaning" in why
+            and self._harm_outweighs(scores)
+            and not self._reports(text, scores)
+            and not self._protects(text, scores, why)
         )
         kinds = sorted({k for f in findings for k in f.kinds})
         notices: list[str] = []
@@ -160,6 +168,24 @@ class SafetyGuard:
         """A practitioner asking what to do or whom to tell is refused as harmful only when the classifier
         is sure (REPORTING_HARM_BAR): a wrong refusal there stops a child-protection step being taken."""
         return asks_how_to_report(text) and scores.get("harmful", 0.0) < REPORTING_HARM_BAR
+
+    def _protects(self, text: str, scores: dict[str, float], why: list[str]) -> bool:
+        """A message whose structure reads as protecting a child (`stance.protective_frame`: stopping an
+        abuser, asking how to report, asking what to do about what a child said) is refused as harmful only
+        when the classifier is all but certain (PROTECTIVE_HARM_BAR): its words are about secrets and
+        hiding, which is what the classifier weighs. Never when the message asks to keep a protector,
+        a family or everyone from knowing (`stance.harm_frame`). If the parse fails, the refusal stands."""
+        if scores.get("harmful", 1.0) >= PROTECTIVE_HARM_BAR:
+            return False
+        try:
+            frame = stance.protective_frame(self.redactor.parsed(text))
+        except Exception:
+            log.exception("safety: the protective reading failed; the refusal stands")
+            return False
+        if frame is None:
+            return False
+        why.append(f"protective:{frame}")
+        return True
 
     def _harm_outweighs(self, scores: dict[str, float]) -> bool:
         danger, harm = self.classifiers.get("danger"), self.classifiers.get("harmful")

@@ -138,6 +138,8 @@ class Redactor:
             def load(self) -> None:
                 self.nlp = {"en": nlp}  # type: ignore[assignment]
 
+        self._nlp = nlp
+
         def reread(text: str) -> Any:
             return nlp(text, disable=["ner"])  # the second reading needs the parse, not the entities
 
@@ -202,6 +204,7 @@ class Redactor:
         self._anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
         self._result, self._operator = Replace, OperatorConfig
         self._lock = threading.Lock()  # spaCy pipelines are not documented as thread-safe
+        self._parsed = threading.local()  # this thread's last parse, for `parsed`; let go by forget_reading
 
     def find(self, text: str, phrases: frozenset[tuple[str, str]] = frozenset()) -> list[Finding]:
         """The personal details in `text`. `phrases` are pairs of words the user's documents write in lower
@@ -212,6 +215,7 @@ class Redactor:
                 text=text, language="en", score_threshold=0.3, nlp_artifacts=artifacts
             )
         doc = artifacts.tokens
+        self._parsed.doc = doc
         if phrases:
             results = [
                 r for r in results if r.entity_type != "PERSON" or not self._in_phrase(doc, r, phrases)
@@ -341,8 +345,17 @@ class Redactor:
         """Begin the name tagger's reading of `text` beside spaCy's (`redact` of the same text uses it)."""
         self.tagger.vectors.read_ahead(text)
 
+    def parsed(self, text: str) -> Any:
+        """spaCy's parse of `text`: the one `find` just made in this thread, or a new one."""
+        doc = getattr(self._parsed, "doc", None)
+        if doc is not None and doc.text == text:
+            return doc
+        with self._lock:
+            return self._nlp(text, disable=["ner"])
+
     def forget_reading(self) -> None:
         self.tagger.vectors.forget()
+        self._parsed.doc = None
 
 
 _SHARED: Redactor | None = None
