@@ -51,6 +51,7 @@ HELDOUT_SETS = {
     "heldout9": GOLDEN / "safety_heldout9.jsonl",
     "heldout10": GOLDEN / "safety_heldout10.jsonl",
     "heldout11": GOLDEN / "safety_heldout11.jsonl",
+    "heldout12": GOLDEN / "safety_heldout12.jsonl",
 }
 
 

@@ -10,6 +10,10 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# A word the indexed documents use on its own, in lower case, as an ordinary word of the trade ("staff",
+# "case", "lead"), travels with their lower-case phrases as the pair (word, ON_ITS_OWN).
+ON_ITS_OWN = ""
+
 
 def words(text: str) -> tuple[str, ...]:
     return tuple(text.split())

@@ -358,6 +358,31 @@ def test_a_phrase_of_the_documents_is_not_a_name() -> None:
         assert name not in out, out
 
 
+def test_an_ordinary_word_of_the_documents_is_not_a_name() -> None:
+    """A word the documents use on its own in lower case ("staff") stays when typed as the word; a title
+    or a relation word before it, or a capital mid-sentence, still makes it a name."""
+    from safeguide.safety.pii import shared_redactor
+    from safeguide.wordlists import ON_ITS_OWN
+
+    words = frozenset({("staff", ON_ITS_OWN), ("lead", ON_ITS_OWN)})
+    r = shared_redactor()
+    assert "[name removed]" in r.redact("what should staff do next", frozenset())[0]  # without the documents
+    assert r.redact("what should staff do next", words)[1] == []
+    assert r.redact("Staff should record it", words)[1] == []
+    for text, name in (("Mr Staff rang the school", "Staff"), ("we saw Lead Smith's mum", "Lead")):
+        assert name not in r.redact(text, words)[0]
+
+
+def test_the_documents_ordinary_words_are_common_and_lower_case() -> None:
+    from safeguide.retrieval.hybrid import common_lower_case_words
+
+    texts = ["Staff must tell other staff and the lead. " * 30, "Hope is a name here: we met Hope. " * 30]
+    found = common_lower_case_words(texts)
+    assert {"staff", "lead", "must"} <= found  # "Staff" opens each sentence, which says nothing
+    assert "hope" not in found  # never in lower case
+    assert common_lower_case_words(["the staff"] * 19) == set()  # too rare to count
+
+
 def test_a_capital_at_the_start_is_judged_as_if_lower_case() -> None:
     """A one-word name at the start of a sentence that is an English word stands only if the lower-case
     reading also gives it as a name."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ from ingest.lexical import build_lexical, load_lexical, read_collection, tokeniz
 from ingest.store import IndexLocation, open_collection
 from safeguide.errors import InvalidQuery, StoreUnavailable
 from safeguide.retrieval.glossary import Glossary
+from safeguide.wordlists import ON_ITS_OWN
 
 RRF_K = 60
 EXPANSION_WEIGHT = 0.5  # lexical weight of glossary words against the question's own
@@ -116,6 +118,27 @@ def lower_case_phrases(text: str) -> set[tuple[str, str]]:
     return out
 
 
+# Used at least this often in lower case, and capitalised mid-sentence at most this share of that.
+_COMMON_USES, _CAPITALISED_SHARE = 20, 0.1
+
+
+def common_lower_case_words(texts: Iterable[str]) -> set[str]:
+    """Words the texts write in lower case often and almost never capitalise except to begin a sentence
+    or a line: the documents' ordinary words. A name the documents mention is capitalised, so it is never
+    among them ("Victoria", "Hope")."""
+    lower: Counter[str] = Counter()
+    capital: Counter[str] = Counter()
+    for text in texts:
+        for m in _WORD.finditer(text):
+            word = m.group()
+            before = text[: m.start()].rstrip()
+            if word[0].islower():
+                lower[word] += 1
+            elif before and before[-1] not in ".!?:;•)\n" and not word.isupper():
+                capital[word.lower()] += 1
+    return {w for w, n in lower.items() if n >= _COMMON_USES and capital[w] <= _CAPITALISED_SHARE * n}
+
+
 class IndexReader:
     """One opened build: its Chroma collection and a BM25 index over the same chunks."""
 
@@ -158,10 +181,13 @@ class IndexReader:
     def phrases(self) -> frozenset[tuple[str, str]]:
         """Pairs of adjacent words these documents write in lower case ("foster carers", "core group"):
         the personal-detail check does not take a word of such a phrase for a name when a message uses the
-        phrase ("Foster carers are asking..."). Made on first use, from the passages already in memory."""
+        phrase ("Foster carers are asking..."). With them, as (word, ON_ITS_OWN), the documents' ordinary
+        words (`common_lower_case_words`: "what should staff do"). Made on first use, from the passages
+        already in memory."""
         pairs: set[tuple[str, str]] = set()
         for text in self.texts:
             pairs |= lower_case_phrases(text)
+        pairs |= {(w, ON_ITS_OWN) for w in common_lower_case_words(self.texts)}
         return frozenset(pairs)
 
     def dense(self, query_vector: np.ndarray, filters: Filters, n: int) -> list[int]:

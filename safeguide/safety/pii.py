@@ -55,6 +55,7 @@ from safeguide.safety.names import lexicon
 from safeguide.safety.shapes import (
     pattern_spans,
 )
+from safeguide.wordlists import ON_ITS_OWN
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,9 @@ class Redactor:
 
     def find(self, text: str, phrases: frozenset[tuple[str, str]] = frozenset()) -> list[Finding]:
         """The personal details in `text`. `phrases` are pairs of words the user's documents write in lower
-        case ("foster carers"): a word the message uses in such a phrase is not taken for a name."""
+        case ("foster carers"): a word the message uses in such a phrase is not taken for a name; nor is a
+        word the documents use on their own as an ordinary word, typed as the word ("what should staff
+        do"), unless a title or a relation word names it ("Mr Staff", "his uncle Lead")."""
         with self._lock:
             artifacts = self._analyzer.nlp_engine.process_text(text, "en")
             results = self._analyzer.analyze(
@@ -300,6 +303,10 @@ class Redactor:
         if tok is None or (tok.text[0].isupper() and not starts_sentence(doc.text, tok.idx)):
             return False
         lower = tok.lower_.replace("’", "'")
+        if (lower, ON_ITS_OWN) in phrases and not (
+            tok.i > 0 and doc[tok.i - 1].lower_.rstrip(".") in TITLES | RELATION_CUES
+        ):
+            return True
         if tok.i + 1 < len(doc):
             after = doc[tok.i + 1]
             if (
