@@ -40,8 +40,7 @@ PROTECTOR = _wordset(
     "teacher teachers school schools nursery staff worker workers police officer officers doctor doctors gp "
     "nurse nurses visitor hospital a&e paediatrician dsl lado ofsted court judge childminder services "
     "professional professionals practitioner practitioners agency agencies council authority safeguarding "
-    "head headteacher tutor lead carer carers midwife clinic surgery paramedic ambulance childline nspcc "
-    "helpline counsellor counselor therapist"
+    "head headteacher tutor lead carer carers midwife clinic surgery paramedic ambulance"
 )
 THREAT = _wordset(
     "abuser abusers groomer groomers offender offenders predator predators paedophile paedophiles "
@@ -67,8 +66,6 @@ def role(token: Any) -> str:
     if lower in GENERIC or lower in _NOBODY:
         return "generic"
     lemma = token.lemma_.lower()
-    if _described_as_harming(token):  # "their abusive father" is a threat before he is family
-        return "threat"
     for word in (lower, lemma):
         if word in CHILD:
             return "child"
@@ -87,26 +84,6 @@ def role(token: Any) -> str:
     if token.pos_ == "PROPN" or token.ent_type_ == "PERSON" or lower == "[name removed]":
         return "person"
     return "thing"
-
-
-# Who harms, by what is said of them: "their abusive father", "a relative who was convicted of abusing".
-_HARMING = _wordset("abusive violent dangerous convicted")
-_HARMS = _wordset("abuse hit hurt harm beat assault rape groom exploit threaten convict attack")
-
-
-def _described_as_harming(token: Any) -> bool:
-    if token.pos_ not in ("NOUN", "PROPN"):
-        return False
-    for child in token.children:
-        if child.dep_ == "amod" and child.lower_ in _HARMING:
-            return True
-        if child.dep_ in ("relcl", "acl") and child.lemma_.lower() in _HARMS:
-            return True
-        if child.dep_ in ("relcl", "acl") and any(
-            g.lemma_.lower() in _HARMS for g in child.subtree if g.pos_ == "VERB"
-        ):
-            return True
-    return False
 
 
 _PRONOUNS = _wordset("he she they him her them it")
@@ -138,7 +115,7 @@ def _subject(verb: Any) -> Any | None:
     if verb.dep_ in ("xcomp", "ccomp", "advcl", "pcomp") and verb.head.i != verb.i:
         head = verb.head
         for child in head.children:
-            if child.dep_ in ("dobj", "iobj") and child.pos_ in ("PRON", "NOUN", "PROPN", "ADJ", "NUM"):
+            if child.dep_ in ("dobj", "iobj") and child.pos_ in ("PRON", "NOUN", "PROPN"):
                 return child
         return _subject(head) if head.pos_ in ("VERB", "AUX") else None
     return None
@@ -223,8 +200,6 @@ def _blocked(doc: Any) -> list[Blocked]:
             out.append(Blocked(verb, subj, "without", verb))
         elif _negated(verb) or (subj is not None and subj.lower_ in _NOBODY):
             out.append(Blocked(verb, subj, "negated", verb))
-            if verb.lemma_.lower() in _SAYING:  # "isn't shared with their father": he would know
-                out.extend(Blocked(verb, c, "negated", verb) for c in _shared_with(verb))
         lemma = verb.lemma_.lower()
         if lemma in _BLOCKING:
             for child in verb.children:
@@ -239,47 +214,12 @@ def _blocked(doc: Any) -> list[Blocked]:
                     events = [c for c in child.children if c.dep_ == "pcomp"]
                     out.extend(Blocked(c, _subject(c), "stopped", verb) for c in events)
         if lemma in _KEEPING:
-            heads = [
-                verb,
-                *(c for c in verb.children if c.lower_ in ("away", "out")),
-            ]  # "keep them away from"
-            preps = [
-                c
-                for h in heads
-                for c in h.children
-                if c.dep_ in ("prep", "dative") and c.lower_ in ("from", "to")
-            ]
+            preps = [c for c in verb.children if c.dep_ in ("prep", "dative") and c.lower_ in ("from", "to")]
             for prep in preps:
                 out.extend(Blocked(verb, c, "kept", verb) for c in prep.children if c.dep_ == "pobj")
             if any(c.lower_ in ("away", "out") for c in verb.children):  # "keep social workers away"
                 out.extend(Blocked(verb, c, "kept", verb) for c in verb.children if c.dep_ == "dobj")
     return out
-
-
-def _shared_with(verb: Any) -> list[Any]:
-    preps = [c for c in verb.children if c.dep_ in ("prep", "dative") and c.lower_ in ("with", "to")]
-    return [g for p in preps for g in p.children if g.dep_ == "pobj"]
-
-
-# How a stopped act comes near a child: "being alone with my daughter", "hanging around near the kids".
-_NEAR = _wordset("with near around")
-
-
-def _child_kept_from_somewhere(b: Blocked) -> bool:
-    """A child stopped from going somewhere or meeting someone ("stop my 14 year old going to parties",
-    "prevent my daughter meeting up with a man"); not from telling anyone (a harm frame), nor stopped
-    by some means ("stop a baby crying by shaking it"), nor from something with no place or person."""
-    if b.how != "stopped" or b.blocker.lemma_.lower() == "avoid" or b.who is None or role(b.who) != "child":
-        return False
-    if _setting(b.blocker) != "main" or any(
-        c.dep_ == "prep" and c.lower_ == "by" for c in b.blocker.children
-    ):
-        return False
-    return any(
-        (c.dep_ == "prep" and c.lower_ != "by" and any(g.dep_ == "pobj" for g in c.children))
-        or c.dep_ == "dobj"
-        for c in b.event.children
-    )
 
 
 def _patient_is_child(b: Blocked) -> bool:
@@ -290,15 +230,7 @@ def _patient_is_child(b: Blocked) -> bool:
         return (b.event.dep_ == "acl" and role(b.event.head) == "child") or any(
             role(o) == "child" for o in _objects(b.event)
         )
-    near = [
-        g
-        for p in b.event.subtree
-        if p.dep_ == "prep" and p.lower_ in _NEAR
-        for g in p.children
-        if g.dep_ == "pobj"
-    ]
-    patients = _objects(b.event) + near
-    return any(role(o) == "child" for o in patients) and (b.who is None or role(b.who) != "speaker")
+    return any(role(o) == "child" for o in _objects(b.event)) and (b.who is None or role(b.who) != "speaker")
 
 
 def harm_frame(doc: Any) -> str | None:
@@ -336,16 +268,14 @@ def protective_frame(doc: Any) -> str | None:
             return "keeps-a-threat-from-acting"
         if _patient_is_child(b):
             return "stops-harm-to-a-child"
-        if _child_kept_from_somewhere(b):
-            return "stops-a-child-going-into-harm"  # "stop my 14 year old going to parties where..."
     for verb in doc:
         if verb.dep_ not in (*_CLAUSE_HEADS, "attr", "nsubj") or _setting(verb) not in ("main", "said"):
+            continue
+        if _setting(verb) == "said" and verb.lemma_.lower() != "do":  # "she says..., what should I do"
             continue
         lemma = verb.lemma_.lower()
         subj = _subject(verb)
         who = role(subj) if subj is not None else "none"
-        if _setting(verb) == "said" and lemma != "do" and who != "speaker":
-            continue  # only the speaker's own question is read after what someone else said
         modal = any(c.dep_ == "aux" and c.lower_ in _MODALS for c in verb.children)
         duty = any(c.dep_ == "aux" and c.lower_ in _DUTY for c in verb.children)
         asker = who in ("speaker", "generic", "protector", "none")
@@ -357,13 +287,6 @@ def protective_frame(doc: Any) -> str | None:
             return "asks-how-to-help-a-child"
         if lemma in _SIGNS and verb.dep_ in ("ROOT", "attr", "nsubj"):
             return "asks-for-signs"
-        if lemma in _DUTIES and verb.dep_ in ("ROOT", "attr", "nsubj"):
-            return "asks-about-duties"
-        asked = {c.lower_ for c in verb.children}
-        if lemma in _SAYING and who == "speaker" and "should" in asked and not asked & {"what", "how"}:
-            return "asks-whether-to-tell"  # "should I tell someone that..."
-        if lemma in _FINDING and _asks_whether(verb) and who in ("speaker", "generic", "protector", "none"):
-            return "asks-how-to-find-out"  # "how do I find out if my daughter is being groomed"
         if lemma == "do" and modal and who in ("speaker", "protector") and _bare_what(verb):
             return "asks-what-to-do"
         if verb.dep_ == "ROOT" and lemma == "happen" and subj is not None and subj.lower_ == "what":
@@ -373,24 +296,9 @@ def protective_frame(doc: Any) -> str | None:
             return "asks-whether-to-worry"
         if verb.dep_ == "ROOT" and who == "protector" and duty:  # not "how can a teacher get a pupil alone"
             return "asks-what-a-protector-should-do"
+        if verb.dep_ == "ROOT" and who == "threat" and modal:
+            return "asks-how-a-threat-works"
     return None
-
-
-_DUTIES = _wordset("duty duties responsibility responsibilities process procedure")
-_FINDING = _wordset("find know check work")  # "find out if", "check whether", "work out if"
-
-
-def _asks_whether(verb: Any) -> bool:
-    """The verb takes an "if" or "whether" question: "find out if she is being groomed", "check whether
-    the coach was vetted"; an "if" after a verb with an object is a condition ("tell my son ... if")."""
-    out = any(c.dep_ == "prt" and c.lower_ == "out" for c in verb.children)
-    for c in verb.children:
-        marks = {m.lower_ for m in c.children if m.dep_ == "mark"}
-        if c.dep_ == "ccomp" and marks & {"if", "whether"}:
-            return True
-        if c.dep_ == "advcl" and ("whether" in marks or ("if" in marks and out)):
-            return True
-    return False
 
 
 _MODALS = _wordset("should shall must can could would do does did will")
