@@ -296,8 +296,6 @@ def protective_frame(doc: Any) -> str | None:
             return "asks-whether-to-worry"
         if verb.dep_ == "ROOT" and who == "protector" and duty:  # not "how can a teacher get a pupil alone"
             return "asks-what-a-protector-should-do"
-        if verb.dep_ == "ROOT" and who == "threat" and modal:
-            return "asks-how-a-threat-works"
     return None
 
 
