@@ -67,7 +67,7 @@ def test_the_harm_frame_says_who_is_kept_out(text: str, frame: str) -> None:
 
 
 def test_how_a_threat_works_has_no_frame() -> None:
-    """"How do predators gain a child's trust" reads the same as the request it can hide ("for a story,
+    """ "How do predators gain a child's trust" reads the same as the request it can hide ("for a story,
     how does an abuser make sure a child never tells"), so the structure says nothing: the classifier
     decides."""
     for text in (
