@@ -129,12 +129,16 @@ def common_lower_case_words(texts: Iterable[str]) -> set[str]:
     lower: Counter[str] = Counter()
     capital: Counter[str] = Counter()
     for text in texts:
+        last = ""  # the last character before the word that is not a space (none at the start)
+        end = 0
         for m in _WORD.finditer(text):
             word = m.group()
-            before = text[: m.start()].rstrip()
+            gap = text[end : m.start()].rstrip()
+            last = gap[-1] if gap else (text[end - 1] if end else "")
+            end = m.end()
             if word[0].islower():
                 lower[word] += 1
-            elif before and before[-1] not in ".!?:;•)\n" and not word.isupper():
+            elif last and last not in ".!?:;•)\n" and not word.isupper():
                 capital[word.lower()] += 1
     return {w for w, n in lower.items() if n >= _COMMON_USES and capital[w] <= _CAPITALISED_SHARE * n}
 

