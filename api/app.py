@@ -123,6 +123,8 @@ def _ingest(settings: Settings, embedder: Any, progress: Any) -> dict[str, Any]:
         f"added {', '.join(report.added) or 'none'}, removed {', '.join(report.removed) or 'none'}; "
         f"{report.chunks} passages in the index ({report.seconds:.1f} s)"
     )
+    if report.tuning is not None:
+        summary += f"; tuned embedder {report.tuning.how} ({report.tuning.seconds:.0f} s)"
     return {"summary": summary, "added": report.added, "removed": report.removed, "chunks": report.chunks}
 
 

@@ -137,6 +137,7 @@ class IngestReport:
     chunks: int
     seconds: float
     timescales_reread: bool = False  # the event vocabulary changed: every document's timescales read again
+    tuning: Any = None  # what tuning the embedder did after the ingest (safeguide.services), if it ran
 
     @property
     def up_to_date(self) -> bool:

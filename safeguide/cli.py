@@ -73,14 +73,22 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
             bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
         bar.update(done - bar.n)
 
+    if settings.tune_embedder:
+        click.echo(
+            "after the ingest the embedder is tuned on the passages (minutes the first time; "
+            "SAFEGUIDE_TUNE_EMBEDDER=0 skips it)",
+            err=True,
+        )
     report = ingest_paths(settings, targets, embedder, progress)
     if bar is not None:
         bar.close()
+    tuning = report.tuning
     if report.up_to_date:
         click.echo(
             f"index up to date: {len(report.unchanged)} documents, {report.chunks} chunks "
             f"({report.seconds:.2f} s)"
         )
+        _say_tuning(tuning)
         return
     for label, ids in (
         ("added", report.added),
@@ -93,6 +101,14 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
     if report.timescales_reread:
         click.echo("timescales: the event vocabulary changed, every document's timescales read again")
     click.echo(f"build {report.build}: {report.chunks} chunks in {report.seconds:.1f} s")
+    _say_tuning(tuning)
+
+
+def _say_tuning(tuning: Any) -> None:
+    if tuning is not None:
+        done = {"trained": f"trained on {tuning.pairs} pairs", "reused": "the same passages' model reused"}
+        took = f", {tuning.seconds:.0f} s" if tuning.how in done else ""
+        click.echo(f"tuned embedder: {done.get(tuning.how, tuning.how)}{took}")
 
 
 @main.command("search")

@@ -22,7 +22,8 @@ from safeguide.errors import CorpusError, IndexNotReady
 from safeguide.models import ChatModel
 from safeguide.retrieval.citations import CitedPassage, find_passage
 from safeguide.retrieval.glossary import Glossary
-from safeguide.retrieval.hybrid import HybridRetriever
+from safeguide.retrieval.hybrid import HybridRetriever, IndexReader
+from safeguide.retrieval.tuning import TUNED_DIR, TuneOutcome, tune_build
 from safeguide.settings import Settings
 from safeguide.timescales.calendar import WorkingCalendar, default_calendar
 from safeguide.timescales.review import ReviewStore, apply_reviews
@@ -103,10 +104,13 @@ def documents_status(settings: Settings) -> dict[str, Any]:
 def ingest_paths(
     settings: Settings, paths: list[Path], embedder: Embedder, progress: Any = None
 ) -> IngestReport:
-    """Ingest `paths` into a new build with the configured limits and vocabulary, then switch to it."""
-    return ingest(
+    """Ingest `paths` into a new build with the configured limits and vocabulary, then switch to it; then,
+    unless `settings.tune_embedder` is off, tune the embedder on the serving build's passages (minutes the
+    first time, nothing when they have not changed; search keeps the hybrid order until it is done)."""
+    location = IndexLocation(settings.index_root, settings.chroma_url)
+    report = ingest(
         paths,
-        IndexLocation(settings.index_root, settings.chroma_url),
+        location,
         embedder,
         max_bytes=settings.max_document_bytes,
         max_chars=settings.max_paragraph_chars,
@@ -114,6 +118,29 @@ def ingest_paths(
         progress=progress,
         vocabulary=settings.vocabulary(),
     )
+    base = getattr(embedder, "model_path", None)
+    if settings.tune_embedder and isinstance(base, Path):
+        try:
+            report.tuning = tune_serving_build(location, embedder, base)
+        except Exception as exc:  # the ingest has landed and serves; only the reordering is missing
+            log.exception("tuning the embedder failed; search keeps the hybrid order")
+            reason = f"failed ({type(exc).__name__}: {exc}); search keeps the hybrid order"
+            report.tuning = TuneOutcome(report.build or "", "", reason, 0, 0.0)
+    return report
+
+
+def tune_serving_build(location: IndexLocation, embedder: Embedder, base: Path) -> TuneOutcome | None:
+    """The tuned embedder for the build being served (`tuning.tune_build`); None when there is none."""
+    build = location.current_build()
+    if build is None:
+        return None
+    done = build / TUNED_DIR / "key.txt"
+    if done.exists():  # a build's passages never change once it is made, so its tuned folder stays right
+        return TuneOutcome(build.name, done.read_text(encoding="utf-8").strip(), "up to date", 0, 0.0)
+    reader = IndexReader(build, embedder, chroma_url=location.chroma_url)
+    outcome = tune_build(build, reader.ids, reader.texts, reader.metas, base)
+    log.info("tuned embedder for build %s: %s", build.name, outcome)
+    return outcome
 
 
 def build_rules(settings: Settings, *, extracted: bool = True, db: Database | None = None) -> RuleSet:

@@ -137,7 +137,9 @@ def fine_tune(
     """Fine-tune the sentence-transformers model at `base` on `pairs`; save it to `out`."""
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     torch.manual_seed(seed)
     started = time.perf_counter()
     model = SentenceTransformer(str(base), device="cpu")
@@ -174,3 +176,129 @@ def fine_tune(
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
     return TuneReport(len(pairs), step, round(time.perf_counter() - started, 1), round(loss_value, 4))
+
+
+# --- The tuned embedder kept with a build (issue 14) --------------------------------------------------
+#
+# Measured (eval/retrieval.py, 2026-12-03): as a third ranking fused with the other two, the tuned
+# embedder lifted hit@1 but let in candidates that pushed right ones out of the top five (held-out
+# hit@5 0.92 -> 0.89). Used only to reorder the five the hybrid search ranks first, it keeps the same
+# five, so hit@5 cannot fall, and the order within them improves.
+
+TUNED_DIR = "tuned"  # in a build folder: model/, vectors.npy, ids.json, key.txt
+TUNING_VERSION = "1"
+MAX_PAIRS = 2000  # a bound on training time for a large index (the five documents make 1,457)
+
+
+def passages_key(ids: Sequence[str], texts: Sequence[str], metas: Sequence[dict[str, Any]]) -> str:
+    """What a tuned model was trained on: the passages in order, with the context the embedder sees."""
+    import hashlib
+
+    digest = hashlib.sha256(TUNING_VERSION.encode())
+    for cid, text, m in zip(ids, texts, metas, strict=True):
+        digest.update(f"\x00{cid}\x01{embed_text(text, m['title'], m['heading'])}".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class TuneOutcome:
+    build: str
+    key: str
+    how: str  # "trained"; "reused" (the model of a build with the same passages); "up to date"
+    pairs: int
+    seconds: float
+
+
+def tune_build(
+    build: Path,
+    ids: Sequence[str],
+    texts: Sequence[str],
+    metas: Sequence[dict[str, Any]],
+    base: Path,
+    *,
+    embed_batch: int = 32,
+) -> TuneOutcome:
+    """Fine-tune `base` on pairs made from this build's passages and keep the model and the passages'
+    vectors in the build (`TUNED_DIR`). A build beside it with the same passages lends its model instead
+    (a re-read of timescales makes a new build of unchanged passages). Written to a temporary folder
+    and renamed into place, so a reader sees all of it or none of it."""
+    import json
+    import shutil
+    import uuid
+
+    import numpy as np
+
+    from ingest.embedder import SentenceTransformerEmbedder
+
+    started = time.perf_counter()
+    key = passages_key(ids, texts, metas)
+    target = build / TUNED_DIR
+    if _key_of(target) == key:
+        return TuneOutcome(build.name, key, "up to date", 0, 0.0)
+    staging = build / f"{TUNED_DIR}.tmp-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        others = (b / TUNED_DIR for b in sorted(build.parent.iterdir()) if b != build)
+        donor = next((t for t in others if _key_of(t) == key), None)
+        pairs_used = 0
+        if donor is not None:
+            shutil.copytree(donor / "model", staging / "model")
+        else:
+            pairs = make_pairs(texts, metas)
+            if len(pairs) > MAX_PAIRS:
+                pairs = random.Random(13).sample(pairs, MAX_PAIRS)
+            fine_tune(base, staging / "model", pairs)
+            pairs_used = len(pairs)
+        model = SentenceTransformerEmbedder(staging / "model", batch_size=embed_batch)
+        vectors = model.embed_documents(
+            [embed_text(t, m["title"], m["heading"]) for t, m in zip(texts, metas, strict=True)]
+        )
+        np.save(staging / "vectors.npy", vectors.astype(np.float32))
+        (staging / "ids.json").write_text(json.dumps(list(ids)), encoding="utf-8")
+        (staging / "key.txt").write_text(key, encoding="utf-8")  # last: it marks the folder complete
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    how = "reused" if donor is not None else "trained"
+    return TuneOutcome(build.name, key, how, pairs_used, round(time.perf_counter() - started, 1))
+
+
+def _key_of(folder: Path) -> str | None:
+    try:
+        return (folder / "key.txt").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+@dataclass
+class TunedVectors:
+    """A build's tuned model and its passages' vectors, row k for the reader's row k."""
+
+    embedder: Any
+    matrix: Any  # np.ndarray (passages, dimension), float32, normalised
+    key: str
+
+
+def load_tuned(folder: Path, position: dict[str, int]) -> TunedVectors | None:
+    """The tuned model and vectors in `folder`, rows put in the reader's order; None when the folder is not
+    complete or does not hold the reader's passages (then the search keeps the hybrid order)."""
+    import json
+
+    import numpy as np
+
+    from ingest.embedder import SentenceTransformerEmbedder
+
+    key = _key_of(folder)
+    if key is None:
+        return None
+    ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+    vectors = np.load(folder / "vectors.npy")
+    if sorted(ids) != sorted(position) or len(ids) != len(vectors):
+        return None
+    matrix = np.zeros_like(vectors)
+    for cid, vector in zip(ids, vectors, strict=True):
+        matrix[position[cid]] = vector
+    return TunedVectors(SentenceTransformerEmbedder(folder / "model"), matrix, key)
