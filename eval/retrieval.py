@@ -173,7 +173,7 @@ def run_all(location: IndexLocation, corpus: Path, embedder: Embedder, tune: boo
     from ingest.store import ingest
     from safeguide.retrieval.glossary import Glossary
     from safeguide.retrieval.ranking import train
-    from safeguide.retrieval.tuning import fine_tune, make_pairs
+    from safeguide.retrieval.tuning import TUNED_DIR, fine_tune, make_pairs
 
     sets = {"golden": load_golden(GOLDEN), "heldout": load_golden(HELDOUT)}
     glossary = Glossary.load(corpus / "glossary.toml")
@@ -195,19 +195,27 @@ def run_all(location: IndexLocation, corpus: Path, embedder: Embedder, tune: boo
         training["ranker training"] = info
         return ranker
 
-    before = HybridRetriever(location, embedder)
+    before = HybridRetriever(location, embedder, tuned_reorder=False)
     run("hybrid (before issue 14)", before, embedder)
-    with_glossary = HybridRetriever(location, embedder, glossary=glossary)
-    run("hybrid + glossary (default)", with_glossary, embedder)
+    with_glossary = HybridRetriever(location, embedder, glossary=glossary, tuned_reorder=False)
+    run("hybrid + glossary", with_glossary, embedder)
+    default = HybridRetriever(location, embedder, glossary=glossary)
+    if default.reader().tuned() is not None:
+        run("hybrid + glossary, tuned embedder reorders the top 5 (default)", default, embedder)
     if tune:
-        ranked = HybridRetriever(location, embedder, reranker=ranker_for(before))
+        ranked = HybridRetriever(location, embedder, reranker=ranker_for(before), tuned_reorder=False)
         run("hybrid + learned ranking", ranked, embedder)
         with tempfile.TemporaryDirectory() as tmp:
             reader = before.reader()
-            pairs = make_pairs(reader.texts, reader.metas)
-            report = fine_tune(packaged_model_path(), Path(tmp) / "model", pairs)
-            training["fine-tune"] = report.__dict__
-            tuned = SentenceTransformerEmbedder(Path(tmp) / "model")
+            kept = reader.build / TUNED_DIR / "model"
+            if kept.is_dir():  # the model the ingest made from these passages (the same pairs and seed)
+                model_dir = kept
+                training["fine-tune"] = "the build's own tuned model (made at ingest)"
+            else:
+                model_dir = Path(tmp) / "model"
+                pairs = make_pairs(reader.texts, reader.metas)
+                training["fine-tune"] = fine_tune(packaged_model_path(), model_dir, pairs).__dict__
+            tuned = SentenceTransformerEmbedder(model_dir)
             tuned_location = IndexLocation(Path(tmp) / "index")
             started = time.perf_counter()
             ingest([corpus], tuned_location, tuned, max_bytes=10**9)

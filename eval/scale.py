@@ -18,6 +18,7 @@ import math
 import random
 import re
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -31,6 +32,7 @@ from ingest.lexical import build_lexical, save_lexical
 from ingest.store import STATE_FILE, IndexLocation, open_collection
 from safeguide.retrieval.glossary import Glossary
 from safeguide.retrieval.hybrid import HybridRetriever
+from safeguide.retrieval.tuning import TUNED_DIR
 from safeguide.services import build_embedder, build_retriever
 from safeguide.settings import get_settings
 
@@ -56,6 +58,9 @@ def build(location: IndexLocation, n: int, seed: int = 7) -> dict[str, Any]:
     source = build_retriever(settings).reader()
     got = source.collection.get(include=["embeddings", "documents", "metadatas"])
     vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    tuned = source.tuned()  # the serving build's tuned embedder, varied the same way when it has one
+    tuned_vectors = tuned.matrix[[source.position[cid] for cid in got["ids"]]] if tuned is not None else None
+    tuned_rows: list[np.ndarray] = []
     rng = random.Random(seed)
     noise = np.random.default_rng(seed)
     started = time.perf_counter()
@@ -80,10 +85,19 @@ def build(location: IndexLocation, n: int, seed: int = 7) -> dict[str, Any]:
         batch_ids = [f"s{i}" for i in rows]
         documents = [vary(got["documents"][j], rng, i) for i, j in zip(rows, idx, strict=True)]
         collection.add(ids=batch_ids, embeddings=vec.tolist(), documents=documents, metadatas=metas)
+        if tuned_vectors is not None:
+            tv = tuned_vectors[idx] + noise.normal(0, 0.02, (len(idx), vectors.shape[1])).astype(np.float32)
+            tuned_rows.append(tv / np.linalg.norm(tv, axis=1, keepdims=True))
         ids += batch_ids
         texts += documents
         all_metas += metas
     save_lexical(path, ids, build_lexical(ids, texts, all_metas))  # kept with the build, as ingest does
+    if tuned_rows:
+        folder = path / TUNED_DIR
+        shutil.copytree(source.build / TUNED_DIR / "model", folder / "model")
+        np.save(folder / "vectors.npy", np.concatenate(tuned_rows).astype(np.float32))
+        (folder / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
+        (folder / "key.txt").write_text("synthetic", encoding="utf-8")
     (path / STATE_FILE).write_text(json.dumps({"build": name, "documents": []}), encoding="utf-8")
     location.switch_to(path)
     return {"passages": n, "build_seconds": round(time.perf_counter() - started, 1)}
@@ -110,6 +124,7 @@ def measure(location: IndexLocation) -> dict[str, Any]:
         "questions": len(questions),
         "open_seconds": round(opened, 1),
         "lexical_index": reader.lexical_source,
+        "tuned_reorder": reader.tuned() is not None,
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(latencies[math.ceil(0.95 * len(latencies)) - 1], 1),
         "rss_before_open_mb": before,
