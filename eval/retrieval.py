@@ -154,7 +154,7 @@ def naive_langchain(corpus: Path, embedder: Embedder, workdir: Path) -> SearchFn
 HELDOUT = HERE / "golden" / "retrieval_heldout.jsonl"
 
 
-def _forget_queries(embedder: Embedder) -> None:
+def forget_queries(embedder: Embedder) -> None:
     """Empty the query-vector cache, so each system's latency includes embedding the question."""
     real = getattr(embedder, "_real", embedder)
     forget = getattr(real, "forget_queries", None)
@@ -183,7 +183,7 @@ def run_all(location: IndexLocation, corpus: Path, embedder: Embedder, tune: boo
     def run(name: str, retriever: HybridRetriever | SearchFn, emb: Embedder) -> None:
         search = safeguide_search(retriever) if isinstance(retriever, HybridRetriever) else retriever
         for set_name, rows in sets.items():
-            _forget_queries(emb)
+            forget_queries(emb)
             systems.setdefault(set_name, {})[name] = evaluate(name, search, rows)
 
     def ranker_for(retriever: HybridRetriever) -> Any:
