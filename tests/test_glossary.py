@@ -74,17 +74,21 @@ def test_the_corpus_glossary_loads_and_a_bad_one_is_refused(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_an_acronym_finds_the_paragraph_that_spells_it_out(retriever) -> None:  # type: ignore[no-untyped-def]
     """The user's word is not the document's: "RCPC" against "review conferences". Checked against the
-    same search without the glossary, so the test fails if the glossary stops being used."""
+    same search without the glossary, so the test fails if the glossary stops being used. Both leave out
+    the tuned reordering (which on its own lifts 8.10.1 to the top here): this is the glossary's test."""
     from safeguide.retrieval.hybrid import HybridRetriever
 
     question = "who chairs an RCPC?"
-    plain = HybridRetriever(retriever.location, retriever.embedder)
+    location, embedder = retriever.location, retriever.embedder
+    with_glossary = HybridRetriever(location, embedder, glossary=retriever.glossary, tuned_reorder=False)
+    plain = HybridRetriever(location, embedder, tuned_reorder=False)
     assert "review conference" in {t for e in retriever.reader().glossary.expand(question) for t in e.others}
 
     def chairing(r: HybridRetriever) -> list[bool]:
         return [x.paragraph in ("8.10.1", "8.10.2") for x in r.search(question, k=3)]
 
-    assert chairing(retriever)[:2] == [True, True]  # "8.10 Chairing of the conference"
+    assert chairing(with_glossary)[:2] == [True, True]  # "8.10 Chairing of the conference"
+    assert chairing(retriever)[:2] == [True, True]  # and so with the default search
     assert not any(chairing(plain))  # without it: the LSCB's chair, the Children's Trust's chair
 
 
