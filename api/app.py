@@ -124,7 +124,7 @@ def _ingest(settings: Settings, embedder: Any, progress: Any) -> dict[str, Any]:
         f"{report.chunks} passages in the index ({report.seconds:.1f} s)"
     )
     if report.tuning is not None:
-        summary += f"; tuned embedder {report.tuning.how} ({report.tuning.seconds:.0f} s)"
+        summary += f"; tuned embedder: {report.tuning.summary()}"
     return {"summary": summary, "added": report.added, "removed": report.removed, "chunks": report.chunks}
 
 

@@ -35,7 +35,7 @@ from ingest.lexical import build_lexical, save_lexical
 from ingest.store import STATE_FILE, IndexLocation, open_collection
 from safeguide.retrieval.glossary import Glossary
 from safeguide.retrieval.hybrid import HybridRetriever
-from safeguide.retrieval.tuning import TUNED_DIR
+from safeguide.retrieval.tuning import TUNED_DIR, write_vectors
 from safeguide.services import build_embedder, build_retriever
 from safeguide.settings import get_settings
 
@@ -98,9 +98,7 @@ def build(location: IndexLocation, n: int, seed: int = 7) -> dict[str, Any]:
     if tuned_rows:
         folder = path / TUNED_DIR
         shutil.copytree(source.build / TUNED_DIR / "model", folder / "model")
-        np.save(folder / "vectors.npy", np.concatenate(tuned_rows).astype(np.float32))
-        (folder / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
-        (folder / "key.txt").write_text("synthetic", encoding="utf-8")
+        write_vectors(folder, ids, np.concatenate(tuned_rows), "synthetic")
     (path / STATE_FILE).write_text(json.dumps({"build": name, "documents": []}), encoding="utf-8")
     location.switch_to(path)
     return {"passages": n, "build_seconds": round(time.perf_counter() - started, 1)}

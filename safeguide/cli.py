@@ -106,9 +106,7 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
 
 def _say_tuning(tuning: Any) -> None:
     if tuning is not None:
-        done = {"trained": f"trained on {tuning.pairs} pairs", "reused": "the same passages' model reused"}
-        took = f", {tuning.seconds:.0f} s" if tuning.how in done else ""
-        click.echo(f"tuned embedder: {done.get(tuning.how, tuning.how)}{took}")
+        click.echo(f"tuned embedder: {tuning.summary()}")
 
 
 @main.command("search")

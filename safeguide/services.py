@@ -23,7 +23,7 @@ from safeguide.models import ChatModel
 from safeguide.retrieval.citations import CitedPassage, find_passage
 from safeguide.retrieval.glossary import Glossary
 from safeguide.retrieval.hybrid import HybridRetriever, IndexReader
-from safeguide.retrieval.tuning import TUNED_DIR, TuneOutcome, tune_build
+from safeguide.retrieval.tuning import TUNED_DIR, TuneOutcome, tune_build, tuned_key
 from safeguide.settings import Settings
 from safeguide.timescales.calendar import WorkingCalendar, default_calendar
 from safeguide.timescales.review import ReviewStore, apply_reviews
@@ -134,9 +134,9 @@ def tune_serving_build(location: IndexLocation, embedder: Embedder, base: Path) 
     build = location.current_build()
     if build is None:
         return None
-    done = build / TUNED_DIR / "key.txt"
-    if done.exists():  # a build's passages never change once it is made, so its tuned folder stays right
-        return TuneOutcome(build.name, done.read_text(encoding="utf-8").strip(), "up to date", 0, 0.0)
+    key = tuned_key(build / TUNED_DIR)
+    if key is not None:  # a build's passages never change once it is made, so its tuned folder stays right
+        return TuneOutcome(build.name, key, "up to date", 0, 0.0)
     reader = IndexReader(build, embedder, chroma_url=location.chroma_url)
     outcome = tune_build(build, reader.ids, reader.texts, reader.metas, base)
     log.info("tuned embedder for build %s: %s", build.name, outcome)

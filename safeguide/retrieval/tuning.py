@@ -208,6 +208,11 @@ class TuneOutcome:
     pairs: int
     seconds: float
 
+    def summary(self) -> str:
+        """One line for the CLI and the upload job: what was done, and how long it took when it did work."""
+        done = {"trained": f"trained on {self.pairs} pairs", "reused": "the same passages' model reused"}
+        return (done[self.how] + f", {self.seconds:.0f} s") if self.how in done else self.how
+
 
 def tune_build(
     build: Path,
@@ -222,24 +227,21 @@ def tune_build(
     vectors in the build (`TUNED_DIR`). A build beside it with the same passages lends its model instead
     (a re-read of timescales makes a new build of unchanged passages). Written to a temporary folder
     and renamed into place, so a reader sees all of it or none of it."""
-    import json
     import shutil
     import uuid
-
-    import numpy as np
 
     from ingest.embedder import SentenceTransformerEmbedder
 
     started = time.perf_counter()
     key = passages_key(ids, texts, metas)
     target = build / TUNED_DIR
-    if _key_of(target) == key:
+    if tuned_key(target) == key:
         return TuneOutcome(build.name, key, "up to date", 0, 0.0)
     staging = build / f"{TUNED_DIR}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         others = (b / TUNED_DIR for b in sorted(build.parent.iterdir()) if b != build)
-        donor = next((t for t in others if _key_of(t) == key), None)
+        donor = next((t for t in others if tuned_key(t) == key), None)
         pairs_used = 0
         if donor is not None:
             shutil.copytree(donor / "model", staging / "model")
@@ -253,9 +255,7 @@ def tune_build(
         vectors = model.embed_documents(
             [embed_text(t, m["title"], m["heading"]) for t, m in zip(texts, metas, strict=True)]
         )
-        np.save(staging / "vectors.npy", vectors.astype(np.float32))
-        (staging / "ids.json").write_text(json.dumps(list(ids)), encoding="utf-8")
-        (staging / "key.txt").write_text(key, encoding="utf-8")  # last: it marks the folder complete
+        write_vectors(staging, ids, vectors, key)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
@@ -266,7 +266,19 @@ def tune_build(
     return TuneOutcome(build.name, key, how, pairs_used, round(time.perf_counter() - started, 1))
 
 
-def _key_of(folder: Path) -> str | None:
+def write_vectors(folder: Path, ids: Sequence[str], vectors: Any, key: str) -> None:
+    """The passages' tuned vectors beside `folder`/model, then the key, which marks the folder complete."""
+    import json
+
+    import numpy as np
+
+    np.save(folder / "vectors.npy", np.asarray(vectors, dtype=np.float32))
+    (folder / "ids.json").write_text(json.dumps(list(ids)), encoding="utf-8")
+    (folder / "key.txt").write_text(key, encoding="utf-8")
+
+
+def tuned_key(folder: Path) -> str | None:
+    """The key of a complete tuned folder; None when it is not there or not finished."""
     try:
         return (folder / "key.txt").read_text(encoding="utf-8").strip()
     except OSError:
@@ -291,7 +303,7 @@ def load_tuned(folder: Path, position: dict[str, int]) -> TunedVectors | None:
 
     from ingest.embedder import SentenceTransformerEmbedder
 
-    key = _key_of(folder)
+    key = tuned_key(folder)
     if key is None:
         return None
     ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
