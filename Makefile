@@ -37,7 +37,11 @@ models: setup
 serve: setup
 	$(BIN)/safeguide serve
 
-run: ingest models serve
+# Served as soon as the corpus is indexed: the server tunes the embedder behind the answers (minutes on
+# 2 cores; the hybrid order until then, /healthz says when it is ready).
+run: setup models
+	$(BIN)/safeguide ingest --tune-later
+	$(BIN)/safeguide serve
 
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
 browser:

@@ -45,7 +45,15 @@ from safeguide.quiz.builder import QuizBuilder
 from safeguide.quiz.questions import QuizError
 from safeguide.quiz.store import QuizStore, UnknownQuiz
 from safeguide.retrieval.hybrid import Filters, PassageOut
-from safeguide.services import build_chain, build_retriever, build_rules, documents_status, ingest_paths
+from safeguide.retrieval.tuning import TUNED_DIR, tuned_key
+from safeguide.services import (
+    BackgroundTuning,
+    build_chain,
+    build_retriever,
+    build_rules,
+    documents_status,
+    ingest_paths,
+)
 from safeguide.settings import Settings, get_settings
 from safeguide.timescales.review import ReviewStore, UnknownStatement
 from safeguide.timescales.rules import UnknownTimescale
@@ -116,15 +124,16 @@ class RulesKeeper:
                 log.exception("could not reload the timescale rules; the ones in use stay")
 
 
-def _ingest(settings: Settings, embedder: Any, progress: Any) -> dict[str, Any]:
-    """The corpus folder ingested into a new build, which then replaces the serving one."""
-    report = ingest_paths(settings, [settings.corpus_dir], embedder, progress)
+def _ingest(settings: Settings, embedder: Any, tuning: BackgroundTuning, progress: Any) -> dict[str, Any]:
+    """The corpus folder ingested into a new build, which then replaces the serving one; the embedder is
+    tuned on it in a child process, not in this one, which goes on answering."""
+    report = ingest_paths(settings, [settings.corpus_dir], embedder, progress, tune=False)
     summary = (
         f"added {', '.join(report.added) or 'none'}, removed {', '.join(report.removed) or 'none'}; "
         f"{report.chunks} passages in the index ({report.seconds:.1f} s)"
     )
-    if report.tuning is not None:
-        summary += f"; tuned embedder: {report.tuning.summary()}"
+    if tuning.start():
+        summary += "; the embedder is being tuned in the background (the hybrid order until it is done)"
     return {"summary": summary, "added": report.added, "removed": report.removed, "chunks": report.chunks}
 
 
@@ -156,10 +165,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit = AuditLog(db)
         retention = asyncio.create_task(_keep_retention(app.state.conversations, settings))
         app.state.rules_keeper = RulesKeeper(app, settings)
+        app.state.tuning = tuning = BackgroundTuning(settings)
         freshness = asyncio.create_task(app.state.rules_keeper.watch())
         app.state.ingest_jobs = IngestJobs(
             db,
-            lambda progress: _ingest(settings, app.state.retriever.embedder, progress),
+            lambda progress: _ingest(settings, app.state.retriever.embedder, app.state.tuning, progress),
             app.state.rules_keeper.reload,  # the new documents' own timescales, at once
         )
         # Open the index now so the first request is fast; a missing index is reported by /healthz.
@@ -168,8 +178,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Load the input checks (spaCy, the names, the classifiers; a few seconds) now, not on the first
         # question, which may be a child in danger.
         app.state.chain.safety()
+        # A build served without its tuned embedder (`safeguide ingest --tune-later`, as `make run` does,
+        # or a tuning stopped with the last server): tuned now, behind the answers.
+        tuning.start()
         yield
         app.state.ingest_jobs.close()
+        tuning.stop()
         for task in (retention, freshness):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -221,12 +235,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = f"chroma server {reader.chroma_url}" if reader.chroma_url else "embedded"
         database = request.app.state.db
         database.ping()  # PostgreSQL (or the SQLite file) not answering -> 503
+        if tuned_key(reader.build / TUNED_DIR) is not None:
+            tuned = "ready"
+        elif request.app.state.tuning.running():
+            tuned = "tuning in the background"
+        else:
+            tuned = "none"
         return {
             "status": "ok",
             "build": reader.build.name,
             "chunks": len(reader),
             "store": store,
             "database": database.url.get_backend_name(),
+            "tuned_embedder": tuned,
         }
 
     @app.post("/api/search", response_model=SearchResponse, dependencies=practitioner)

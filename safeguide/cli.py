@@ -1,5 +1,6 @@
-"""The command line (also `python -m safeguide`): `ingest`, `search`, `documents`, `serve`, `models fetch`,
-`safety train` and `eval` here; `timescales`, `compare` and `quiz` from their feature packages."""
+"""The command line (also `python -m safeguide`): `ingest`, `tune`, `search`, `documents`, `serve`,
+`models fetch`, `safety train` and `eval` here; `timescales`, `compare` and `quiz` from their feature
+packages."""
 
 from __future__ import annotations
 
@@ -54,8 +55,14 @@ def main() -> None:
 
 @main.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--tune-later",
+    is_flag=True,
+    help="Leave the embedder's tuning to `safeguide tune` or to the server, which starts it in the "
+    "background (search keeps the hybrid order until it is done).",
+)
 @friendly_errors
-def ingest_cmd(paths: tuple[Path, ...]) -> None:
+def ingest_cmd(paths: tuple[Path, ...], tune_later: bool) -> None:
     """Index the documents at PATHS (default: the corpus folder). The index then holds exactly these."""
     from tqdm import tqdm
 
@@ -73,13 +80,13 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
             bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
         bar.update(done - bar.n)
 
-    if settings.tune_embedder:
+    if settings.tune_embedder and not tune_later:
         click.echo(
             "after the ingest the embedder is tuned on the passages (minutes the first time; "
-            "SAFEGUIDE_TUNE_EMBEDDER=0 skips it)",
+            "--tune-later leaves it to the server, SAFEGUIDE_TUNE_EMBEDDER=0 skips it)",
             err=True,
         )
-    report = ingest_paths(settings, targets, embedder, progress)
+    report = ingest_paths(settings, targets, embedder, progress, tune=not tune_later)
     if bar is not None:
         bar.close()
     tuning = report.tuning
@@ -107,6 +114,38 @@ def ingest_cmd(paths: tuple[Path, ...]) -> None:
 def _say_tuning(tuning: Any) -> None:
     if tuning is not None:
         click.echo(f"tuned embedder: {tuning.summary()}")
+
+
+@main.command("tune")
+@click.option(
+    "--background",
+    is_flag=True,
+    help="At a lower priority and on one thread, leaving a core to the server (how the server runs it).",
+)
+@friendly_errors
+def tune_cmd(background: bool) -> None:
+    """Fine-tune the embedder on the serving build's passages, as `safeguide ingest` does after an ingest
+    (nothing to do when that build has its tuned model). Waits while another tuning of the index runs."""
+    import signal
+
+    from ingest.embedder import LazyEmbedder
+    from safeguide.errors import IndexNotReady
+    from safeguide.services import tune_index
+
+    # Stopped (the server shutting down, a Ctrl-C): unwind, so the staging folder is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    settings = get_settings()
+    if background:
+        import torch
+
+        os.nice(10)
+        torch.set_num_threads(1)
+    embedder = LazyEmbedder(settings.embedding_model_path)
+    outcomes = tune_index(settings, embedder, embedder.model_path)
+    if not outcomes:
+        raise IndexNotReady(f"no index in {settings.index_root}: run `safeguide ingest` first")
+    for outcome in outcomes:
+        click.echo(f"build {outcome.build}: tuned embedder: {outcome.summary()}")
 
 
 @main.command("search")

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import threading
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -102,11 +108,17 @@ def documents_status(settings: Settings) -> dict[str, Any]:
 
 
 def ingest_paths(
-    settings: Settings, paths: list[Path], embedder: Embedder, progress: Any = None
+    settings: Settings,
+    paths: list[Path],
+    embedder: Embedder,
+    progress: Any = None,
+    *,
+    tune: bool = True,
 ) -> IngestReport:
     """Ingest `paths` into a new build with the configured limits and vocabulary, then switch to it; then,
-    unless `settings.tune_embedder` is off, tune the embedder on the serving build's passages (minutes the
-    first time, nothing when they have not changed; search keeps the hybrid order until it is done)."""
+    when `tune` and `settings.tune_embedder`, tune the embedder on the serving build's passages (minutes
+    the first time, nothing when they have not changed; search keeps the hybrid order until it is done).
+    With `tune` False the tuning is left to `safeguide tune` or a server's BackgroundTuning."""
     location = IndexLocation(settings.index_root, settings.chroma_url)
     report = ingest(
         paths,
@@ -119,9 +131,10 @@ def ingest_paths(
         vocabulary=settings.vocabulary(),
     )
     base = getattr(embedder, "model_path", None)
-    if settings.tune_embedder and isinstance(base, Path):
+    if tune and settings.tune_embedder and isinstance(base, Path):
         try:
-            report.tuning = tune_serving_build(location, embedder, base)
+            outcomes = tune_index(settings, embedder, base)
+            report.tuning = outcomes[-1] if outcomes else None
         except Exception as exc:  # the ingest has landed and serves; only the reordering is missing
             log.exception("tuning the embedder failed; search keeps the hybrid order")
             reason = f"failed ({type(exc).__name__}: {exc}); search keeps the hybrid order"
@@ -129,7 +142,46 @@ def ingest_paths(
     return report
 
 
-def tune_serving_build(location: IndexLocation, embedder: Embedder, base: Path) -> TuneOutcome | None:
+TUNE_LOCK = ".tune.lock"  # in the index root
+TUNE_ROUNDS = 5  # builds tuned one after another by one call, at most
+
+
+@contextmanager
+def tuning_lock(index_root: Path) -> Iterator[None]:
+    """One tuning of an index at a time across processes (an ingest, `safeguide tune`, a server's
+    background job, each worker's): the others wait, then find the build up to date. The kernel drops
+    the lock of a process that dies, so a killed tuning never leaves the index locked."""
+    import fcntl
+
+    index_root.mkdir(parents=True, exist_ok=True)
+    with open(index_root / TUNE_LOCK, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def tune_index(settings: Settings, embedder: Embedder, base: Path) -> list[TuneOutcome]:
+    """The serving build tuned (`tune_serving_build`) under the index's tuning lock, and again for a build
+    that began serving meanwhile (an upload landing during a tuning); what was done to each."""
+    location = IndexLocation(settings.index_root, settings.chroma_url)
+    outcomes: list[TuneOutcome] = []
+    with tuning_lock(settings.index_root):
+        for _ in range(TUNE_ROUNDS):
+            outcome = tune_serving_build(location, embedder, base, max_pairs=settings.tune_max_pairs)
+            if outcome is None:
+                break
+            outcomes.append(outcome)
+            current = location.current_build()
+            if current is None or current.name == outcome.build:
+                break
+    return outcomes
+
+
+def tune_serving_build(
+    location: IndexLocation, embedder: Embedder, base: Path, *, max_pairs: int | None = None
+) -> TuneOutcome | None:
     """The tuned embedder for the build being served (`tuning.tune_build`); None when there is none."""
     build = location.current_build()
     if build is None:
@@ -138,9 +190,91 @@ def tune_serving_build(location: IndexLocation, embedder: Embedder, base: Path) 
     if key is not None:  # a build's passages never change once it is made, so its tuned folder stays right
         return TuneOutcome(build.name, key, "up to date", 0, 0.0)
     reader = IndexReader(build, embedder, chroma_url=location.chroma_url)
-    outcome = tune_build(build, reader.ids, reader.texts, reader.metas, base)
+    outcome = tune_build(build, reader.ids, reader.texts, reader.metas, base, max_pairs=max_pairs)
     log.info("tuned embedder for build %s: %s", build.name, outcome)
     return outcome
+
+
+class BackgroundTuning:
+    """The embedder tuned by a child process, `safeguide tune --background` (lower priority, one thread),
+    so a server answers as soon as an ingest has landed, in the hybrid order until the build's tuned
+    folder is complete (IndexReader.tuned picks it up then). Started when the server starts on a build
+    without one and after an upload; stopped with the server (the next start begins again). Its output
+    goes to tune.log in the index root."""
+
+    WAITING = 2  # one child tuning and one waiting on the lock is enough: the waiting one tunes the newest
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._guard = threading.Lock()
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.index_root / "tune.log"
+
+    def wanted(self) -> bool:
+        """The setting is on and the serving build has no complete tuned folder."""
+        if not self.settings.tune_embedder:
+            return False
+        build = IndexLocation(self.settings.index_root, self.settings.chroma_url).current_build()
+        return build is not None and tuned_key(build / TUNED_DIR) is None
+
+    def running(self) -> bool:
+        with self._guard:
+            self._children = [c for c in self._children if c.poll() is None]
+            return bool(self._children)
+
+    def start(self) -> bool:
+        """A child for the serving build when it wants one; whether one is now at work or waiting."""
+        if not self.wanted():
+            return self.running()
+        with self._guard:
+            self._children = [c for c in self._children if c.poll() is None]
+            if len(self._children) < self.WAITING:
+                self._children.append(self._spawn())
+            return True
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        s = self.settings
+        # The child reads its settings from the environment: this server's own, whatever made them.
+        env = {
+            **os.environ,
+            "SAFEGUIDE_DATA_DIR": str(s.data_dir),
+            "SAFEGUIDE_CORPUS_DIR": str(s.corpus_dir),
+            "SAFEGUIDE_CHROMA_URL": s.chroma_url,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+        if s.embedding_model_path is not None:
+            env["SAFEGUIDE_EMBEDDING_MODEL_PATH"] = str(s.embedding_model_path)
+        if s.tune_max_pairs is not None:
+            env["SAFEGUIDE_TUNE_MAX_PAIRS"] = str(s.tune_max_pairs)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as out:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "safeguide", "tune", "--background"],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        log.info("tuning the embedder in the background (process %d, log %s)", child.pid, self.log_path)
+        return child
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Every child asked to stop (it removes its staging folder), then killed after `grace` seconds."""
+        with self._guard:
+            children, self._children = self._children, []
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 def build_rules(settings: Settings, *, extracted: bool = True, db: Database | None = None) -> RuleSet:

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         description="After an ingest, fine-tune the embedder on the index's passages (about 3 to 5 minutes "
         "on 2 cores for the five documents) and let it reorder the first five search results; 0 to skip.",
     )
+    tune_max_pairs: int | None = Field(
+        default=None,
+        ge=1,
+        description="At most this many question-to-passage pairs for the tuning (a bound on its time on a "
+        "large index); default 2,000.",
+    )
     min_fragment_chars: int = Field(default=40, ge=0)
 
     timescales_file: Path | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from ingest.store import IndexLocation, ingest
 from safeguide.retrieval import hybrid, tuning
 from safeguide.retrieval.hybrid import Filters, HybridRetriever, IndexReader
 from safeguide.retrieval.tuning import TUNED_DIR, passages_key, tune_build
+from safeguide.settings import Settings
 from tests.fakes import HashingEmbedder
 
 BRIEFING = "004_da39fd33e650c75b"  # the 2018 briefing: 76 passages
@@ -226,3 +228,97 @@ def test_a_failing_tuned_model_costs_the_reordering_not_the_search(small_index: 
 
     loaded.embedder.embed_query = broken  # type: ignore[method-assign]
     assert [r.chunk_id for r in retriever.search(QUESTIONS[0], k=10)] == before
+
+
+# --- Tuned behind the answers: `safeguide ingest --tune-later`, then the server's BackgroundTuning ----------
+
+
+def _untuned_briefing(corpus_copy: Path, data: Path, embedder: object, **settings: object) -> Settings:
+    """A one-document index made as `make run` makes it: ingested with the real embedder, not tuned."""
+    from safeguide.services import ingest_paths
+
+    for f in corpus_copy.glob("00*"):
+        if not f.name.startswith(BRIEFING):
+            f.unlink()
+    made = Settings(data_dir=data, corpus_dir=corpus_copy, tune_embedder=True, **settings)  # type: ignore[arg-type]
+    report = ingest_paths(made, [corpus_copy], embedder, tune=False)  # type: ignore[arg-type]
+    assert report.build and report.tuning is None
+    return made
+
+
+@pytest.mark.slow
+def test_a_server_answers_at_once_and_tunes_the_embedder_behind(
+    corpus_copy: Path, tmp_path: Path, output_dir: Path, embedder: object
+) -> None:
+    import httpx
+
+    from tests.servers import make_users, running_server
+
+    data = tmp_path / "data"
+    settings = _untuned_briefing(corpus_copy, data, embedder)
+    build = IndexLocation(settings.index_root).current_build()
+    assert build is not None and not (build / TUNED_DIR).exists()
+    headers = make_users(data)["practitioner"]
+    env = {
+        "SAFEGUIDE_DATA_DIR": str(data),
+        "SAFEGUIDE_CORPUS_DIR": str(corpus_copy),
+        "SAFEGUIDE_TUNE_EMBEDDER": "1",
+        "SAFEGUIDE_TUNE_MAX_PAIRS": "16",  # a real fine-tune, kept short for the test
+    }
+    with running_server(env, output_dir / "api-server-tune-behind.log") as url:
+        # Answering while the child process is still loading torch: the hybrid order, no waiting.
+        assert httpx.get(url + "/healthz").json()["tuned_embedder"] == "tuning in the background"
+        r = httpx.post(url + "/api/search", json={"query": QUESTIONS[0]}, headers=headers, timeout=30)
+        assert r.status_code == 200 and r.json()["results"]
+        deadline = time.monotonic() + 300
+        while httpx.get(url + "/healthz").json()["tuned_embedder"] != "ready":
+            assert time.monotonic() < deadline, (settings.index_root / "tune.log").read_text()[-2000:]
+            time.sleep(1)
+        r = httpx.post(url + "/api/search", json={"query": QUESTIONS[0]}, headers=headers, timeout=30)
+        assert r.status_code == 200 and r.json()["results"]
+    told = (settings.index_root / "tune.log").read_text()
+    assert f"build {build.name}: tuned embedder: trained on 16 pairs" in told
+    assert HybridRetriever(IndexLocation(settings.index_root), HashingEmbedder()).reader().tuned() is not None
+    assert not list(build.glob(f"{TUNED_DIR}.tmp-*"))
+
+
+@pytest.mark.slow
+def test_a_stopped_background_tuning_leaves_nothing_half_written(
+    corpus_copy: Path, tmp_path: Path, embedder: object
+) -> None:
+    import fcntl
+
+    from safeguide.services import TUNE_LOCK, BackgroundTuning
+
+    settings = _untuned_briefing(corpus_copy, tmp_path / "data", embedder)
+    build = IndexLocation(settings.index_root).current_build()
+    assert build is not None
+    tuning = BackgroundTuning(settings)
+    assert tuning.wanted() and tuning.start() and tuning.running()
+    deadline = time.monotonic() + 120
+    while not list(build.glob(f"{TUNED_DIR}.tmp-*")):  # at work: pairs made, the model training
+        assert tuning.running(), tuning.log_path.read_text()[-2000:]
+        assert time.monotonic() < deadline, tuning.log_path.read_text()[-2000:]
+        time.sleep(0.2)
+    tuning.stop()
+    assert not tuning.running()
+    assert not list(build.glob(f"{TUNED_DIR}*")), "a stopped tuning left a folder behind"
+    assert tuning.wanted()  # still to do: the next server start tunes it
+    with open(settings.index_root / TUNE_LOCK, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again: raises if still held
+
+
+def test_tune_without_an_index_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from safeguide.cli import main
+    from safeguide.settings import get_settings
+
+    monkeypatch.setenv("SAFEGUIDE_DATA_DIR", str(tmp_path / "none"))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["tune"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "run `safeguide ingest` first" in result.output
+    assert "Traceback" not in result.output

@@ -135,6 +135,10 @@ def fine_tune(
     seed: int = 13,
 ) -> TuneReport:
     """Fine-tune the sentence-transformers model at `base` on `pairs`; save it to `out`."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the base is a local folder: nothing is fetched, ever
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
@@ -222,11 +226,14 @@ def tune_build(
     base: Path,
     *,
     embed_batch: int = 32,
+    max_pairs: int | None = None,
 ) -> TuneOutcome:
-    """Fine-tune `base` on pairs made from this build's passages and keep the model and the passages'
-    vectors in the build (`TUNED_DIR`). A build beside it with the same passages lends its model instead
-    (a re-read of timescales makes a new build of unchanged passages). Written to a temporary folder
-    and renamed into place, so a reader sees all of it or none of it."""
+    """Fine-tune `base` on pairs made from this build's passages (at most `max_pairs`, default MAX_PAIRS)
+    and keep the model and the passages' vectors in the build (`TUNED_DIR`). A build beside it with the
+    same passages lends its model instead (a re-read of timescales makes a new build of unchanged
+    passages). Written to a temporary folder and renamed into place, so a reader sees all of it or none
+    of it. The caller holds the index's tuning lock (services.tuning_lock), so a staging folder already
+    there was left by a tuning that was killed, and goes."""
     import shutil
     import uuid
 
@@ -237,6 +244,8 @@ def tune_build(
     target = build / TUNED_DIR
     if tuned_key(target) == key:
         return TuneOutcome(build.name, key, "up to date", 0, 0.0)
+    for left in build.glob(f"{TUNED_DIR}.tmp-*"):
+        shutil.rmtree(left, ignore_errors=True)
     staging = build / f"{TUNED_DIR}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
@@ -247,8 +256,9 @@ def tune_build(
             shutil.copytree(donor / "model", staging / "model")
         else:
             pairs = make_pairs(texts, metas)
-            if len(pairs) > MAX_PAIRS:
-                pairs = random.Random(13).sample(pairs, MAX_PAIRS)
+            cap = MAX_PAIRS if max_pairs is None else max_pairs
+            if len(pairs) > cap:
+                pairs = random.Random(13).sample(pairs, cap)
             fine_tune(base, staging / "model", pairs)
             pairs_used = len(pairs)
         model = SentenceTransformerEmbedder(staging / "model", batch_size=embed_batch)
