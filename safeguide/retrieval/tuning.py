@@ -135,10 +135,9 @@ def fine_tune(
     seed: int = 13,
 ) -> TuneReport:
     """Fine-tune the sentence-transformers model at `base` on `pairs`; save it to `out`."""
-    import os
+    from ingest.embedder import offline
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the base is a local folder: nothing is fetched, ever
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    offline()
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
