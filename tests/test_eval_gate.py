@@ -267,7 +267,6 @@ SAFETY_CEILINGS = {
     "heldout11": {"false_alarm_rate": 0.5, "child_names_kept": 1},
     "heldout12": {"false_alarm_rate": 0.27, "child_names_kept": 0},
     "heldout13": {"false_alarm_rate": 0.44, "child_names_kept": 0},
-    "heldout14": {"false_alarm_rate": 0.5, "child_names_kept": 0},
 }
 # Words of hard negatives that must survive redaction: all of them, except one of set 4's 21 (it was
 # removed before round 5 too; set 4 is unseen, so it is not looked at) and two of set 10's 11 (three
@@ -293,7 +292,6 @@ def test_heldout_safety_gate(retriever: HybridRetriever, which: str) -> None:
 # answered with a cited correct next step (target 0.9, not met): dev 0.772 (57 situations), held-out 0.765,
 # held-out set 2 0.536, with the tuned embedder reordering the search's first five (2026-12-03; before it
 # 0.789 / 0.824 / 0.571: one situation fewer in each set, while held-out retrieval hit@1 rose 0.55 -> 0.63).
-# After safety round 14 (2026-12-06) dev is 0.754: one situation ("...prepare her?") is refused as harmful.
 # No wrong or uncited deadline (target 0, met).
 @pytest.mark.slow
 def test_next_steps_gate(retriever: HybridRetriever) -> None:
