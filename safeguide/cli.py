@@ -265,13 +265,8 @@ def safety_group() -> None:
 
 
 @safety_group.command("train")
-@click.option(
-    "--keep-tagger",
-    is_flag=True,
-    help="Retrain only the two classifiers, on text redacted by the name tagger as it is.",
-)
 @friendly_errors
-def safety_train_cmd(keep_tagger: bool) -> None:
+def safety_train_cmd() -> None:
     """Retrain the name tagger, then the danger and harmful-request classifiers (on text redacted by
     the new tagger), from safeguide/safety_data/."""
     from safeguide.safety import meaning, name_tagger
@@ -281,21 +276,15 @@ def safety_train_cmd(keep_tagger: bool) -> None:
 
     settings = get_settings()
     extra = dev_negatives()
-    if keep_tagger:
-        if name_tagger.stored_fingerprint() != name_tagger.data_fingerprint(extra):
-            raise click.ClickException(
-                "the name tagger's training data has changed since it was trained: run without --keep-tagger"
-            )
-    else:
-        lex = lexicon()
-        tagger, report = name_tagger.train(
-            name_tagger.training_examples(lex, extra), name_tagger.TokenVectors(), lex
-        )
-        click.echo(
-            f"name tagger: threshold {report['threshold']}, cross-validated recall {report['cv_recall']}, "
-            f"precision {report['cv_precision']}, word uses flagged {report['cv_word_uses_flagged']}"
-        )
-        click.echo(f"wrote {name_tagger.save(tagger, report, name_tagger.data_fingerprint(extra))}")
+    lex = lexicon()
+    tagger, report = name_tagger.train(
+        name_tagger.training_examples(lex, extra), name_tagger.TokenVectors(), lex
+    )
+    click.echo(
+        f"name tagger: threshold {report['threshold']}, cross-validated recall {report['cv_recall']}, "
+        f"precision {report['cv_precision']}, word uses flagged {report['cv_word_uses_flagged']}"
+    )
+    click.echo(f"wrote {name_tagger.save(tagger, report, name_tagger.data_fingerprint(extra))}")
     embedder = build_embedder(settings)
     classifiers, reports = {}, {}
     for name in meaning.RECALL_TARGET:

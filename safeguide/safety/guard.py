@@ -41,11 +41,6 @@ from safeguide.safety.pii import Redactor, shared_redactor
 REPORTING_HARM_BAR = 0.6
 # How sure it must be to refuse a message whose structure reads as protecting a child.
 PROTECTIVE_HARM_BAR = 0.97
-# A message whose parse asks to keep a protector from knowing or acting, or to stop a child telling one
-# ("so the school nurse wouldn't notice", "stop her telling her teacher"), is refused from this fraction of
-# the classifier's own threshold: on the training data that reading held for 33 requests and 2 questions.
-PROTECTOR_FRAME_SHARE = 0.5
-PROTECTOR_FRAMES = frozenset({"keeps-protector-from-knowing-or-acting", "stops-telling-protector"})
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +120,12 @@ class SafetyGuard:
                     why.append(f"{name}:meaning")
         if asks_to_harm(text):
             why.append("harmful:pattern")
-        elif "harmful:meaning" not in why and self._keeps_protector_out(text, scores):
-            why.append("harmful:frame")
         emergency = any(w.startswith("danger") for w in why)
         # When both classifiers fire, the one further past its threshold decides: a report of danger that
         # reads a little like a request ("he put his hands round the baby's neck") gets guidance with the
         # notice; a request that reads a little like danger is refused (with the notice too).
         harmful = "harmful:pattern" in why or (
-            ("harmful:meaning" in why or "harmful:frame" in why)
+            "harmful:meaning" in why
             and self._harm_outweighs(scores)
             and not self._reports(text, scores)
             and not self._protects(text, scores, why)
@@ -193,20 +186,6 @@ class SafetyGuard:
             return False
         why.append(f"protective:{frame}")
         return True
-
-    def _keeps_protector_out(self, text: str, scores: dict[str, float]) -> bool:
-        """Below the classifier's threshold but within PROTECTOR_FRAME_SHARE of it, a message is still a
-        request to harm when its structure asks to keep a protector out (`stance.harm_frame`): the
-        classifier weighs words, and "a school nurse wouldn't notice" weighs less than "hide". If the parse
-        fails, the message is judged by the classifier alone."""
-        harm = self.classifiers.get("harmful")
-        if harm is None or scores.get("harmful", 0.0) < PROTECTOR_FRAME_SHARE * harm.threshold:
-            return False
-        try:
-            return stance.harm_frame(self.redactor.parsed(text)) in PROTECTOR_FRAMES
-        except Exception:
-            log.exception("safety: the harm reading failed; the classifier's judgement stands")
-            return False
 
     def _harm_outweighs(self, scores: dict[str, float]) -> bool:
         danger, harm = self.classifiers.get("danger"), self.classifiers.get("harmful")

@@ -9,7 +9,7 @@
 Each is a logistic regression over two views of the redacted message: its MiniLM embedding (what it is
 about) and TF-IDF weights of its words and word pairs (the few words that turn a question about abuse
 into a request to hide it: "so nobody finds out", "without leaving marks"). It is trained on
-`safety_data/<name>.tsv` and `<name>_*.tsv` (written for safeguide; the held-out
+`safety_data/<name>.tsv` (written for safeguide; the held-out
 set in eval/golden/ is never used) plus our own development questions as further negatives. Its
 threshold is chosen on five-fold cross-validation of the training data alone, for recall: a false alarm
 costs a notice, a miss can cost a life. `safeguide safety train` retrains and writes
@@ -76,22 +76,15 @@ class MeaningClassifier:
         return self.probability(vector, text) >= self.threshold
 
 
-def data_files(name: str) -> list[Path]:
-    """A classifier's training files: `<name>.tsv`, then any `<name>_*.tsv` (more examples that the name
-    tagger, which samples word uses from `<name>.tsv`, does not read)."""
-    return [DATA / f"{name}.tsv", *sorted(DATA.glob(f"{name}_*.tsv"))]
-
-
 def read_examples(name: str) -> list[tuple[int, str]]:
     rows: list[tuple[int, str]] = []
-    for path in data_files(name):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
-            label, _, text = line.partition("\t")
-            if label not in ("0", "1") or not text.strip():
-                raise ValueError(f"{path.name}: bad line {line!r}")
-            rows.append((int(label), text.strip()))
+    for line in (DATA / f"{name}.tsv").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        label, _, text = line.partition("\t")
+        if label not in ("0", "1") or not text.strip():
+            raise ValueError(f"{name}.tsv: bad line {line!r}")
+        rows.append((int(label), text.strip()))
     return rows
 
 
@@ -99,8 +92,7 @@ def data_fingerprint() -> str:
     """sha256 over the training files, so committed weights can be checked against the data."""
     h = hashlib.sha256()
     for name in sorted(RECALL_TARGET):
-        for path in data_files(name):
-            h.update(path.read_bytes())
+        h.update((DATA / f"{name}.tsv").read_bytes())
     return h.hexdigest()
 
 
