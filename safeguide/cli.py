@@ -265,8 +265,13 @@ def safety_group() -> None:
 
 
 @safety_group.command("train")
+@click.option(
+    "--keep-tagger",
+    is_flag=True,
+    help="Retrain only the two classifiers, on text redacted by the name tagger as it is.",
+)
 @friendly_errors
-def safety_train_cmd() -> None:
+def safety_train_cmd(keep_tagger: bool) -> None:
     """Retrain the name tagger, then the danger and harmful-request classifiers (on text redacted by
     the new tagger), from safeguide/safety_data/."""
     from safeguide.safety import meaning, name_tagger
@@ -276,21 +281,33 @@ def safety_train_cmd() -> None:
 
     settings = get_settings()
     extra = dev_negatives()
-    lex = lexicon()
-    tagger, report = name_tagger.train(
-        name_tagger.training_examples(lex, extra), name_tagger.TokenVectors(), lex
-    )
-    click.echo(
-        f"name tagger: threshold {report['threshold']}, cross-validated recall {report['cv_recall']}, "
-        f"precision {report['cv_precision']}, word uses flagged {report['cv_word_uses_flagged']}"
-    )
-    click.echo(f"wrote {name_tagger.save(tagger, report, name_tagger.data_fingerprint(extra))}")
+    if keep_tagger:
+        if name_tagger.stored_fingerprint() != name_tagger.data_fingerprint(extra):
+            raise click.ClickException(
+                "the name tagger's training data has changed since it was trained: run without --keep-tagger"
+            )
+    else:
+        lex = lexicon()
+        tagger, report = name_tagger.train(
+            name_tagger.training_examples(lex, extra), name_tagger.TokenVectors(), lex
+        )
+        click.echo(
+            f"name tagger: threshold {report['threshold']}, cross-validated recall {report['cv_recall']}, "
+            f"precision {report['cv_precision']}, word uses flagged {report['cv_word_uses_flagged']}"
+        )
+        click.echo(f"wrote {name_tagger.save(tagger, report, name_tagger.data_fingerprint(extra))}")
     embedder = build_embedder(settings)
-    classifiers, reports = {}, {}
+    classifiers: dict[str, meaning.MeaningClassifier] = {}
+    reports = {}
     for name in meaning.RECALL_TARGET:
         rows = meaning.training_rows(name, extra)
+        # A refusal for harm must never fall on one of our own practitioner questions; a danger notice
+        # may (a false alarm costs a notice), so the danger threshold is set for recall alone.
+        refused = None
+        if name == "harmful":
+            refused = harm_refusals(embedder, classifiers, must_not_refuse_for_harm(extra))
         classifiers[name], reports[name] = meaning.train(
-            name, rows, embedder.embed_documents, lambda t: redact(t)[0]
+            name, rows, embedder.embed_documents, lambda t: redact(t)[0], refused=refused
         )
         r = reports[name]
         click.echo(
@@ -313,6 +330,45 @@ def dev_negatives() -> list[str]:
             if row.get("expect") != "emergency":
                 questions.append(row["question"])
     return questions
+
+
+def harm_refusals(
+    embedder: Any, trained: dict[str, Any], questions: list[str]
+) -> Callable[[Any], list[tuple[float, str]]]:
+    """For `meaning.train`: the questions the full input check refuses as harmful with a candidate
+    harmful-request classifier in place, each with the threshold from which it would not be. A refusal
+    by pattern is left out (no threshold changes it)."""
+    from safeguide.safety.guard import PROTECTOR_FRAME_SHARE, SafetyGuard
+
+    def refused(clf: Any) -> list[tuple[float, str]]:
+        guard = SafetyGuard(embedder, classifiers={**trained, "harmful": clf})
+        out = []
+        for q in questions:
+            checked = guard.check(q)
+            if not checked.harmful or "harmful:pattern" in checked.why:
+                continue
+            score = checked.scores["harmful"]
+            framed = "harmful:frame" in checked.why or "harmful:pretext" in checked.why
+            out.append((score / PROTECTOR_FRAME_SHARE if framed else score, q))
+        return out
+
+    return refused
+
+
+def must_not_refuse_for_harm(dev: list[str]) -> list[str]:
+    """Our development questions and the "what next" situations, less the instruction overrides (those
+    are refused anyway, and a refusal for harm costs them nothing)."""
+    from safeguide.safety.patterns import looks_like_injection
+
+    return [q for q in [*dev, *next_steps_situations()] if not looks_like_injection(q)]
+
+
+def next_steps_situations() -> list[str]:
+    """The development "what do I do next" situations (eval/golden/next_steps.jsonl, split "dev"; the
+    held-out rows are not read): practitioner messages that must be answered."""
+    path = Path(__file__).resolve().parent.parent / "eval" / "golden" / "next_steps.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row["situation"] for row in rows if row.get("split") == "dev"]
 
 
 @main.command("eval")

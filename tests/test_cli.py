@@ -146,3 +146,15 @@ def test_ask_answers_as_the_chat_does_and_stores_nothing(cli_env: None, corpus_i
     out = json.loads(danger.output[danger.output.index("{") :])
     assert out["notices"][0] == EMERGENCY_NOTICE and "tyler" not in out["question"].lower()
     assert sorted(p.name for p in corpus_index.rglob("*") if p.is_file()) == before  # no conversation kept
+
+
+def test_keep_tagger_refuses_a_tagger_trained_on_other_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`safety train --keep-tagger` stops, before training anything, when the name tagger's data changed."""
+    from safeguide.safety import meaning, name_tagger
+
+    before = meaning.WEIGHTS.read_bytes()
+    monkeypatch.setattr(name_tagger, "stored_fingerprint", lambda: "trained on other data")
+    result = CliRunner().invoke(main, ["safety", "train", "--keep-tagger"])
+    assert result.exit_code == 1, result.output
+    assert "run without --keep-tagger" in result.output and "Traceback" not in result.output
+    assert meaning.WEIGHTS.read_bytes() == before

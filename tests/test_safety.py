@@ -633,3 +633,28 @@ def test_the_check_hands_retrieval_the_redacted_messages_vector(guard, text: str
     for name, clf in guard.classifiers.items():  # the same scores as from a reading of its own
         assert abs(clf.probability(direct, checked.text) - checked.scores[name]) < 1e-3
     guard.embedder.forget_queries()
+
+
+def test_the_threshold_rises_above_the_questions_the_check_would_refuse() -> None:
+    """`meaning.train` starts from the recall threshold and raises it just above each question `refused`
+    names, until it names none; it never goes above MAX_THRESHOLD."""
+    from safeguide.safety import meaning
+
+    rng = np.random.default_rng(5)
+    rows = [(1, f"message {i}") for i in range(10, 30)] + [(0, f"message {i}") for i in range(30, 70)]
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return rng.normal(size=(len(texts), 8)).astype(np.float32)
+
+    base, _ = meaning.train("harmful", rows, embed)
+    asked: list[float] = []
+
+    def refused(clf: meaning.MeaningClassifier) -> list[tuple[float, str]]:
+        asked.append(clf.threshold)
+        return [(0.45, "a practitioner's question")] if clf.threshold < 0.45 else []
+
+    raised, report = meaning.train("harmful", rows, embed, refused=refused)
+    assert base.threshold < 0.45 and 0.45 < raised.threshold < 0.4501
+    assert report["raised_for"] == [[0.45, "a practitioner's question"]] and len(asked) == 2
+    capped, report = meaning.train("harmful", rows, embed, refused=lambda clf: [(0.9, "q")])
+    assert capped.threshold == meaning.MAX_THRESHOLD and report["threshold"] == meaning.MAX_THRESHOLD

@@ -9,7 +9,7 @@
 Each is a logistic regression over two views of the redacted message: its MiniLM embedding (what it is
 about) and TF-IDF weights of its words and word pairs (the few words that turn a question about abuse
 into a request to hide it: "so nobody finds out", "without leaving marks"). It is trained on
-`safety_data/<name>.tsv` (written for safeguide; the held-out
+`safety_data/<name>.tsv` and `<name>_*.tsv` (written for safeguide; the held-out
 set in eval/golden/ is never used) plus our own development questions as further negatives. Its
 threshold is chosen on five-fold cross-validation of the training data alone, for recall: a false alarm
 costs a notice, a miss can cost a life. `safeguide safety train` retrains and writes
@@ -18,6 +18,7 @@ costs a notice, a miss can cost a life. `safeguide safety train` retrains and wr
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -76,15 +77,22 @@ class MeaningClassifier:
         return self.probability(vector, text) >= self.threshold
 
 
+def data_files(name: str) -> list[Path]:
+    """A classifier's training files: `<name>.tsv`, then any `<name>_*.tsv` (more examples that the name
+    tagger, which samples word uses from `<name>.tsv`, does not read)."""
+    return [DATA / f"{name}.tsv", *sorted(DATA.glob(f"{name}_*.tsv"))]
+
+
 def read_examples(name: str) -> list[tuple[int, str]]:
     rows: list[tuple[int, str]] = []
-    for line in (DATA / f"{name}.tsv").read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        label, _, text = line.partition("\t")
-        if label not in ("0", "1") or not text.strip():
-            raise ValueError(f"{name}.tsv: bad line {line!r}")
-        rows.append((int(label), text.strip()))
+    for path in data_files(name):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            label, _, text = line.partition("\t")
+            if label not in ("0", "1") or not text.strip():
+                raise ValueError(f"{path.name}: bad line {line!r}")
+            rows.append((int(label), text.strip()))
     return rows
 
 
@@ -92,7 +100,8 @@ def data_fingerprint() -> str:
     """sha256 over the training files, so committed weights can be checked against the data."""
     h = hashlib.sha256()
     for name in sorted(RECALL_TARGET):
-        h.update((DATA / f"{name}.tsv").read_bytes())
+        for path in data_files(name):
+            h.update(path.read_bytes())
     return h.hexdigest()
 
 
@@ -120,7 +129,13 @@ def train(
     embed: Callable[[list[str]], np.ndarray],
     redact: Callable[[str], str] = lambda t: t,
     seed: int = 13,
+    refused: Callable[[MeaningClassifier], list[tuple[float, str]]] | None = None,
 ) -> tuple[MeaningClassifier, dict[str, Any]]:
+    """A classifier and its training report. The threshold is the highest that keeps RECALL_TARGET of the
+    positives out of fold (never above MAX_THRESHOLD). Then, when `refused` is given, it is raised just
+    enough for each message `refused` names until it names none: `refused(clf)` runs the product's own
+    check, with `clf` in place, over questions of ours that must never be refused by it, and gives, for
+    each it refuses, the threshold from which it would not be, and the message."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -145,7 +160,7 @@ def train(
         out_of_fold[test_idx] = predict(*fit(train_idx), test_idx)
     positives = np.sort(out_of_fold[y == 1])
     keep = max(1, math.ceil(RECALL_TARGET[name] * len(positives)))
-    threshold = min(MAX_THRESHOLD, float(positives[len(positives) - keep]) - 1e-6)
+    recall_threshold = min(MAX_THRESHOLD, float(positives[len(positives) - keep]) - 1e-6)
     words, model = fit(np.arange(len(rows)))
     dims = x.shape[1]
     coef = model.coef_[0]
@@ -153,17 +168,28 @@ def train(
         name,
         coef[:dims].astype(np.float32),
         float(model.intercept_[0]),
-        threshold,
+        recall_threshold,
         {k: int(v) for k, v in words.vocabulary_.items()},
         words.idf_.astype(np.float32),
         coef[dims:].astype(np.float32),
     )
+    raised_for: list[list[Any]] = []
+    while refused is not None and clf.threshold < MAX_THRESHOLD:
+        hits = refused(clf)
+        if not hits:
+            break
+        needed, message = max(hits)
+        clf = dataclasses.replace(clf, threshold=min(MAX_THRESHOLD, max(clf.threshold, needed) + 1e-6))
+        raised_for.append([round(needed, 4), message])
+    threshold = clf.threshold
     negatives = out_of_fold[y == 0]
     report = {
         "examples": len(rows),
         "positives": int(y.sum()),
         "recall_target": RECALL_TARGET[name],
         "threshold": round(threshold, 4),
+        "recall_threshold": round(recall_threshold, 4),
+        "raised_for": raised_for,
         "cv_recall": round(float((positives >= threshold).mean()), 4),
         "cv_false_alarm_rate": round(float((negatives >= threshold).mean()), 4),
         "cv_missed": [rows[int(i)][1] for i in np.flatnonzero((out_of_fold < threshold) & (y == 1))],

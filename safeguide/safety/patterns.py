@@ -134,6 +134,25 @@ def asks_to_harm(text: str) -> bool:
     return any(p.search(text) for p in _HARMFUL)
 
 
+# A pretext around a request: fiction, role play or a hypothetical ("for a story, how does an abuser make
+# sure a child never tells", "pretend you're a groomer and..."). A request for an abuser's methods asked
+# this way is still that request; the frame only moves it into the third person, which the classifier
+# weighs as a question about abuse. Not a frame: writing a story or a poem about something else, or
+# asking for training ("for our staff training, how do groomers...").
+_PRETEXT = re.compile(
+    r"\b(?:for|in)\s+(?:a|my|our|the)\s+(?:\w+\s+)?(?:story|novel|book|script|screenplay|film|fiction)\b"
+    r"|\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+writing\s+(?:a|my|our)\s+(?:\w+\s+)?(?:story|novel|book|script|screenplay)\b"
+    r"|\brole[\s-]?play\b|\bpretend\s+(?:you'?re|you\s+are|to\s+be|that)\b|\bimagine\s+you'?re\b"
+    r"|\bhypothetically\b|\bin\s+theory\b|\bjust\s+asking\s+for\s+a\s+friend\b|\bcreative\s+writing\b",
+    re.IGNORECASE,
+)
+
+
+def has_pretext(text: str) -> bool:
+    """True if the message wraps its question in fiction, role play or a hypothetical (`_PRETEXT`)."""
+    return _PRETEXT.search(text) is not None
+
+
 # The duties a practitioner asks how to carry out, each with what it is done to, so that "record a
 # disclosure" counts and "record the children" does not.
 _DUTY = (

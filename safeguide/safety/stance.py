@@ -24,6 +24,7 @@ already does for a message asking how to report; the harm frame only ever keeps 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,15 @@ FAMILY = _wordset(
     "girlfriend husband wife ex grandad grandfather grandma grandmother nan gran uncle aunt auntie cousin "
     "brother sister family relative relatives"
 )
+_TOKENS = re.compile(r"[a-z0-9&']+")
+
+
+def names_a_child(text: str) -> bool:
+    """True if a word of the message names a child ("kid", "daughter", "a 9 year old"); no parse needed."""
+    words = _TOKENS.findall(text.lower())
+    return any(w in CHILD or w.rstrip("s") in CHILD for w in words) or "year old" in " ".join(words)
+
+
 # Words that put what follows in a condition or a time ("what do I do if...", "when a child tells me").
 _CONDITION = _wordset("if when whenever whether unless once after before")
 # Verbs whose object or clause is what someone else said or asked ("she asked me to keep it secret").
