@@ -338,7 +338,7 @@ def harm_refusals(
     """For `meaning.train`: the questions the full input check refuses as harmful with a candidate
     harmful-request classifier in place, each with the threshold from which it would not be. A refusal
     by pattern is left out (no threshold changes it)."""
-    from safeguide.safety.guard import PROTECTOR_FRAME_SHARE, SafetyGuard
+    from safeguide.safety.guard import LOWER_BAR_SHARE, SafetyGuard
 
     def refused(clf: Any) -> list[tuple[float, str]]:
         guard = SafetyGuard(embedder, classifiers={**trained, "harmful": clf})
@@ -348,8 +348,8 @@ def harm_refusals(
             if not checked.harmful or "harmful:pattern" in checked.why:
                 continue
             score = checked.scores["harmful"]
-            framed = "harmful:frame" in checked.why or "harmful:pretext" in checked.why
-            out.append((score / PROTECTOR_FRAME_SHARE if framed else score, q))
+            # refused below the threshold by a reading that lowers the bar: clear of it at score / share
+            out.append((score if "harmful:meaning" in checked.why else score / LOWER_BAR_SHARE, q))
         return out
 
     return refused
@@ -366,9 +366,9 @@ def must_not_refuse_for_harm(dev: list[str]) -> list[str]:
 def next_steps_situations() -> list[str]:
     """The development "what do I do next" situations (eval/golden/next_steps.jsonl, split "dev"; the
     held-out rows are not read): practitioner messages that must be answered."""
-    path = Path(__file__).resolve().parent.parent / "eval" / "golden" / "next_steps.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [row["situation"] for row in rows if row.get("split") == "dev"]
+    from eval.next_steps import load
+
+    return [row["situation"] for row in load() if row["split"] == "dev"]
 
 
 @main.command("eval")

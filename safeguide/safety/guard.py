@@ -43,9 +43,10 @@ REPORTING_HARM_BAR = 0.6
 # How sure it must be to refuse a message whose structure reads as protecting a child.
 PROTECTIVE_HARM_BAR = 0.97
 # A message whose parse asks to keep a protector from knowing or acting, or to stop a child telling one
-# ("so the school nurse wouldn't notice", "stop her telling her teacher"), is refused from this fraction of
-# the classifier's own threshold: on the training data that reading held for 33 requests and 2 questions.
-PROTECTOR_FRAME_SHARE = 0.5
+# ("so the school nurse wouldn't notice", "stop her telling her teacher"), or that wraps its request in a
+# pretext (fiction, role play) and names a child, is refused from this fraction of the classifier's own
+# threshold: on the training data the protector reading held for 33 requests and 2 questions.
+LOWER_BAR_SHARE = 0.5
 PROTECTOR_FRAMES = frozenset({"keeps-protector-from-knowing-or-acting", "stops-telling-protector"})
 
 log = logging.getLogger(__name__)
@@ -126,16 +127,14 @@ class SafetyGuard:
                     why.append(f"{name}:meaning")
         if asks_to_harm(text):
             why.append("harmful:pattern")
-        elif "harmful:meaning" not in why and self._keeps_protector_out(text, scores):
-            why.append("harmful:frame")
-        elif "harmful:meaning" not in why and self._under_pretext(text, scores):
-            why.append("harmful:pretext")
+        elif "harmful:meaning" not in why and (reading := self._lower_bar_reading(text, scores)):
+            why.append(f"harmful:{reading}")
         emergency = any(w.startswith("danger") for w in why)
         # When both classifiers fire, the one further past its threshold decides: a report of danger that
         # reads a little like a request ("he put his hands round the baby's neck") gets guidance with the
         # notice; a request that reads a little like danger is refused (with the notice too).
         harmful = "harmful:pattern" in why or (
-            ("harmful:meaning" in why or "harmful:frame" in why or "harmful:pretext" in why)
+            any(w in why for w in ("harmful:meaning", "harmful:frame", "harmful:pretext"))
             and self._harm_outweighs(scores)
             and not self._reports(text, scores)
             and not self._protects(text, scores, why)
@@ -197,33 +196,29 @@ class SafetyGuard:
         why.append(f"protective:{frame}")
         return True
 
-    def _keeps_protector_out(self, text: str, scores: dict[str, float]) -> bool:
-        """Below the classifier's threshold but within PROTECTOR_FRAME_SHARE of it, a message is still a
-        request to harm when its structure asks to keep a protector out (`stance.harm_frame`): the
-        classifier weighs words, and "a school nurse wouldn't notice" weighs less than "hide". If the parse
-        fails, the message is judged by the classifier alone."""
+    def _lower_bar_reading(self, text: str, scores: dict[str, float]) -> str | None:
+        """Below the classifier's threshold but within LOWER_BAR_SHARE of it, a message is still a request
+        to harm when it reads as one another way (None if it does not):
+
+        - "frame": its structure asks to keep a protector out (`stance.harm_frame`); the classifier weighs
+          words, and "a school nurse wouldn't notice" weighs less than "hide". If the parse fails, the
+          classifier's judgement stands.
+        - "pretext": it comes wrapped in fiction, role play or a hypothetical (`has_pretext`) and names a
+          child ("a story about a lost puppy" is not such a request); the wrapping moves the request into
+          the third person, where the classifier reads a question about abuse.
+
+        The rest of the checks still apply (a protective reading can let it through)."""
         harm = self.classifiers.get("harmful")
-        if harm is None or scores.get("harmful", 0.0) < PROTECTOR_FRAME_SHARE * harm.threshold:
-            return False
+        if harm is None or scores.get("harmful", 0.0) < LOWER_BAR_SHARE * harm.threshold:
+            return None
+        if has_pretext(text) and stance.names_a_child(text):
+            return "pretext"
         try:
-            return stance.harm_frame(self.redactor.parsed(text)) in PROTECTOR_FRAMES
+            frame = stance.harm_frame(self.redactor.parsed(text))
         except Exception:
             log.exception("safety: the harm reading failed; the classifier's judgement stands")
-            return False
-
-    def _under_pretext(self, text: str, scores: dict[str, float]) -> bool:
-        """Below the classifier's threshold but within PROTECTOR_FRAME_SHARE of it, a message is still a
-        request to harm when it comes wrapped in fiction, role play or a hypothetical (`has_pretext`): the
-        wrapping moves the request into the third person, where the classifier reads a question about
-        abuse. Only when the message names a child ("a story about a lost puppy" is not such a request);
-        the rest of the checks still apply (a protective reading can let it through)."""
-        harm = self.classifiers.get("harmful")
-        return (
-            harm is not None
-            and scores.get("harmful", 0.0) >= PROTECTOR_FRAME_SHARE * harm.threshold
-            and has_pretext(text)
-            and stance.names_a_child(text)
-        )
+            return None
+        return "frame" if frame in PROTECTOR_FRAMES else None
 
     def _harm_outweighs(self, scores: dict[str, float]) -> bool:
         danger, harm = self.classifiers.get("danger"), self.classifiers.get("harmful")
