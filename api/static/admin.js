@@ -22,8 +22,10 @@ async function follow(job) {
     if (now.total) { bar.max = now.total; bar.value = now.done; }
     if (now.state === "done" || now.state === "failed") {
       bar.hidden = true;
-      say(now.state === "done" ? `Done: ${now.what}. ${now.message}` : `Failed: ${now.what}: ${now.message}`);
-      await listDocuments();
+      // The list first, then the verdict: "Done" must never show beside a list that is not yet current.
+      let stale = "";
+      await listDocuments().catch((err) => { stale = ` (The list could not be refreshed: ${err.message})`; });
+      say((now.state === "done" ? `Done: ${now.what}. ${now.message}` : `Failed: ${now.what}: ${now.message}`) + stale);
       return now;
     }
     say(`${now.what}: ${now.state}${now.total ? ` (${now.done} of ${now.total} passages embedded)` : ""}`);
