@@ -311,3 +311,41 @@ def test_a_quoted_sentence_shares_a_key_word_with_the_question() -> None:
     assert [p.heading for p, _ in quoted] == ["Vetting and barring checks"]  # "check", in its heading
     # With no key word in the question there is nothing to share, and closeness alone decides.
     assert len(closest_sentences(_SameVector(), "What should the worker do?", passages)) == 3
+
+
+def test_neighbours_are_the_paragraphs_either_side_under_the_same_heading(retriever: HybridRetriever) -> None:
+    reader = retriever.reader()
+
+    def row(paragraph: str) -> int:
+        return next(
+            i
+            for i, m in enumerate(reader.metas)
+            if m["doc_id"] == "hampshire-csd-2011" and m["paragraph"] == paragraph
+        )
+
+    assert reader.neighbours(reader.ids[row("8.2.6")]) == [row("8.2.7"), row("8.2.5")]
+    # 8.2.7 ends "8.2 Initial conferences": the next paragraph, 8.3.1, is under another heading.
+    assert reader.neighbours(reader.ids[row("8.2.7")]) == [row("8.2.6")]
+    assert reader.neighbours("no-such-chunk") == []
+
+
+def test_an_extractive_answer_quotes_the_next_paragraph_when_it_answers(retriever: HybridRetriever) -> None:
+    """Only 8.2.6 (the 15-day rule) is given; who agrees to a delay is in 8.2.7, read as its neighbour,
+    quoted, listed as a source and checked like any other quotation."""
+    from safeguide.chat.answers import Source
+
+    reader = retriever.reader()
+    i = next(
+        i
+        for i, m in enumerate(reader.metas)
+        if m["doc_id"] == "hampshire-csd-2011" and m["paragraph"] == "8.2.6"
+    )
+    sources = [Source(**reader.result(i, 1.0, 1, 1).model_dump(), n=1)]
+    question = "Can we delay the initial conference beyond 15 working days? Who has to agree?"
+    _, verified = chain(retriever)._quoted(question, sources, None)
+    assert [s.paragraph for s in sources] == ["8.2.6", "8.2.7"]
+    assert any(2 in s.cited for s in verified.kept), verified.sentences
+    # A question the neighbour does not speak to quotes nothing from it.
+    sources = sources[:1]
+    chain(retriever)._quoted("How often does the core group meet?", sources, None)
+    assert [s.paragraph for s in sources] == ["8.2.6"]

@@ -196,6 +196,32 @@ class IndexReader:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @cached_property
+    def _by_place(self) -> dict[tuple[str, int], list[int]]:
+        """(document, ordinal) -> its rows (a long paragraph's parts share its ordinal)."""
+        out: dict[tuple[str, int], list[int]] = {}
+        for i, m in enumerate(self.metas):
+            out.setdefault((m["doc_id"], int(m.get("ordinal", -1))), []).append(i)
+        return out
+
+    def neighbours(self, chunk_id: str, span: int = 1) -> list[int]:
+        """Rows of the paragraphs just before and after a passage, under the same heading, nearest
+        first: guidance says one thing over a run of paragraphs, and a search often finds its neighbour."""
+        i = self.position.get(chunk_id)
+        if i is None:
+            return []
+        m = self.metas[i]
+        ordinal = int(m.get("ordinal", -1))
+        out = []
+        for step in range(1, span + 1):
+            for at in (ordinal + step, ordinal - step):
+                out += [
+                    j
+                    for j in self._by_place.get((m["doc_id"], at), [])
+                    if self.metas[j]["heading"] == m["heading"]
+                ]
+        return out
+
     def tuned(self) -> TunedVectors | None:
         """This build's tuned embedder and vectors, once they are there: they are made after the build
         is switched to (minutes of training), so a search before then keeps the hybrid order. A folder
