@@ -301,14 +301,15 @@ def test_heldout_safety_gate(retriever: HybridRetriever, which: str) -> None:
 # answered with a cited correct next step (target 0.9, not met): dev 0.772 (57 situations), held-out 0.765,
 # held-out set 2 0.536, with the tuned embedder reordering the search's first five (2026-12-03; before it
 # 0.789 / 0.824 / 0.571: one situation fewer in each set, while held-out retrieval hit@1 rose 0.55 -> 0.63).
-# No wrong or uncited deadline (target 0, met).
+# With the best passage's neighbouring paragraphs read for a quotation too (2026-12-07): dev 0.789,
+# held-out 0.765, held-out set 2 0.571. No wrong or uncited deadline (target 0, met).
 @pytest.mark.slow
 def test_next_steps_gate(retriever: HybridRetriever) -> None:
     from eval.next_steps import run
 
     report = run(_extractive_chain(retriever))
-    assert report["dev"]["cited_correct_step"] >= 0.75, report["dev"]
+    assert report["dev"]["cited_correct_step"] >= 0.78, report["dev"]
     assert report["heldout"]["cited_correct_step"] >= 0.76, report["heldout"]
-    assert report["heldout2"]["cited_correct_step"] >= 0.53, report["heldout2"]
+    assert report["heldout2"]["cited_correct_step"] >= 0.57, report["heldout2"]
     assert report["heldout2"]["wrong_or_uncited_deadlines"] == 0, report["heldout2"]
     assert report["dev"]["wrong_or_uncited_deadlines"] == report["heldout"]["wrong_or_uncited_deadlines"] == 0
