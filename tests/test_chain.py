@@ -10,7 +10,8 @@ import pytest
 from safeguide.chat.answers import NOT_ANSWERED
 from safeguide.chat.chain import AnswerChain
 from safeguide.errors import InvalidQuery
-from safeguide.retrieval.hybrid import HybridRetriever, SearchResult
+from safeguide.retrieval.citations import find_passage_index
+from safeguide.retrieval.hybrid import HybridRetriever, IndexReader, SearchResult
 from safeguide.safety import EMERGENCY_NOTICE
 from safeguide.timescales.calendar import default_calendar
 from safeguide.timescales.rules import RuleSet
@@ -313,15 +314,17 @@ def test_a_quoted_sentence_shares_a_key_word_with_the_question() -> None:
     assert len(closest_sentences(_SameVector(), "What should the worker do?", passages)) == 3
 
 
+def _hampshire_row(reader: IndexReader, paragraph: str) -> int:
+    i = find_passage_index(reader.metas, reader.texts, "hampshire-csd-2011", paragraph, None, "")
+    assert i is not None, paragraph
+    return i
+
+
 def test_neighbours_are_the_paragraphs_either_side_under_the_same_heading(retriever: HybridRetriever) -> None:
     reader = retriever.reader()
 
     def row(paragraph: str) -> int:
-        return next(
-            i
-            for i, m in enumerate(reader.metas)
-            if m["doc_id"] == "hampshire-csd-2011" and m["paragraph"] == paragraph
-        )
+        return _hampshire_row(reader, paragraph)
 
     assert reader.neighbours(reader.ids[row("8.2.6")]) == [row("8.2.7"), row("8.2.5")]
     # 8.2.7 ends "8.2 Initial conferences": the next paragraph, 8.3.1, is under another heading.
@@ -335,12 +338,7 @@ def test_an_extractive_answer_quotes_the_next_paragraph_when_it_answers(retrieve
     from safeguide.chat.answers import Source
 
     reader = retriever.reader()
-    i = next(
-        i
-        for i, m in enumerate(reader.metas)
-        if m["doc_id"] == "hampshire-csd-2011" and m["paragraph"] == "8.2.6"
-    )
-    sources = [Source(**reader.result(i, 1.0, 1, 1).model_dump(), n=1)]
+    sources = [Source(**reader.result(_hampshire_row(reader, "8.2.6"), 1.0, 1, 1).model_dump(), n=1)]
     question = "Can we delay the initial conference beyond 15 working days? Who has to agree?"
     _, verified = chain(retriever)._quoted(question, sources, None)
     assert [s.paragraph for s in sources] == ["8.2.6", "8.2.7"]

@@ -176,23 +176,20 @@ class CitedAnswers(ChainCore):
 
     def _extractive(self, question: str, sources: list[Source]) -> str:
         """Quote, from each of the top passages, the sentence closest in meaning to the question; cite it."""
+        # With them, the paragraphs beside the best passage, read the same way (in the same batch): the
+        # step asked about is often the next paragraph of the one the search put first. Each one quoted
+        # is listed as a further source.
+        reader = self.retriever.reader()
+        held = {s.chunk_id for s in sources}
+        around = [
+            reader.result(j, 0.0, None, None)
+            for j in (reader.neighbours(sources[0].chunk_id, NEIGHBOUR_SPAN) if sources else [])
+            if reader.ids[j] not in held
+        ]
         parts = []
-        quoted = closest_sentences(self.retriever.embedder, question, sources[:3])
-        for s, quote in quoted:
-            parts.append(says(s, quote, s.n))
-        if sources:
-            # The paragraphs beside the best passage, read the same way: the step asked about is often
-            # the next paragraph of the one the search put first. Each quoted one is listed as a source.
-            reader = self.retriever.reader()
-            held = {s.chunk_id for s in sources}
-            around = [
-                reader.result(j, 0.0, None, None)
-                for j in reader.neighbours(sources[0].chunk_id, NEIGHBOUR_SPAN)
-                if reader.ids[j] not in held
-            ]
-            for r, quote in closest_sentences(self.retriever.embedder, question, around):
-                n = self._add_source(sources, r)
-                parts.append(says(sources[n - 1], quote, n))
+        for p, quote in closest_sentences(self.retriever.embedder, question, [*sources[:3], *around]):
+            n = p.n if isinstance(p, Source) else self._add_source(sources, p)
+            parts.append(says(sources[n - 1], quote, n))
         return "\n".join(parts)
 
     def _generate(self, question: str, sources: list[Source], on_token: Callable[[str], None] | None) -> str:
