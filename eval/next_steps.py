@@ -9,7 +9,9 @@ and held-out set 2:
 - answered with a cited correct next step: the answer is not a refusal or "does not answer", and a
   paragraph it cites ([n] in its text) is one of the expected ones;
 - wrong or uncited deadlines: an expected deadline missing or different, or a deadline given without a
-  citation (target 0).
+  citation (target 0);
+- another edition cited: the situation names one edition ("under WT 2010") and does not ask what
+  changed, and the answer cites a document of another edition (target 0).
 
     python -m eval.next_steps        # extractive mode; writes eval/results/next_steps-extractive.json
 """
@@ -22,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from safeguide.chat.answers import NOT_ANSWERED, Answer
+from safeguide.chat.answers import COMPARE, NOT_ANSWERED, YEARS, Answer
 from safeguide.chat.chain import AnswerChain
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "next_steps.jsonl"
@@ -52,6 +54,16 @@ def _matches(source: tuple[str, str | None, str], expected: list[list[str]]) -> 
     return any(doc == d and (ref == paragraph or ref in heading.split(" › ")) for d, ref in expected)
 
 
+def other_editions(situation: str, answer: Answer) -> list[str]:
+    """The cited documents of another edition than the one the situation names (none named, or a
+    question about what changed: nothing to check)."""
+    named = set(YEARS.findall(situation))
+    if len(named) != 1 or COMPARE.search(situation):
+        return []
+    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    return sorted({s.doc_id for s in answer.citations if s.n in used and s.edition not in named})
+
+
 def judge(row: dict[str, Any], answer: Answer) -> dict[str, Any]:
     expect = row["expect"]
     sources = cited(answer)
@@ -71,6 +83,7 @@ def judge(row: dict[str, Any], answer: Answer) -> dict[str, Any]:
         "answered": answered,
         "cited_correct_step": right,
         "deadline_problems": deadline_problems,
+        "other_editions": other_editions(row["situation"], answer),
         "cited": [f"{d} {p or h}" for d, p, h in sources],
         "timescales": [f"{t['rule_id']} {t['due']}" for t in answer.timescales],
     }
@@ -89,6 +102,7 @@ def run(chain: AnswerChain) -> dict[str, Any]:
             "answered": round(sum(j["answered"] for j in part) / len(part), 3),
             "cited_correct_step": round(sum(j["cited_correct_step"] for j in part) / len(part), 3),
             "wrong_or_uncited_deadlines": sum(len(j["deadline_problems"]) for j in part),
+            "another_edition_cited": sum(bool(j["other_editions"]) for j in part),
         }
     report["rows"] = judged
     return report

@@ -436,7 +436,14 @@ def build_navigator(path: Path, retriever: HybridRetriever) -> Navigator | None:
         )
         return found.text if found else None
 
-    return Navigator(Pathway.load(path), retriever.embedder, passage_text)
+    def doc_edition(doc_id: str) -> str | None:
+        try:
+            reader = retriever.reader()
+        except IndexNotReady:
+            return None
+        return reader.doc_editions.get(doc_id)
+
+    return Navigator(Pathway.load(path), retriever.embedder, passage_text, doc_edition)
 
 
 def edition_ids(settings: Settings) -> list[str]:

@@ -313,3 +313,7 @@ def test_next_steps_gate(retriever: HybridRetriever) -> None:
     assert report["heldout2"]["cited_correct_step"] >= 0.57, report["heldout2"]
     assert report["heldout2"]["wrong_or_uncited_deadlines"] == 0, report["heldout2"]
     assert report["dev"]["wrong_or_uncited_deadlines"] == report["heldout"]["wrong_or_uncited_deadlines"] == 0
+    # a situation that names one edition is answered from that edition's documents only
+    assert all(report[split]["another_edition_cited"] == 0 for split in ("dev", "heldout", "heldout2")), [
+        j for j in report["rows"] if j["other_editions"]
+    ]

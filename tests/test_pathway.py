@@ -45,6 +45,71 @@ def test_a_broken_pathway_file_is_a_clear_error(tmp_path: Path) -> None:
         Pathway.load(bad)
 
 
+class _WordEmbedder:
+    """Fake embedder at the model seam: one axis per known word, so closeness is shared words."""
+
+    WORDS = ("bruise", "baby", "death", "review", "school")
+
+    def _vec(self, text: str) -> list[float]:
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        v = [1.0 if w in words else 0.0 for w in self.WORDS]
+        norm = sum(x * x for x in v) ** 0.5 or 1.0
+        return [x / norm for x in v]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._vec(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vec(text)
+
+
+def test_a_question_naming_an_edition_is_placed_only_on_steps_that_edition_speaks_to(tmp_path: Path) -> None:
+    """ "Under WT 2018" asks about that edition: a step is placed by its paragraphs of that edition, and a
+    step with none is not considered (it could only be answered from another edition's guidance)."""
+    from safeguide.chat.pathway import Navigator
+
+    path = tmp_path / "pathway.toml"
+    path.write_text(
+        '[[step]]\nid = "old"\nname = "Old"\nwho = "x"\ndescribes = "something"\n'
+        'cites = [["doc2010", "1.1"]]\n'
+        '[[step]]\nid = "both"\nname = "Both"\nwho = "x"\ndescribes = "something else"\n'
+        'cites = [["doc2010", "2.1"], ["doc2018", "Reviews"]]\n'
+    )
+    texts = {
+        ("doc2010", "1.1"): "a bruise on a baby",
+        ("doc2010", "2.1"): "school",
+        ("doc2018", "Reviews"): "a baby review",
+    }
+    editions = {"doc2010": "2010", "doc2018": "2018"}
+    navigator = Navigator(Pathway.load(path), _WordEmbedder(), lambda d, r: texts.get((d, r)), editions.get)
+    assert navigator.place("bruise on a baby, what next?", None).step.id == "old"  # type: ignore[union-attr]
+    placed = navigator.place("bruise on a baby, what next?", None, "2018")
+    assert placed is not None and placed.step.id == "both" and set(placed.scores) == {"both"}
+    assert navigator.cites_in(placed.step, "2018") == [("doc2018", "Reviews")]
+    assert navigator.cites_in(placed.step, None) == [("doc2010", "2.1"), ("doc2018", "Reviews")]
+    assert navigator.place("bruise on a baby, what next?", None, "2013") is None
+
+
+@pytest.mark.slow
+def test_next_steps_under_a_named_edition_cite_only_that_edition(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A question about WT 2018 was answered with steps cited from the 2010-era Hampshire procedure; with
+    the edition named, every step and timescale cites a document of that edition."""
+    answer = _ask(
+        retriever,
+        "Under Working Together 2018 we need a strategy discussion about a child. What happens next?",
+        authority=None,
+    )
+    assert not answer.refused, answer.answer
+    assert answer.citations and {s.edition for s in answer.citations} == {"2018"}, [
+        (s.doc_id, s.edition) for s in answer.citations
+    ]
+    assert all(t["citation"]["doc_id"] == "wt2018-briefing" for t in answer.timescales)
+    before = _ask(
+        retriever, "We need a strategy discussion about a child. What happens next?", authority=None
+    )
+    assert "2010" in {s.edition for s in before.citations}  # without the edition, the pathway's own mix
+
+
 @pytest.mark.parametrize(
     ("text", "asks"),
     [

@@ -28,11 +28,16 @@ class NextStepAnswers(TimescaleAnswers):
             idx = find_passage_index(reader.metas, reader.texts, doc, None, ref, "")
         return None if idx is None else self._add_source(sources, reader.result(idx, 0.0, None, None))
 
-    def _step_rule(self, step: Step, authority: str | None) -> Rule | None:
-        """The rule that times a step in the user's area (its own first), if any."""
+    def _step_rule(self, step: Step, authority: str | None, edition: str | None = None) -> Rule | None:
+        """The rule that times a step in the user's area (its own first), of the edition named if one
+        is, if any."""
         if not step.event:
             return None
-        applicable = [r for r in self.rules.for_authority(authority) if r.event == step.event]
+        applicable = [
+            r
+            for r in self.rules.for_authority(authority)
+            if r.event == step.event and (not edition or edition in r.editions)
+        ]
         ranked = sorted(
             applicable, key=lambda r: (r.kind not in ("deadline", "interval"), r.direction != "after")
         )
@@ -46,10 +51,12 @@ class NextStepAnswers(TimescaleAnswers):
         today: date,
         notices: list[str],
         found: list[SearchResult] | None = None,
+        edition: str | None = None,
     ) -> Answer | None:
         """The steps that follow on the pathway, each cited, then what the passages the question's own
         search found say about it (`found`); None when no step's paragraph is held (a deployment without
-        those documents), so the question is answered from what the documents say."""
+        those documents), so the question is answered from what the documents say. With an edition named,
+        a step is cited and timed only from that edition's documents and rules."""
         assert self.navigator is not None
         steps = self.navigator.pathway.following(placement.step, authority)
         sources: list[Source] = []
@@ -58,7 +65,7 @@ class NextStepAnswers(TimescaleAnswers):
         other_areas: set[str] = set()
         for step in steps:
             marks: list[int] = []
-            for doc, ref in step.cites:
+            for doc, ref in self.navigator.cites_in(step, edition):
                 n = self._step_source(sources, doc, ref)
                 if n is not None:
                     marks.append(n)
@@ -68,7 +75,7 @@ class NextStepAnswers(TimescaleAnswers):
                 if len(marks) == 2:
                     break
             timing = ""
-            timed = self._step_timing(step, authority, sources)
+            timed = self._step_timing(step, authority, sources, edition)
             if timed is not None:
                 rule, n, span = timed
                 if n not in marks:
@@ -194,12 +201,12 @@ class NextStepAnswers(TimescaleAnswers):
         )
 
     def _step_timing(
-        self, step: Step, authority: str | None, sources: list[Source]
+        self, step: Step, authority: str | None, sources: list[Source], edition: str | None = None
     ) -> tuple[Rule, int, str] | None:
         """The rule that times a step, the number of its cited paragraph, and the span in words ("10
         working days after the icpc"); None without a rule or when its paragraph is not held: a timescale
         is stated only with the paragraph that sets it."""
-        rule = self._step_rule(step, authority)
+        rule = self._step_rule(step, authority, edition)
         if rule is None:
             return None
         c = rule.citation
@@ -219,7 +226,9 @@ class NextStepAnswers(TimescaleAnswers):
         )
         return trigger_named and TODAY_WORDS.search(question) is not None
 
-    def _append_next_steps(self, result: Answer, requests: list[Any], authority: str | None) -> None:
+    def _append_next_steps(
+        self, result: Answer, requests: list[Any], authority: str | None, edition: str | None = None
+    ) -> None:
         """ "... and what comes after?": the steps after the deadline asked about, with their timescales
         but no dates (they count from the event actually held, not from its deadline)."""
         assert self.navigator is not None
@@ -231,11 +240,15 @@ class NextStepAnswers(TimescaleAnswers):
         if not after:
             return
         lines = ["After that:"]
-        for number, step in enumerate(after, start=1):
-            marks = [n for doc, ref in step.cites[:2] if (n := self._step_source(result.citations, doc, ref))]
-            timed = self._step_timing(step, authority, result.citations)
+        for step in after:
+            cites = self.navigator.cites_in(step, edition)[:2]
+            marks = [n for doc, ref in cites if (n := self._step_source(result.citations, doc, ref))]
+            timed = self._step_timing(step, authority, result.citations, edition)
             if timed is not None and timed[1] not in marks:
                 marks.append(timed[1])
+            if not marks:
+                continue  # a step is given only with a paragraph that says so
             timing = f" ({timed[2]})" if timed is not None else ""
-            lines.append(f"{number}. {step.name}{timing}." + "".join(f" [{m}]" for m in marks))
-        result.answer += "\n" + "\n".join(lines)
+            lines.append(f"{len(lines)}. {step.name}{timing}." + "".join(f" [{m}]" for m in marks))
+        if len(lines) > 1:
+            result.answer += "\n" + "\n".join(lines)

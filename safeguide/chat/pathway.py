@@ -116,40 +116,60 @@ class Placement:
 class Navigator:
     """Places questions on the pathway by meaning; the anchors are embedded once, on first use."""
 
-    def __init__(self, pathway: Pathway, embedder: Any, passage_text: Any) -> None:
+    def __init__(self, pathway: Pathway, embedder: Any, passage_text: Any, doc_edition: Any = None) -> None:
         self.pathway = pathway
         self.embedder = embedder
         self.passage_text = passage_text  # (doc_id, paragraph or heading) -> text or None
-        self._anchors: dict[str, np.ndarray] | None = None
+        self.doc_edition = doc_edition  # doc_id -> the edition its manifest gives, or None if not held
+        self._anchors: dict[str, tuple[np.ndarray, list[str | None]]] | None = None
         self._lock = threading.Lock()
 
-    def _build(self) -> dict[str, np.ndarray]:
+    def _build(self) -> dict[str, tuple[np.ndarray, list[str | None]]]:
+        """Each step's anchor vectors, with the document each comes from (None: the step's description)."""
         texts: list[str] = []
-        owners: list[str] = []
+        owners: list[tuple[str, str | None]] = []
         for step in self.pathway.steps.values():
             texts.append(f"{step.name}. {step.describes}")
-            owners.append(step.id)
+            owners.append((step.id, None))
             for doc, ref in step.cites:
                 text = self.passage_text(doc, ref)
                 if text:
                     texts.append(" ".join(text.split())[:1000])
-                    owners.append(step.id)
+                    owners.append((step.id, doc))
         vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
-        anchors: dict[str, list[np.ndarray]] = {}
-        for owner, vector in zip(owners, vectors, strict=True):
-            anchors.setdefault(owner, []).append(vector)
-        return {k: np.stack(v) for k, v in anchors.items()}
+        anchors: dict[str, tuple[list[np.ndarray], list[str | None]]] = {}
+        for (owner, source), vector in zip(owners, vectors, strict=True):
+            held = anchors.setdefault(owner, ([], []))
+            held[0].append(vector)
+            held[1].append(source)
+        return {k: (np.stack(v), docs) for k, (v, docs) in anchors.items()}
 
-    def place(self, question: str, authority: str | None) -> Placement | None:
+    def cites_in(self, step: Step, edition: str | None) -> list[tuple[str, str]]:
+        """The step's paragraphs, only those of documents of the edition named when one is."""
+        if not edition or self.doc_edition is None:
+            return list(step.cites)
+        return [(doc, ref) for doc, ref in step.cites if self.doc_edition(doc) == edition]
+
+    def place(self, question: str, authority: str | None, edition: str | None = None) -> Placement | None:
+        """The step closest in meaning. With an edition named ("under WT 2010"), a step is placed by its
+        description and its paragraphs of that edition only, and a step with none of them is not
+        considered: it could only be answered from another edition's guidance."""
         with self._lock:
             if self._anchors is None:
                 self._anchors = self._build()
             anchors = self._anchors
         q = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
-        steps = [
-            s for s in self.pathway.for_area(authority) if s.id in anchors and s.considered_for(question)
-        ]
-        scores = {s.id: float(np.max(anchors[s.id] @ q)) for s in steps}
+        scores: dict[str, float] = {}
+        for s in self.pathway.for_area(authority):
+            if s.id not in anchors or not s.considered_for(question):
+                continue
+            vectors, docs = anchors[s.id]
+            if edition and self.doc_edition is not None:
+                keep = [i for i, d in enumerate(docs) if d is None or self.doc_edition(d) == edition]
+                if len(keep) == docs.count(None):
+                    continue  # no paragraph of this step is of the edition asked about
+                vectors = vectors[keep]
+            scores[s.id] = float(np.max(vectors @ q))
         if not scores:
             return None
         best = max(scores, key=lambda k: scores[k])

@@ -221,7 +221,7 @@ class Pipeline:
         turn.edition = turn.edition or chain._named_edition(text)
         turn.requests = find_timescale_requests(text, turn.today, chain.rules, turn.authority)
         if chain.navigator is not None and ASKS_NEXT.search(text):
-            placement = chain.navigator.place(text, turn.authority)
+            placement = chain.navigator.place(text, turn.authority, turn.edition)
             if placement is not None and placement.score >= NEXT_STEP_MIN_SCORE:
                 turn.placement = placement
         if not turn.requests and turn.placement is None and chain.model is None:
@@ -279,11 +279,17 @@ class Pipeline:
         if turn.route == "timescales":
             turn.answer = chain._timescale_answer(checked, turn.requests, turn.authority, turn.notices)
             if turn.placement is not None:
-                chain._append_next_steps(turn.answer, turn.requests, turn.authority)
+                chain._append_next_steps(turn.answer, turn.requests, turn.authority, turn.edition)
         elif turn.route == "next-steps":
             assert turn.placement is not None
             answer = chain._next_steps_answer(
-                checked, turn.placement, turn.authority, turn.today, turn.notices, self.search(turn)
+                checked,
+                turn.placement,
+                turn.authority,
+                turn.today,
+                turn.notices,
+                self.search(turn),
+                turn.edition,
             )
             if answer is not None:
                 turn.answer = answer
