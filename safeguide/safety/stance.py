@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from safeguide.safety.shapes import _wordset
@@ -158,15 +159,20 @@ def _negated(verb: Any) -> bool:
     return bool(verb.dep_ == "pcomp" and verb.head.lower_ == "without")
 
 
+# Nouns a request is put through: "the best way to stop her telling", "a good excuse to keep them off".
+_MEANS = _wordset("way ways trick tricks excuse excuses method methods tip tips means story lie reason")
+
+
 def _setting(verb: Any) -> str:
     """Where the verb sits: in a condition, in what someone else said or asked, in a relative clause, in
-    a purpose ("so they won't..."), or in the message's own request ("main")."""
+    a purpose ("so they won't..."), or in the message's own request ("main"). A clause on "way", "trick"
+    or "excuse" is the request itself ("what's the best way to stop social workers seeing the kids")."""
     node = verb
     while node.head.i != node.i:
         marks = {c.lower_ for c in node.children if c.dep_ in ("mark", "advmod")}
         if node.dep_ in ("advcl", "ccomp", "relcl") and marks & _CONDITION:
             return "cond"
-        if node.dep_ == "relcl":
+        if node.dep_ == "relcl" and node.head.lower_ not in _MEANS:
             return "rel"
         if "so" in marks:
             return "purpose"
@@ -222,7 +228,8 @@ def _blocked(doc: Any) -> list[Blocked]:
                             out.append(Blocked(event, None if passive else child, "stopped", verb))
                 elif child.dep_ == "prep" and child.lower_ == "from":  # "stop him from telling"
                     events = [c for c in child.children if c.dep_ == "pcomp"]
-                    out.extend(Blocked(c, _subject(c), "stopped", verb) for c in events)
+                    stopped = next((c for c in verb.children if c.dep_ == "dobj"), None)
+                    out.extend(Blocked(c, _subject(c) or stopped, "stopped", verb) for c in events)
         if lemma in _KEEPING:
             preps = [c for c in verb.children if c.dep_ in ("prep", "dative") and c.lower_ in ("from", "to")]
             for prep in preps:
@@ -241,6 +248,49 @@ def _patient_is_child(b: Blocked) -> bool:
             role(o) == "child" for o in _objects(b.event)
         )
     return any(role(o) == "child" for o in _objects(b.event)) and (b.who is None or role(b.who) != "speaker")
+
+
+# WordNet's verb classes (lexicographer files) of telling and of seeing: a child stopped from doing one of
+# these ("crying about the bruises", "mentioning the belt", "noticing") is a child kept from being heard.
+_VERB_COMMUNICATION, _VERB_PERCEPTION = 32, 39
+
+
+_WHEN = _wordset("after before during until till since at")
+
+
+@cache
+def _heard_or_seen_verbs() -> frozenset[str]:
+    """Verbs with communication or perception among their two commonest WordNet senses ("cry", "mention",
+    "message", "complain", "notice", "show"), from the WordNet 3.0 files the name checks read."""
+    from safeguide.safety.names import _wordnet_senses
+
+    wanted = {_VERB_COMMUNICATION, _VERB_PERCEPTION}
+    return frozenset(w for w, senses in _wordnet_senses("verb").items() if wanted & set(senses[:2]))
+
+
+def _child_kept_from_a_risk(b: Blocked) -> bool:
+    """A child stopped from going somewhere or doing something with someone ("stop my daughter staying over
+    where the uncle is an offender", "prevent my stepson drinking with adults at the skate park"): the
+    child's own act, aimed at a place or other people, none of them the speaker, a protector or family.
+    Not when the act is telling or being seen ("crying about the bruises", "mentioning the belt to her
+    nan"), nor when it is aimed at the speaker ("blocking me", "fighting me off")."""
+    if b.how != "stopped" or b.who is None or role(_referent(b.who)) != "child":
+        return False
+    if b.blocker.lemma_.lower() == "avoid" or _setting(b.event) in ("cond", "said", "rel"):
+        return False
+    lemma = b.event.lemma_.lower()
+    if lemma in _heard_or_seen_verbs() or lemma in _TELLING | _SAYING | _PROTECTIVE_ACTS:
+        return False
+    reach = [
+        t
+        for t in b.event.subtree
+        if t.i != b.event.i
+        and t.pos_ in ("PRON", "NOUN", "PROPN")
+        and not (t.dep_ == "pobj" and t.head.lower_ in _WHEN)  # "after school" is a time, not a party
+    ]
+    if any(role(t) in ("speaker", "protector", "family") for t in reach):
+        return False
+    return any(c.dep_ in ("prep", "dobj", "advmod", "prt") for c in b.event.children)
 
 
 def harm_frame(doc: Any) -> str | None:
@@ -278,6 +328,8 @@ def protective_frame(doc: Any) -> str | None:
             return "keeps-a-threat-from-acting"
         if _patient_is_child(b):
             return "stops-harm-to-a-child"
+        if _child_kept_from_a_risk(b):
+            return "keeps-a-child-from-a-risk"
     for verb in doc:
         if verb.dep_ not in (*_CLAUSE_HEADS, "attr", "nsubj"):
             continue
