@@ -47,13 +47,16 @@ LIMITS = {
     "first_wide": (15000, 8000, 8000),
     "last": (20000, 5000, 3000),
 }
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 # WordNet lexicographer files (its `lexnames`): noun.person, and the verb classes whose subject or object
 # is usually a person: body, cognition, communication, competition, consumption, contact, emotion,
 # perception, social.
 NOUN_PERSON = 18
 NOUN_BODY = 8
 PERSON_VERB_CLASSES = frozenset({29, 31, 32, 33, 34, 35, 37, 39, 41})
+# The verb classes of telling and of seeing (communication, perception): a child stopped from one of these
+# ("crying about the bruises", "mentioning the belt", "noticing") is kept from being heard (`stance.py`).
+HEARD_OR_SEEN_CLASSES = frozenset({32, 39})
 # Noun classes of things counted one by one (animal, artifact, object, plant, substance, shape, person).
 # A given name that is such a noun ("robin", "jack", "rose") and stands alone, with no "a" or "the", is
 # a name: English does not use a singular countable noun bare. Abstract classes ("hope" is a feeling,
@@ -118,13 +121,17 @@ def _wordnet_senses(pos: str) -> dict[str, list[int]]:
 def wordnet_roles(given_names: set[str]) -> dict[str, set[str]]:
     """Person nouns (noun.person among a noun's two commonest senses), parts of the body (noun.body
     likewise: "arm", "face"), person verbs (a person-verb class among a verb's two commonest senses), and
-    the given names whose commonest sense as a noun is a countable thing."""
+    the given names whose commonest sense as a noun is a countable thing, and the verbs of telling or
+    seeing (communication or perception among a verb's two commonest senses)."""
     nouns, verbs = _wordnet_senses("noun"), _wordnet_senses("verb")
     return {
         "person_nouns": {w for w, s in nouns.items() if NOUN_PERSON in s[:2] and w.isalpha()},
         "body_nouns": {w for w, s in nouns.items() if NOUN_BODY in s[:2] and w.isalpha()},
         "person_verbs": {w for w, s in verbs.items() if PERSON_VERB_CLASSES & set(s[:2]) and w.isalpha()},
         "countable_names": {w for w in given_names if nouns.get(w) and nouns[w][0] in COUNTABLE_CLASSES},
+        "heard_or_seen_verbs": {
+            w for w, s in verbs.items() if HEARD_OR_SEEN_CLASSES & set(s[:2]) and w.isalpha()
+        },
     }
 
 
@@ -164,6 +171,7 @@ class Lexicon:
     # is home", "the boy is unwell")
     describing: frozenset[str] = frozenset()
     verbs: frozenset[str] = frozenset()  # WordNet's verbs ("tell", "help", "nurse")
+    heard_or_seen_verbs: frozenset[str] = frozenset()  # "cry", "mention", "complain", "notice", "show"
 
     def is_given(self, lower: str, common: bool = False) -> bool:
         """A given name, or a double-barrelled one whose parts all are ("ruby-leigh", "grace-ellen"); with
@@ -230,6 +238,7 @@ def lexicon() -> Lexicon:
                 frozenset(kept["first_wide"]),
                 frozenset(wordnet["adj"] | wordnet["adv"]),
                 frozenset(wordnet["verb"]),
+                frozenset(kept["heard_or_seen_verbs"]),
             )
         return _LEXICON
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
+from safeguide.safety.names import lexicon
 from safeguide.safety.shapes import _wordset
 
 SPEAKER = _wordset("i me we us myself ourselves")
@@ -250,36 +250,23 @@ def _patient_is_child(b: Blocked) -> bool:
     return any(role(o) == "child" for o in _objects(b.event)) and (b.who is None or role(b.who) != "speaker")
 
 
-# WordNet's verb classes (lexicographer files) of telling and of seeing: a child stopped from doing one of
-# these ("crying about the bruises", "mentioning the belt", "noticing") is a child kept from being heard.
-_VERB_COMMUNICATION, _VERB_PERCEPTION = 32, 39
-
-
+# "after school", "until tonight": a time, not someone or somewhere the act reaches.
 _WHEN = _wordset("after before during until till since at")
 
 
-@cache
-def _heard_or_seen_verbs() -> frozenset[str]:
-    """Verbs with communication or perception among their two commonest WordNet senses ("cry", "mention",
-    "message", "complain", "notice", "show"), from the WordNet 3.0 files the name checks read."""
-    from safeguide.safety.names import _wordnet_senses
-
-    wanted = {_VERB_COMMUNICATION, _VERB_PERCEPTION}
-    return frozenset(w for w, senses in _wordnet_senses("verb").items() if wanted & set(senses[:2]))
-
-
 def _child_kept_from_a_risk(b: Blocked) -> bool:
-    """A child stopped from going somewhere or doing something with someone ("stop my daughter staying over
-    where the uncle is an offender", "prevent my stepson drinking with adults at the skate park"): the
-    child's own act, aimed at a place or other people, none of them the speaker, a protector or family.
-    Not when the act is telling or being seen ("crying about the bruises", "mentioning the belt to her
-    nan"), nor when it is aimed at the speaker ("blocking me", "fighting me off")."""
+    """A child stopped from going somewhere or doing something with someone ("stop my son playing online
+    with adults who keep asking to meet", "prevent my stepson drinking with adults at the skate park"):
+    the child's own act, aimed at a place or other people, none of them the speaker, a protector or
+    family. Not when the act is telling or being seen, a verb of communication or perception in WordNet
+    (`Lexicon.heard_or_seen_verbs`: "crying about the bruises", "mentioning the belt to her nan"), nor
+    when it is aimed at the speaker ("blocking me", "fighting me off")."""
     if b.how != "stopped" or b.who is None or role(_referent(b.who)) != "child":
         return False
     if b.blocker.lemma_.lower() == "avoid" or _setting(b.event) in ("cond", "said", "rel"):
         return False
     lemma = b.event.lemma_.lower()
-    if lemma in _heard_or_seen_verbs() or lemma in _TELLING | _SAYING | _PROTECTIVE_ACTS:
+    if lemma in lexicon().heard_or_seen_verbs or lemma in _TELLING | _SAYING | _PROTECTIVE_ACTS:
         return False
     reach = [
         t
