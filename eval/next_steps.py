@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from safeguide.chat.answers import COMPARE, NOT_ANSWERED, YEARS, Answer
+from safeguide.chat.answers import COMPARE, NOT_ANSWERED, YEARS, Answer, Source
 from safeguide.chat.chain import AnswerChain
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "next_steps.jsonl"
@@ -43,10 +43,15 @@ def load() -> list[dict[str, Any]]:
     return [r for r in rows if "id" in r]
 
 
+def _used(answer: Answer) -> list[Source]:
+    """The sources the answer's text cites ([n] in it)."""
+    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    return [s for s in answer.citations if s.n in used]
+
+
 def cited(answer: Answer) -> list[tuple[str, str | None, str]]:
     """(document, paragraph, heading) of each source the answer's text cites."""
-    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
-    return [(s.doc_id, s.paragraph, s.heading) for s in answer.citations if s.n in used]
+    return [(s.doc_id, s.paragraph, s.heading) for s in _used(answer)]
 
 
 def _matches(source: tuple[str, str | None, str], expected: list[list[str]]) -> bool:
@@ -60,8 +65,7 @@ def other_editions(situation: str, answer: Answer) -> list[str]:
     named = set(YEARS.findall(situation))
     if len(named) != 1 or COMPARE.search(situation):
         return []
-    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
-    return sorted({s.doc_id for s in answer.citations if s.n in used and s.edition not in named})
+    return sorted({s.doc_id for s in _used(answer) if s.edition not in named})
 
 
 def judge(row: dict[str, Any], answer: Answer) -> dict[str, Any]:

@@ -144,11 +144,13 @@ class Navigator:
             held[1].append(source)
         return {k: (np.stack(v), docs) for k, (v, docs) in anchors.items()}
 
+    def _of(self, doc: str, edition: str | None) -> bool:
+        """Whether a document counts for the edition named (every document does when none is)."""
+        return not edition or self.doc_edition is None or self.doc_edition(doc) == edition
+
     def cites_in(self, step: Step, edition: str | None) -> list[tuple[str, str]]:
         """The step's paragraphs, only those of documents of the edition named when one is."""
-        if not edition or self.doc_edition is None:
-            return list(step.cites)
-        return [(doc, ref) for doc, ref in step.cites if self.doc_edition(doc) == edition]
+        return [(doc, ref) for doc, ref in step.cites if self._of(doc, edition)]
 
     def place(self, question: str, authority: str | None, edition: str | None = None) -> Placement | None:
         """The step closest in meaning. With an edition named ("under WT 2010"), a step is placed by its
@@ -164,12 +166,10 @@ class Navigator:
             if s.id not in anchors or not s.considered_for(question):
                 continue
             vectors, docs = anchors[s.id]
-            if edition and self.doc_edition is not None:
-                keep = [i for i, d in enumerate(docs) if d is None or self.doc_edition(d) == edition]
-                if len(keep) == docs.count(None):
-                    continue  # no paragraph of this step is of the edition asked about
-                vectors = vectors[keep]
-            scores[s.id] = float(np.max(vectors @ q))
+            keep = [i for i, d in enumerate(docs) if d is None or self._of(d, edition)]
+            if len(keep) == docs.count(None):
+                continue  # no paragraph of this step is of the edition asked about
+            scores[s.id] = float(np.max(vectors[keep] @ q))
         if not scores:
             return None
         best = max(scores, key=lambda k: scores[k])

@@ -163,16 +163,29 @@ def _negated(verb: Any) -> bool:
 _MEANS = _wordset("way ways trick tricks excuse excuses method methods tip tips means story lie reason")
 
 
+def _means_clause(node: Any) -> bool:
+    """ "the best way to stop", "an excuse to keep them off": an infinitive on a noun a request is put
+    through, which is the request itself, not a clause describing the noun ("the story she told")."""
+    return node.head.lower_ in _MEANS and any(c.dep_ == "aux" and c.lower_ == "to" for c in node.children)
+
+
+def _asked(event: Any) -> bool:
+    """Whether the event is in what the speaker asks: not in a condition, in what someone else said, or
+    in a relative clause."""
+    return _setting(event) not in ("cond", "said", "rel")
+
+
 def _setting(verb: Any) -> str:
     """Where the verb sits: in a condition, in what someone else said or asked, in a relative clause, in
     a purpose ("so they won't..."), or in the message's own request ("main"). A clause on "way", "trick"
-    or "excuse" is the request itself ("what's the best way to stop social workers seeing the kids")."""
+    or "excuse" is the request itself ("what's the best way to stop social workers seeing the kids";
+    `_means_clause`)."""
     node = verb
     while node.head.i != node.i:
         marks = {c.lower_ for c in node.children if c.dep_ in ("mark", "advmod")}
         if node.dep_ in ("advcl", "ccomp", "relcl") and marks & _CONDITION:
             return "cond"
-        if node.dep_ == "relcl" and node.head.lower_ not in _MEANS:
+        if node.dep_ == "relcl" and not _means_clause(node):
             return "rel"
         if "so" in marks:
             return "purpose"
@@ -263,7 +276,7 @@ def _child_kept_from_a_risk(b: Blocked) -> bool:
     when it is aimed at the speaker ("blocking me", "fighting me off")."""
     if b.how != "stopped" or b.who is None or role(_referent(b.who)) != "child":
         return False
-    if b.blocker.lemma_.lower() == "avoid" or _setting(b.event) in ("cond", "said", "rel"):
+    if b.blocker.lemma_.lower() == "avoid" or not _asked(b.event):
         return False
     lemma = b.event.lemma_.lower()
     if lemma in lexicon().heard_or_seen_verbs or lemma in _TELLING | _SAYING | _PROTECTIVE_ACTS:
@@ -286,7 +299,7 @@ def harm_frame(doc: Any) -> str | None:
     to stop a report ("how do I avoid reporting it"); None if it does not. Only what the speaker asks
     counts: not what someone else said, nor a condition, nor a relative clause."""
     for b in _blocked(doc):
-        if _setting(b.event) in ("cond", "said", "rel"):
+        if not _asked(b.event):
             continue
         lemma = b.event.lemma_.lower()
         who = _referent(b.who) if b.who is not None else None
