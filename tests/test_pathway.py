@@ -88,6 +88,15 @@ def test_a_question_naming_an_edition_is_placed_only_on_steps_that_edition_speak
     assert navigator.cites_in(placed.step, "2018") == [("doc2018", "Reviews")]
     assert navigator.cites_in(placed.step, None) == [("doc2010", "2.1"), ("doc2018", "Reviews")]
     assert navigator.place("bruise on a baby, what next?", None, "2013") is None
+    # with no edition named, a step whose paragraphs are not held is still placed by its description
+    alone = tmp_path / "alone.toml"
+    alone.write_text(
+        '[[step]]\nid = "unheld"\nname = "Unheld"\nwho = "x"\ndescribes = "a school review"\n'
+        'cites = [["elsewhere", "9.9"]]\n'
+    )
+    unheld = Navigator(Pathway.load(alone), _WordEmbedder(), lambda d, r: None, editions.get)
+    assert unheld.place("a school review, what next?", None).step.id == "unheld"  # type: ignore[union-attr]
+    assert unheld.place("a school review, what next?", None, "2018") is None
 
 
 @pytest.mark.slow

@@ -166,10 +166,12 @@ class Navigator:
             if s.id not in anchors or not s.considered_for(question):
                 continue
             vectors, docs = anchors[s.id]
-            keep = [i for i, d in enumerate(docs) if d is None or self._of(d, edition)]
-            if len(keep) == docs.count(None):
-                continue  # no paragraph of this step is of the edition asked about
-            scores[s.id] = float(np.max(vectors[keep] @ q))
+            if edition:
+                keep = [i for i, d in enumerate(docs) if d is None or self._of(d, edition)]
+                if len(keep) == docs.count(None):
+                    continue  # no paragraph of this step is of the edition asked about
+                vectors = vectors[keep]
+            scores[s.id] = float(np.max(vectors @ q))
         if not scores:
             return None
         best = max(scores, key=lambda k: scores[k])
