@@ -347,3 +347,26 @@ def test_an_extractive_answer_quotes_the_next_paragraph_when_it_answers(retrieve
     sources = sources[:1]
     chain(retriever)._quoted("How often does the core group meet?", sources, None)
     assert [s.paragraph for s in sources] == ["8.2.6"]
+
+
+def test_an_extractive_answer_reads_the_question_with_its_abbreviations_spelled_out(
+    retriever: HybridRetriever,
+) -> None:
+    """ "CP plan" means nothing to the embedder: the sentence closest to the question is chosen against
+    "... (child protection plan)", as the meaning search reads it. The same chain over a search without
+    the glossary quotes nothing from the paragraph on what the plan must hold."""
+    from safeguide.chat.answers import Source
+
+    question = "Writing the CP plan now - what has to go in it?"
+    assert retriever.meaning_query(question).endswith("(child protection plan)")
+    plain = HybridRetriever(retriever.location, retriever.embedder, tuned_reorder=False)
+    assert plain.meaning_query(question) == question
+    quoted = {}
+    for name, r in (("glossary", retriever), ("plain", plain)):
+        reader = r.reader()
+        row = find_passage_index(reader.metas, reader.texts, "staffordshire-part6", "16", None, "")
+        assert row is not None
+        sources = [Source(**reader.result(row, 1.0, 1, 1).model_dump(), n=1)]
+        _, verified = chain(r)._quoted(question, sources, None)
+        quoted[name] = any(1 in s.cited for s in verified.kept)
+    assert quoted == {"glossary": True, "plain": False}

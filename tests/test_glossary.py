@@ -44,6 +44,31 @@ def test_expansion_adds_the_rest_of_each_group_and_never_the_words_already_used(
     assert glossary.expand("the designated officer")[0].spelled_out is None
 
 
+def test_an_abbreviation_is_spelled_out_in_words_and_a_phrase_of_words_is_not() -> None:
+    glossary = Glossary(
+        [
+            ("s47", "s 47", "section 47 enquiry"),
+            ("CPP", "CP plan", "child protection plan"),
+            ("key worker", "lead social worker"),
+            ("quorate", "at least two agencies"),
+            ("UKBA", "uk border agency", "border agency"),
+        ]
+    )
+
+    def spelled(question: str) -> list[str | None]:
+        return [e.spelled_out for e in glossary.expand(question)]
+
+    # The long form is the first one written out in words: never another abbreviation ("s 47", "CPP").
+    assert spelled("the s47 is finished") == ["section 47 enquiry"]
+    assert spelled("writing the CP plan") == ["child protection plan"]  # "CP plan" holds an abbreviation
+    assert spelled("is the CPP ready") == ["child protection plan"]
+    assert spelled("a letter from the UK Border Agency") == ["border agency"]
+    # Words that are not abbreviations are left as the question wrote them.
+    assert spelled("the key worker is off sick") == [None]
+    assert spelled("at least two agencies came") == [None]
+    assert spelled("the section 47 enquiry") == [None]
+
+
 def test_hyphens_apostrophes_and_case_do_not_matter() -> None:
     glossary = Glossary([("key worker", "lead social worker"), ("CSC", "children's social care")])
     assert normalise("Key-Worker’s") == "key workers"

@@ -187,7 +187,8 @@ class CitedAnswers(ChainCore):
             if reader.ids[j] not in held
         ]
         parts = []
-        for p, quote in closest_sentences(self.retriever.embedder, question, [*sources[:3], *around]):
+        meaning = self.retriever.meaning_query(question)
+        for p, quote in closest_sentences(self.retriever.embedder, meaning, [*sources[:3], *around]):
             n = p.n if isinstance(p, Source) else self._add_source(sources, p)
             parts.append(says(sources[n - 1], quote, n))
         return "\n".join(parts)
@@ -234,7 +235,8 @@ class CitedAnswers(ChainCore):
             return
         embedder = self.retriever.embedder
         vectors = embedder.embed_documents([c.text for c in kept])
-        for check, cosine in zip(kept, vectors @ embedder.embed_query(question), strict=True):
+        asked = embedder.embed_query(self.retriever.meaning_query(question))
+        for check, cosine in zip(kept, vectors @ asked, strict=True):
             if cosine < RELEVANCE_MIN_COSINE:
                 check.kept = False
                 check.reason = f"not about the question (similarity {float(cosine):.2f})"

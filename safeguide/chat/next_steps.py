@@ -125,7 +125,8 @@ class NextStepAnswers(TimescaleAnswers):
         cited = {s.chunk_id for s in sources}
         fresh = [r for r in found[:3] if r.chunk_id not in cited]
         lines: list[str] = []
-        for s, quote in closest_sentences(self.retriever.embedder, question, fresh):
+        meaning = self.retriever.meaning_query(question)
+        for s, quote in closest_sentences(self.retriever.embedder, meaning, fresh):
             n = self._add_source(sources, s)
             lines.append(f"- {says(s, quote, n)}")
         return ["What the guidance says about this:", *lines] if lines else []

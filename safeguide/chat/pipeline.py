@@ -221,7 +221,9 @@ class Pipeline:
         turn.edition = turn.edition or chain._named_edition(text)
         turn.requests = find_timescale_requests(text, turn.today, chain.rules, turn.authority)
         if chain.navigator is not None and ASKS_NEXT.search(text):
-            placement = chain.navigator.place(text, turn.authority, turn.edition)
+            # Placed by meaning, so with the question's abbreviations spelled out ("s47", "CP plan").
+            meaning = chain.retriever.meaning_query(text)
+            placement = chain.navigator.place(meaning, turn.authority, turn.edition)
             if placement is not None and placement.score >= NEXT_STEP_MIN_SCORE:
                 turn.placement = placement
         if not turn.requests and turn.placement is None and chain.model is None:

@@ -112,8 +112,20 @@ class Expansion:
 
     @property
     def spelled_out(self) -> str | None:
-        """The first term of several words when the question used an abbreviation ("s47", "LADO",
-        "staffs"): the meaning search does not know abbreviations, and one long form is enough."""
-        if " " in self.used or len(self.used) > 6:
+        """The group's first long form when the question used an abbreviation ("s47", "LADO", "staffs",
+        "CP plan"): the meaning search does not know abbreviations, and one long form is enough. A long
+        form is written out in words: "section 47 enquiry", not "s 47"; "child protection plan", not
+        "CPP" or "CP plan"."""
+        if not _abbreviated(self.used):
             return None
-        return next((t for t in self.others if " " in t.strip() or len(t) > 6), None)
+        return next((t for t in self.others if not _abbreviated(normalise(t))), None)
+
+
+def _abbreviated(term: str) -> bool:
+    """Whether a (normalised) term is, or holds, an abbreviation: one short word ("lado", "staffs"), or a
+    word of one or two letters that is not a small word, or of letters with no vowel ("cp plan", "s 47",
+    "uk border agency"; not "key worker" or "at least two agencies")."""
+    words = term.split()
+    if len(words) == 1:
+        return len(term) <= 6
+    return any(w.isalpha() and w not in _SMALL and (len(w) <= 2 or not set(w) & set("aeiouy")) for w in words)

@@ -24,7 +24,7 @@ from ingest.embedder import Embedder
 from ingest.lexical import build_lexical, load_lexical, read_collection, tokenize
 from ingest.store import IndexLocation, open_collection
 from safeguide.errors import InvalidQuery, StoreUnavailable
-from safeguide.retrieval.glossary import Glossary
+from safeguide.retrieval.glossary import Expansion, Glossary
 from safeguide.retrieval.tuning import TUNED_DIR, TunedVectors, load_tuned
 from safeguide.wordlists import ON_ITS_OWN
 
@@ -323,6 +323,11 @@ class IndexReader:
         )
 
 
+def _spelled_out(query: str, found: list[Expansion]) -> str:
+    spelled = [x for e in found if (x := e.spelled_out)]
+    return f"{query} ({'; '.join(spelled)})" if spelled else query
+
+
 def _tuned_ranks(tuned: TunedVectors, query_vector: np.ndarray, candidates: list[int]) -> dict[int, int]:
     """Row -> rank (from 0) of the TUNED_DEPTH candidates the tuned model puts nearest the question. Only
     the fused candidates are scored (they already obey the filters), so the cost does not grow with
@@ -401,8 +406,7 @@ class HybridRetriever:
         reader = self.validate(query, k, filters)
         depth = max(4 * k, 30)
         found = reader.glossary.expand(query) if reader.glossary is not None else []
-        spelled = [x for e in found if (x := e.spelled_out)]
-        dense_query = f"{query} ({'; '.join(spelled)})" if spelled else query
+        dense_query = _spelled_out(query, found)
         extra = [t for e in found for t in e.others]
         tuned = reader.tuned() if self.mode == "hybrid" and self.tuned_reorder else None
         # The tuned model reads the question on the other core while the rest of the search runs.
@@ -432,6 +436,13 @@ class HybridRetriever:
                 order = self._reordered(_tuned_ranks(tuned, vector, order), order, fused, dense_rank)
         results = [reader.result(i, fused[i], dense_rank.get(i), lexical_rank.get(i)) for i in order]
         return self.reranker.rerank(query, results)[:k]
+
+    def meaning_query(self, query: str) -> str:
+        """The question as the meaning search reads it: each abbreviation it uses spelled out once ("s47"
+        -> "(section 47 enquiry)"). The embedder does not know practitioners' abbreviations, so whatever
+        else embeds a question to compare it with sentences or steps reads it this way too."""
+        reader = self.reader()
+        return _spelled_out(query, reader.glossary.expand(query) if reader.glossary is not None else [])
 
     @staticmethod
     def _reordered(
