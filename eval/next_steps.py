@@ -3,8 +3,9 @@
 `eval/golden/next_steps.jsonl` holds practitioner situations written before the pathway was built, each
 with the paragraphs a correct answer may cite and, where the situation gives a date, the deadlines that
 must be right; `next_steps_heldout2.jsonl` holds 28 more in other voices, written before the second round
-of work. Reported separately for the development rows, the held-out rows (every third of the first file)
-and held-out set 2:
+of work, and `next_steps_set3.jsonl` 30 more (2026-12-07), its odd rows for development (dev3) and its even
+rows held out (heldout3). Reported separately for the development rows, the held-out rows (every third of
+the first file), held-out set 2 and set 3's two halves:
 
 - answered with a cited correct next step: the answer is not a refusal or "does not answer", and a
   paragraph it cites ([n] in its text) is one of the expected ones;
@@ -29,14 +30,15 @@ from safeguide.chat.chain import AnswerChain
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "next_steps.jsonl"
 HELDOUT2 = GOLDEN.with_name("next_steps_heldout2.jsonl")
-SPLITS = ("dev", "heldout", "heldout2")
+SET3 = GOLDEN.with_name("next_steps_set3.jsonl")
+SPLITS = ("dev", "heldout", "heldout2", "dev3", "heldout3")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def load() -> list[dict[str, Any]]:
     rows = [
         json.loads(x)
-        for path in (GOLDEN, HELDOUT2)
+        for path in (GOLDEN, HELDOUT2, SET3)
         for x in path.read_text(encoding="utf-8").splitlines()
         if x.strip()
     ]

@@ -126,6 +126,7 @@ def test_next_steps_under_a_named_edition_cite_only_that_edition(retriever) -> N
         ("Who do I tell?", True),
         ("What happens now?", True),
         ("What are my next steps?", True),
+        ("They have moved here from another area. What steps do I take?", True),
         ("What is a strategy discussion?", False),
         ("When is the ICPC due?", False),
     ],
@@ -141,6 +142,10 @@ def test_later_steps_need_the_question_to_say_how_far_the_case_has_got() -> None
     assert not steps["core-group"].considered_for(concern)
     assert not steps["report-allegation"].considered_for(concern)  # no allegation against a worker
     assert steps["core-group"].considered_for("The child is now on a plan. What happens next?")
+    assert steps["core-group"].considered_for("Both children are on plans now. What happens next?")  # plural
+    assert not steps["core-group"].considered_for("The planets are aligned. What happens next?")
+    # Visiting is what every practitioner does: seeing a child on a plan needs the plan to be said.
+    assert not steps["visits"].considered_for("I did a new birth visit and mum has a black eye. What now?")
 
 
 @pytest.mark.slow

@@ -29,6 +29,7 @@ ASKS_NEXT = re.compile(
     r"|what\s+(?:happens|comes|should\s+happen|now)\b(?:\s+(?:next|now|after|afterwards))?"
     r"|what(?:'s|\s+is|\s+are)\s+(?:the\s+|my\s+|our\s+)?next\s+steps?"
     r"|next\s+steps?|what\s+now\b|what\s+next\b"
+    r"|what\s+(?:steps|action|actions)\s+(?:do|should|must|can)\s+(?:i|we)\s+take"
     r"|who\s+(?:do|should|must)\s+(?:i|we)\s+(?:tell|ring|call|report|contact|inform|talk\s+to)"
     r"|who\s+(?:must|should)\s+i\s+tell"
     r"|what\s+(?:are|is)\s+my\s+(?:responsibilit|dut|option)"
@@ -55,7 +56,7 @@ class Step:
     def considered_for(self, question: str) -> bool:
         """A step that needs the case to have got somewhere is considered only when the question says so."""
         q = " ".join(question.lower().replace("’", "'").split())
-        return not self.requires or any(re.search(rf"\b{re.escape(w)}\b", q) for w in self.requires)
+        return not self.requires or any(re.search(rf"\b{re.escape(w)}(?:s|es)?\b", q) for w in self.requires)
 
 
 @dataclass
