@@ -27,6 +27,7 @@ from safeguide.models import ChatModel
 from safeguide.retrieval.hybrid import HybridRetriever
 from safeguide.safety import CheckedInput, SafetyGuard
 from safeguide.timescales.calendar import WorkingCalendar
+from safeguide.timescales.questions import timing_asked
 from safeguide.timescales.rules import RuleSet
 
 
@@ -55,6 +56,7 @@ class AnswerChain(NextStepAnswers, ComparisonAnswer, CitedAnswers):
                 self.retriever.embedder,
                 max_chars=self.max_chars,
                 phrases=lambda: self.retriever.reader().phrases,
+                process_timing=lambda text: timing_asked(text, self.vocabulary),
             )
         return self.guard
 

@@ -40,6 +40,11 @@ from safeguide.safety.pii import Redactor, shared_redactor
 # How sure the harmful-request classifier must be to refuse a message that asks what to do or whom to
 # tell (its own threshold, set for recall, is about 0.2).
 REPORTING_HARM_BAR = 0.6
+# How sure it must be to refuse a message that asks when or how often a step of the child-protection
+# process happens ("how often am I meant to be seeing the children on my CP plans?" scored 0.26). Lower
+# than the reporting bar: a timing question can carry a request ("how long until the review conference, I
+# want to make sure the kids know what to say" scored 0.56).
+PROCESS_TIMING_HARM_BAR = 0.4
 # How sure it must be to refuse a message whose structure reads as protecting a child.
 PROTECTIVE_HARM_BAR = 0.97
 # A message whose parse asks to keep a protector from knowing or acting, or to stop a child telling one
@@ -74,9 +79,13 @@ class SafetyGuard:
         classifiers: dict[str, meaning.MeaningClassifier] | None = None,
         max_chars: int = 2000,
         phrases: Callable[[], frozenset[tuple[str, str]]] | None = None,
+        process_timing: Callable[[str], list[str]] | None = None,
     ) -> None:
         self.embedder = embedder
         self.phrases = phrases  # the lower-case word pairs of the indexed documents (`IndexReader.phrases`)
+        # The child-protection events whose timing a message asks about ("how often ... seeing the children
+        # on my CP plans": a visit), read with the event vocabulary (`timescales.questions.timing_asked`).
+        self.process_timing = process_timing
         self.redactor = redactor or shared_redactor()
         self.classifiers = classifiers if classifiers is not None else meaning.load()
         self.max_chars = max_chars
@@ -137,6 +146,7 @@ class SafetyGuard:
             any(w in why for w in ("harmful:meaning", "harmful:frame", "harmful:pretext"))
             and self._harm_outweighs(scores)
             and not self._reports(text, scores)
+            and not self._asks_process_timing(text, scores, why)
             and not self._protects(text, scores, why)
         )
         kinds = sorted({k for f in findings for k in f.kinds})
@@ -177,6 +187,24 @@ class SafetyGuard:
         """A practitioner asking what to do or whom to tell is refused as harmful only when the classifier
         is sure (REPORTING_HARM_BAR): a wrong refusal there stops a child-protection step being taken."""
         return asks_how_to_report(text) and scores.get("harmful", 0.0) < REPORTING_HARM_BAR
+
+    def _asks_process_timing(self, text: str, scores: dict[str, float], why: list[str]) -> bool:
+        """A message that asks when or how often a step of the child-protection process happens (a visit,
+        a core group, a review) is a practitioner's question about procedure: refused as harmful only when
+        the classifier is past PROCESS_TIMING_HARM_BAR, twice its own threshold. None of the harmful
+        requests the classifier is trained on asks the timing of a process step; they ask how long marks
+        take to fade or a child can be left. If the reading fails, the refusal stands."""
+        if self.process_timing is None or scores.get("harmful", 1.0) >= PROCESS_TIMING_HARM_BAR:
+            return False
+        try:
+            events = self.process_timing(text)
+        except Exception:
+            log.exception("safety: the timing reading failed; the refusal stands")
+            return False
+        if not events:
+            return False
+        why.append("procedure:timing")
+        return True
 
     def _protects(self, text: str, scores: dict[str, float], why: list[str]) -> bool:
         """A message whose structure reads as protecting a child (`stance.protective_frame`: stopping an
