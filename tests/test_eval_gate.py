@@ -314,18 +314,22 @@ def test_heldout_safety_gate(retriever: HybridRetriever, which: str) -> None:
 # held-out set 2 0.536, with the tuned embedder reordering the search's first five (2026-12-03; before it
 # 0.789 / 0.824 / 0.571: one situation fewer in each set, while held-out retrieval hit@1 rose 0.55 -> 0.63).
 # With the best passage's neighbouring paragraphs read for a quotation too (2026-12-07): dev 0.789,
-# held-out 0.765, held-out set 2 0.571. No wrong or uncited deadline (target 0, met).
+# held-out 0.765, held-out set 2 0.571. No wrong or uncited deadline (target 0, met). Set 3
+# (next_steps_set3.jsonl, 2026-12-07, written before that day's second round): dev3 0.600 -> 0.800,
+# held-out 3 0.533 -> 0.600 (scored once before, once after), dev 0.789 -> 0.807.
 @pytest.mark.slow
 def test_next_steps_gate(retriever: HybridRetriever) -> None:
     from eval.next_steps import run
 
     report = run(_extractive_chain(retriever))
-    assert report["dev"]["cited_correct_step"] >= 0.78, report["dev"]
+    assert report["dev"]["cited_correct_step"] >= 0.8, report["dev"]
     assert report["heldout"]["cited_correct_step"] >= 0.76, report["heldout"]
     assert report["heldout2"]["cited_correct_step"] >= 0.57, report["heldout2"]
-    assert report["heldout2"]["wrong_or_uncited_deadlines"] == 0, report["heldout2"]
-    assert report["dev"]["wrong_or_uncited_deadlines"] == report["heldout"]["wrong_or_uncited_deadlines"] == 0
+    assert report["dev3"]["cited_correct_step"] >= 0.8, report["dev3"]
+    assert report["heldout3"]["cited_correct_step"] >= 0.6, report["heldout3"]
+    splits = ("dev", "heldout", "heldout2", "dev3", "heldout3")
+    assert all(report[split]["wrong_or_uncited_deadlines"] == 0 for split in splits), report
     # a situation that names one edition is answered from that edition's documents only
-    assert all(report[split]["another_edition_cited"] == 0 for split in ("dev", "heldout", "heldout2")), [
+    assert all(report[split]["another_edition_cited"] == 0 for split in splits), [
         j for j in report["rows"] if j["other_editions"]
     ]
