@@ -197,6 +197,10 @@ class IndexReader:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def expansions(self, query: str) -> list[Expansion]:
+        """The glossary groups the question uses (none without a glossary)."""
+        return self.glossary.expand(query) if self.glossary is not None else []
+
     @cached_property
     def _by_place(self) -> dict[tuple[str, int], list[int]]:
         """(document, ordinal) -> its rows (a long paragraph's parts share its ordinal)."""
@@ -405,7 +409,7 @@ class HybridRetriever:
         )
         reader = self.validate(query, k, filters)
         depth = max(4 * k, 30)
-        found = reader.glossary.expand(query) if reader.glossary is not None else []
+        found = reader.expansions(query)
         dense_query = _spelled_out(query, found)
         extra = [t for e in found for t in e.others]
         tuned = reader.tuned() if self.mode == "hybrid" and self.tuned_reorder else None
@@ -438,11 +442,11 @@ class HybridRetriever:
         return self.reranker.rerank(query, results)[:k]
 
     def meaning_query(self, query: str) -> str:
-        """The question as the meaning search reads it: each abbreviation it uses spelled out once ("s47"
-        -> "(section 47 enquiry)"). The embedder does not know practitioners' abbreviations, so whatever
-        else embeds a question to compare it with sentences or steps reads it this way too."""
-        reader = self.reader()
-        return _spelled_out(query, reader.glossary.expand(query) if reader.glossary is not None else [])
+        """The question as the meaning search reads it: each abbreviation it uses spelled out once ("the s47
+        is finished" -> "the s47 is finished (section 47)"). The embedder does not know practitioners'
+        abbreviations, so whatever else embeds a question to compare it with sentences or steps reads it
+        this way too."""
+        return _spelled_out(query, self.reader().expansions(query))
 
     @staticmethod
     def _reordered(

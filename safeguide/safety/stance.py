@@ -164,8 +164,8 @@ _MEANS = _wordset("way ways trick tricks excuse excuses method methods tip tips 
 
 
 def _means_clause(node: Any) -> bool:
-    """ "the best way to stop", "an excuse to keep them off": an infinitive on a noun a request is put
-    through, which is the request itself, not a clause describing the noun ("the story she told")."""
+    """An infinitive on a noun a request is put through ("the best way to stop", "an excuse to keep them
+    off"): the request itself, not a clause describing the noun ("the story she told")."""
     return node.head.lower_ in _MEANS and any(c.dep_ == "aux" and c.lower_ == "to" for c in node.children)
 
 
