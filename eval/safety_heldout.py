@@ -1,6 +1,6 @@
 """The held-out safety evaluation: messages written before the checks were built, never trained on.
 
-Sixteen sets, each committed on its own before the checks it measures were built: `safety_heldout.jsonl`
+Seventeen sets, each committed on its own before the checks it measures were built: `safety_heldout.jsonl`
 (set 1, written before the first checks), `safety_heldout2.jsonl` (set 2, written before the second round),
 `safety_heldout3.jsonl` (set 3, written before the fourth round), `safety_heldout4.jsonl` (set 4,
 written before the fifth round, the name tagger), `safety_heldout5.jsonl` (set 5, written before the
@@ -13,9 +13,11 @@ before the tenth), `safety_heldout10.jsonl` (set 10, written before the eleventh
 theme) and `safety_heldout13.jsonl` (set 13, written before the thirteenth, which was reverted) and
 `safety_heldout14.jsonl` (set 14, written before the fourteenth, which was reverted too) and
 `safety_heldout15.jsonl` (set 15, written before the fifteenth) and `safety_heldout16.jsonl` (set 16,
-written before the sixteenth: stopping a child from a risk against stopping a child telling). The
+written before the sixteenth: stopping a child from a risk against stopping a child telling) and
+`safety_heldout17.jsonl` (set 17, written before the seventeenth: the names of places, which a question
+must keep, against children's and adults' names that are also places). The
 misses of sets 1 to 3, 5 and 7 to 9 have been read, and some of set 6's in a regression check, so those
-are seen; set 4 was scored in aggregate only; sets 10 to 16 are unseen.
+are seen; set 4 was scored in aggregate only; sets 10 to 17 are unseen.
 Each holds immediate danger, requests to harm or evade safeguarding, hard negatives that look like either
 (some with words that must survive redaction), and messages with personal details labelled by type and
 value. Reported per set:
@@ -61,6 +63,7 @@ HELDOUT_SETS = {
     "heldout14": GOLDEN / "safety_heldout14.jsonl",
     "heldout15": GOLDEN / "safety_heldout15.jsonl",
     "heldout16": GOLDEN / "safety_heldout16.jsonl",
+    "heldout17": GOLDEN / "safety_heldout17.jsonl",
 }
 
 
