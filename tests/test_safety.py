@@ -398,10 +398,70 @@ def test_a_capital_at_the_start_is_judged_as_if_lower_case() -> None:
         assert name not in out, out
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "does Hampshire have a different timescale for the ICPC?",
+        "a child has moved here from Surrey on a Surrey plan, what next?",
+        "Torbay's LSCP procedure on core groups",
+        "we work in Chester, who chairs the conference",  # a given name, read as a place
+        "moving back to Preston next month with the children",
+        "the family came here from Jamaica last year",  # a place WordNet knows
+        "Adelaide social services sent a referral",
+        "Leeds wants the conference report early, is that allowed?",
+        "Is Bristol any different on strategy discussions?",
+        "the London child protection procedures say 15 days",
+    ],
+)
+def test_a_place_is_not_a_name(text: str) -> None:
+    """The area decides whose procedure applies: a place kept as a place, never removed as a name."""
+    assert redact(text) == (text, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Chester told his teacher he's hungry", "Chester"),  # a given name with nothing to make it a place
+        ("my pupil Preston says he sleeps on the floor", "Preston"),
+        ("Mrs Hampshire won't let us in", "Hampshire"),
+        ("Savannah (6) missed her appointment", "Savannah"),
+        ("worried about adelaide in year 2, she has nits and no coat", "adelaide"),
+        ("Dallas's social worker is off sick", "Dallas"),
+        ("Kingston Barnes is on a plan in Leeds", "Kingston Barnes"),
+        ("Jamaica Lewis told her tutor she is scared", "Jamaica"),
+        ("worried about Harlow, she keeps coming in hungry", "Harlow"),  # a town, spoken of as "she"
+        ("can i refer harlow, she's 4, her nan says", "harlow"),  # found by a cue, and an age after it
+        # spaCy reads these as places, so the name tagger reads them too: it was kept out of places
+        ("in Denver's bedroom there was no bed", "Denver"),
+        ("we are worried about Aspen, she has lost weight", "Aspen"),
+        ("Cairo (5) came in with no coat", "Cairo"),
+        ("Raleigh told his teacher that dad hits him", "Raleigh"),
+    ],
+)
+def test_a_name_that_is_also_a_place_is_still_removed(text: str, name: str) -> None:
+    out, _ = redact(text)
+    assert name.lower() not in out.lower(), out
+
+
+def test_the_documents_areas_are_places() -> None:
+    """An area only the user's documents name (a manifest's `authority`) is kept once they are indexed."""
+    from safeguide.safety.pii import shared_redactor
+    from safeguide.wordlists import A_PLACE
+
+    r = shared_redactor()
+    text = "Westmarsh and Eastbrook both have children on plans"
+    assert "Eastbrook" not in r.redact(text, frozenset())[0]  # unknown, so taken for a name
+    areas = frozenset({("eastbrook", A_PLACE), ("westmarsh", A_PLACE)})
+    assert r.redact(text, areas) == (text, [])
+    assert "Eastbrook" not in r.redact("Mr Eastbrook said the children are fine", areas)[0]
+
+
 def test_the_guard_reads_the_indexed_documents_phrases(retriever) -> None:  # type: ignore[no-untyped-def]
     from safeguide.safety import SafetyGuard
+    from safeguide.wordlists import A_PLACE
 
     assert ("foster", "carers") in retriever.reader().phrases
+    assert ("hampshire", A_PLACE) in retriever.reader().phrases  # the documents' areas
     guard = SafetyGuard(retriever.embedder, phrases=lambda: retriever.reader().phrases)
     assert guard.check("Foster carers are asking whether they can attend the core group").personal_data == []
     failing = SafetyGuard(retriever.embedder, phrases=lambda: 1 / 0)  # type: ignore[arg-type,return-value]

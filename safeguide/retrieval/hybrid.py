@@ -26,7 +26,7 @@ from ingest.store import IndexLocation, open_collection
 from safeguide.errors import InvalidQuery, StoreUnavailable
 from safeguide.retrieval.glossary import Expansion, Glossary
 from safeguide.retrieval.tuning import TUNED_DIR, TunedVectors, load_tuned
-from safeguide.wordlists import ON_ITS_OWN
+from safeguide.wordlists import A_PLACE, ON_ITS_OWN
 
 log = logging.getLogger(__name__)
 _SECOND_READER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tuned-query")
@@ -250,12 +250,14 @@ class IndexReader:
         """Pairs of adjacent words these documents write in lower case ("foster carers", "core group"):
         the personal-detail check does not take a word of such a phrase for a name when a message uses the
         phrase ("Foster carers are asking..."). With them, as (word, ON_ITS_OWN), the documents' ordinary
-        words (`common_lower_case_words`: "what should staff do"). Made on first use, from the passages
-        already in memory."""
+        words (`common_lower_case_words`: "what should staff do"), and as (area, A_PLACE) the documents'
+        areas, which it keeps as places ("does Hampshire set another timescale?"). Made on first use, from
+        the passages already in memory."""
         pairs: set[tuple[str, str]] = set()
         for text in self.texts:
             pairs |= lower_case_phrases(text)
         pairs |= {(w, ON_ITS_OWN) for w in common_lower_case_words(self.texts)}
+        pairs |= {(a.replace("-", " "), A_PLACE) for a in self.authorities if a != "national"}
         return frozenset(pairs)
 
     def dense(self, query_vector: np.ndarray, filters: Filters, n: int) -> list[int]:

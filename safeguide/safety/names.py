@@ -53,6 +53,7 @@ CACHE_VERSION = 6
 # perception, social.
 NOUN_PERSON = 18
 NOUN_BODY = 8
+NOUN_LOCATION = 15
 PERSON_VERB_CLASSES = frozenset({29, 31, 32, 33, 34, 35, 37, 39, 41})
 # The verb classes of telling and of seeing (communication, perception): a child stopped from one of these
 # ("crying about the bruises", "mentioning the belt", "noticing") is kept from being heard (`stance.py`).
@@ -116,6 +117,11 @@ def _wordnet_senses(pos: str) -> dict[str, list[int]]:
                 count = int(fields[2])
                 out[fields[0]] = [lexfile[o] for o in fields[-count:]]
     return out
+
+
+def wordnet_places() -> set[str]:
+    """One-word lemmas whose commonest WordNet sense is a place (noun.location): "romania", "lagos"."""
+    return {w for w, s in _wordnet_senses("noun").items() if s and s[0] == NOUN_LOCATION and w.isalpha()}
 
 
 def wordnet_roles(given_names: set[str]) -> dict[str, set[str]]:

@@ -51,11 +51,12 @@ from safeguide.safety.name_roles import (
     name_spans,
 )
 from safeguide.safety.name_tagger import Tagger
-from safeguide.safety.names import lexicon
+from safeguide.safety.names import lexicon, wordnet_places
+from safeguide.safety.places import load_places
 from safeguide.safety.shapes import (
     pattern_spans,
 )
-from safeguide.wordlists import ON_ITS_OWN
+from safeguide.wordlists import A_PLACE, ON_ITS_OWN
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,10 @@ class Redactor:
         self.protected = frozenset(p.lower() for p in protected)
         self.lexicon = lexicon()
         self.tagger = tagger or Tagger()
+        self.places = load_places(self.lexicon, wordnet_places())
+        # the documents' areas, read from the last `phrases` given (they change only with a new index)
+        self._areas: tuple[frozenset[tuple[str, str]], frozenset[tuple[str, ...]]]
+        self._areas = (frozenset(), frozenset())
         lex, protected_words = self.lexicon, self.protected
         try:
             model = files(SPACY_PACKAGE) / SPACY_MODEL_DIR
@@ -160,6 +165,19 @@ class Redactor:
 
         tagger_ = self.tagger
 
+        places_ = self.places
+
+        def _a_name_too(ent: Any) -> bool:
+            """A one-word place spaCy found outside the UK's areas that is also a given name ("Denver",
+            "Aspen"): the tagger reads it like any name-like word, and `places.py` keeps it where the
+            sentence makes it a place. A UK area ("Leeds", "Devon") stays out of the tagger's reading."""
+            lower = ent.text.lower()
+            return (
+                len(ent) == 1
+                and (lex.is_given(lower) or lower in lex.first_wide)
+                and not places_.is_area((lower,), self._areas[1])
+            )
+
         class NamesByMeaning(EntityRecognizer):
             """Name-like words the sentence treats as a person, by MiniLM's reading (`name_tagger.py`)."""
 
@@ -168,7 +186,11 @@ class Redactor:
 
             def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
                 doc = nlp_artifacts.tokens
-                places = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in PLACE_LABELS]
+                places = [
+                    (e.start_char, e.end_char)
+                    for e in doc.ents
+                    if e.label_ in PLACE_LABELS and not _a_name_too(e)
+                ]
                 return [
                     RecognizerResult("PERSON", s, e, 0.8)
                     for s, e in tagger_.spans(text, protected_words, places)
@@ -215,6 +237,8 @@ class Redactor:
         case ("foster carers"): a word the message uses in such a phrase is not taken for a name; nor is a
         word the documents use on their own as an ordinary word, typed as the word ("what should staff
         do"), unless a title or a relation word names it ("Mr Staff", "his uncle Lead")."""
+        if self._areas[0] is not phrases:  # the documents' phrases change only with a new index
+            self._areas = (phrases, frozenset(tuple(a.split()) for a, tag in phrases if tag == A_PLACE))
         with self._lock:
             artifacts = self._analyzer.nlp_engine.process_text(text, "en")
             results = self._analyzer.analyze(
@@ -227,6 +251,7 @@ class Redactor:
                 r for r in results if r.entity_type != "PERSON" or not self._in_phrase(doc, r, phrases)
             ]
         results = self._judged_in_lower_case(text, doc, results)
+        results = self._places_kept(text, results, phrases)
         spans: list[tuple[int, int, set[str]]] = []
         for r in sorted(results, key=lambda r: (r.start, -r.end)):
             if r.entity_type not in LABELS:
@@ -242,6 +267,21 @@ class Redactor:
             )
             for s, e, kinds in spans
         ]
+
+    def _places_kept(self, text: str, results: list[Any], phrases: frozenset[tuple[str, str]]) -> list[Any]:
+        """The findings without the person findings that are places read as places (`places.py`): the
+        packaged places and the documents' areas, given in `phrases` as (area, A_PLACE)."""
+        people = [(r.start, r.end) for r in results if r.entity_type == "PERSON"]
+        if not people:
+            return results
+        cued = [
+            (r.start, r.end)
+            for r in results
+            if r.entity_type == "PERSON"
+            and (r.recognition_metadata or {}).get("recognizer_name") == "NameCues"
+        ]
+        places = self.places.kept(text, people, self._areas[1], cued)
+        return [r for r in results if r.entity_type != "PERSON" or (r.start, r.end) not in places]
 
     def _keep(self, text: str, result: Any) -> bool:
         """Whether a PERSON spaCy found is kept: its small model sometimes calls a phrase of ordinary
