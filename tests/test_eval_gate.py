@@ -328,7 +328,8 @@ def test_heldout_safety_gate(retriever: HybridRetriever, which: str) -> None:
 # With the best passage's neighbouring paragraphs read for a quotation too (2026-12-07): dev 0.789,
 # held-out 0.765, held-out set 2 0.571. No wrong or uncited deadline (target 0, met). Set 3
 # (next_steps_set3.jsonl, 2026-12-07, written before that day's second round): dev3 0.600 -> 0.800,
-# held-out 3 0.533 -> 0.600 (scored once before, once after), dev 0.789 -> 0.807.
+# held-out 3 0.533 -> 0.600 (scored once before, once after), dev 0.789 -> 0.807. With a county no longer
+# redacted as a name and a step cited from the user's own area first: dev3 0.800 -> 0.867, the rest unchanged.
 @pytest.mark.slow
 def test_next_steps_gate(retriever: HybridRetriever) -> None:
     from eval.next_steps import run
@@ -337,7 +338,7 @@ def test_next_steps_gate(retriever: HybridRetriever) -> None:
     assert report["dev"]["cited_correct_step"] >= 0.8, report["dev"]
     assert report["heldout"]["cited_correct_step"] >= 0.76, report["heldout"]
     assert report["heldout2"]["cited_correct_step"] >= 0.57, report["heldout2"]
-    assert report["dev3"]["cited_correct_step"] >= 0.8, report["dev3"]
+    assert report["dev3"]["cited_correct_step"] >= 0.86, report["dev3"]
     assert report["heldout3"]["cited_correct_step"] >= 0.6, report["heldout3"]
     splits = ("dev", "heldout", "heldout2", "dev3", "heldout3")
     assert all(report[split]["wrong_or_uncited_deadlines"] == 0 for split in splits), report

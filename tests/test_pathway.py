@@ -167,6 +167,17 @@ def test_a_concern_gets_ordered_cited_steps_with_dates_from_the_module(retriever
     assert not answer.refused
 
 
+def test_a_step_is_cited_from_the_users_own_area_first(retriever) -> None:  # type: ignore[no-untyped-def]
+    """The transfer-in step cites both areas' paragraphs; each user reads their own area's first."""
+    question = "A child on a Surrey plan has moved in with her aunt here. What steps do I take?"
+    for area, own in (("hampshire", "hampshire-csd-2011"), ("staffordshire", "staffordshire-part6")):
+        answer = _ask(retriever, question, authority=area)
+        assert answer.provenance["pathway"]["step"] == "transfer-in", answer.answer
+        first = answer.answer.splitlines()[1]
+        marks = [int(m) for m in re.findall(r"\[(\d+)\]", first)]
+        assert marks and all(answer.citations[m - 1].doc_id == own for m in marks), (area, answer.answer)
+
+
 @pytest.mark.slow
 def test_a_what_next_question_on_the_pathway_is_never_off_topic(retriever) -> None:  # type: ignore[no-untyped-def]
     """No word of the message is a safeguarding word, but it asks what to do next about a child being hit:

@@ -28,6 +28,21 @@ class NextStepAnswers(TimescaleAnswers):
             idx = find_passage_index(reader.metas, reader.texts, doc, None, ref, "")
         return None if idx is None else self._add_source(sources, reader.result(idx, 0.0, None, None))
 
+    def _own_area_first(self, cites: list[tuple[str, str]], authority: str | None) -> list[tuple[str, str]]:
+        """A step's paragraphs with the user's own area's first, then the national documents', then other
+        areas' (each in the pathway's order): a step is cited from two of them, and a Hampshire user
+        asking about a transfer in should read Hampshire's procedure before Staffordshire's."""
+        if not authority:
+            return cites
+        areas = self.retriever.reader().doc_authorities
+        own = authority.lower()
+
+        def rank(cite: tuple[str, str]) -> int:
+            area = areas.get(cite[0])
+            return 0 if area == own else 1 if area == "national" else 2
+
+        return sorted(cites, key=rank)
+
     def _step_rule(self, step: Step, authority: str | None, edition: str | None = None) -> Rule | None:
         """The rule that times a step in the user's area (its own first), of the edition named if one
         is, if any."""
@@ -65,7 +80,7 @@ class NextStepAnswers(TimescaleAnswers):
         other_areas: set[str] = set()
         for step in steps:
             marks: list[int] = []
-            for doc, ref in self.navigator.cites_in(step, edition):
+            for doc, ref in self._own_area_first(self.navigator.cites_in(step, edition), authority):
                 n = self._step_source(sources, doc, ref)
                 if n is not None:
                     marks.append(n)

@@ -190,6 +190,7 @@ class IndexReader:
         self.authorities = sorted({m["authority"] for m in self.metas})
         self.doc_ids = sorted({m["doc_id"] for m in self.metas})
         self.doc_editions: dict[str, str] = {m["doc_id"]: m["edition"] for m in self.metas}
+        self.doc_authorities: dict[str, str] = {m["doc_id"]: m["authority"] for m in self.metas}
         self._tuned: TunedVectors | None = None
         self._tuned_failed = False
         self._tuned_lock = threading.Lock()
