@@ -13,7 +13,7 @@ T = TypeVar("T")
 # A word the indexed documents use on its own, in lower case, as an ordinary word of the trade ("staff",
 # "case", "lead"), travels with their lower-case phrases as the pair (word, ON_ITS_OWN).
 ON_ITS_OWN = ""
-# An area of the indexed documents (a manifest's `authority`, "hampshire", "west sussex") travels with them
+# An area of the indexed documents (a manifest's `authority`, "hampshire", "west-sussex") travels with them
 # as the pair (name, A_PLACE): the personal-detail check keeps it as a place, not a name.
 A_PLACE = "\x00place"
 

@@ -258,7 +258,7 @@ class IndexReader:
         for text in self.texts:
             pairs |= lower_case_phrases(text)
         pairs |= {(w, ON_ITS_OWN) for w in common_lower_case_words(self.texts)}
-        pairs |= {(a.replace("-", " "), A_PLACE) for a in self.authorities if a != "national"}
+        pairs |= {(a, A_PLACE) for a in self.authorities if a != "national"}
         return frozenset(pairs)
 
     def dense(self, query_vector: np.ndarray, filters: Filters, n: int) -> list[int]:

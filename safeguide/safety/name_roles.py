@@ -39,6 +39,9 @@ RELATION_CUES = _wordset(
 )
 # Titles: whatever capitalised word or surname follows is a name, even a word ("Mrs Hope", "Dr Green").
 TITLES = _wordset("dr doctor mr mrs ms miss mx prof professor pc sgt dc ds di nurse sister cllr")
+# A word after one of these is named by it ("Mr Staff", "his uncle Lead", "my pupil Kent"), whatever else
+# it is.
+NAMING = TITLES | RELATION_CUES
 # Names of public figures and inquiries the guidance itself discusses: not anyone's personal details.
 PUBLIC_NAMES = frozenset(
     {

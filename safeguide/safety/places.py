@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 
-from safeguide.safety.name_roles import RELATION_CUES, TITLES
+from safeguide.safety.name_roles import NAMING
 from safeguide.safety.names import Lexicon
 from safeguide.wordlists import words
 
@@ -74,8 +74,6 @@ _AGE_AFTER = re.compile(
 )
 # A person's pronoun straight after a word puts it in doubt: "worried about Harlow, she keeps ...".
 _SPOKEN_OF = re.compile(r"^\s*,?\s*(?:she|he|her|his|him)\b", re.IGNORECASE)
-# A word before a place that names it as a person: "Mr Bradford", "his uncle Lincoln".
-_NAMING = TITLES | RELATION_CUES
 
 
 @dataclass(frozen=True)
@@ -90,13 +88,16 @@ def _words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
+def place_words(name: str) -> tuple[str, ...]:
+    """A place's name as the lower-case words a message is matched by ("Stoke-on-Trent", "west-sussex")."""
+    return tuple(w for w, _, _ in _words(name))
+
+
 def load_places(lexicon: Lexicon, wordnet_locations: Iterable[str] = ()) -> Places:
     """The packaged UK places, and the WordNet places that are not English words."""
     text = (files("safeguide.safety_data") / "places.txt").read_text(encoding="utf-8")
     areas = {
-        tuple(w for w, _, _ in _words(line))
-        for line in text.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
+        place_words(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
     }
     elsewhere = {(w,) for w in wordnet_locations if w.isalpha() and not lexicon.is_word(w)} - areas
     return Places(lexicon, frozenset(p for p in areas if p), frozenset(elsewhere))
@@ -176,7 +177,7 @@ class Places:
         self, text: str, place: _Match, spans: Sequence[tuple[int, int]], this: tuple[int, int]
     ) -> bool:
         before = _words(text[: place.start])
-        if before and before[-1][0] in _NAMING:
+        if before and before[-1][0] in NAMING:
             return True  # "Mr Bradford", "my pupil Kent"
         if _AGE_AFTER.match(text[place.end :]):
             return True  # "Paris (7)"
