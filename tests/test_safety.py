@@ -411,6 +411,8 @@ def test_a_capital_at_the_start_is_judged_as_if_lower_case() -> None:
         "Leeds wants the conference report early, is that allowed?",
         "Is Bristol any different on strategy discussions?",
         "the London child protection procedures say 15 days",
+        "the family are from Stoke on Trent originally",  # a given name inside a longer place's name
+        "mum took the kids to Kent without telling anyone",
     ],
 )
 def test_a_place_is_not_a_name(text: str) -> None:

@@ -44,7 +44,7 @@ _MOVES = frozenset(
         "move moved moves moving relocate relocated relocating relocation transfer transferred transferring "
         "transfers came come comes coming arrive arrived arriving return returned returning went go goes "
         "going gone fled flee fleeing placed placement placements live lives lived living based back "
-        "emigrated emigrate"
+        "emigrated emigrate take takes took taken taking bring brings brought bringing"
     )
 )
 # After a place: the words of an authority or a service of an area. After its possessive only an
@@ -157,6 +157,9 @@ class Places:
             core_end = _without_possessive(text, start, end)
             place = next((p for p in places if p.start <= start and core_end <= p.end), None)
             if place is None or self._named_as_person(text, place, spans, (start, end)):
+                continue
+            if start > place.start or core_end < place.end:
+                kept.add((start, end))  # a word of a longer place's name: "Trent" of "Stoke on Trent"
                 continue
             doubt = self._ambiguous(place) or (start, end) in by_cue or _SPOKEN_OF.match(text[place.end :])
             if doubt and not _reads_as_place(text, place):
