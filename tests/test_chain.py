@@ -22,6 +22,9 @@ pytestmark = pytest.mark.slow
 RULES = RuleSet.load(CORPUS / "timescales.toml")
 CAL = default_calendar()
 TODAY = date(2026, 1, 5)
+# A question a model writes its answer to (not "how often": timing is stated from the rules in every mode),
+# whose first passage is Staffordshire Part 6 ¶11, "... meet at least at six-weekly intervals ...".
+MODEL_QUESTION = "Why does the core group keep meeting in Staffordshire?"
 
 
 def chain(retriever: HybridRetriever, model: ScriptedModel | None = None) -> AnswerChain:
@@ -67,7 +70,7 @@ def test_model_claims_are_checked_in_code(retriever: HybridRetriever) -> None:
         "The key worker chairs every core group meeting [9]."
     )
     model = ScriptedModel(draft, judge={"promise": "no"})
-    a = chain(retriever, model).answer("How often does the core group meet in Staffordshire?", today=TODAY)
+    a = chain(retriever, model).answer(MODEL_QUESTION, today=TODAY)
     checks = {c["sentence"]: c for c in a.provenance["verification"]}
     assert checks["Thereafter the core group should meet at least at six-weekly intervals."]["kept"]
     assert (
@@ -82,12 +85,35 @@ def test_model_claims_are_checked_in_code(retriever: HybridRetriever) -> None:
     assert a.provenance["model"] == "scripted-test-model"
 
 
+@pytest.mark.parametrize(
+    ("question", "authority", "rule"),
+    [
+        # The local model answered this with the first review conference's three months (8.3.6).
+        ("how long do we have to hold the initial conference?", "hampshire", "icpc-hampshire"),
+        ("does Hampshire have a different timescale for the ICPC?", None, "icpc-hampshire"),
+        ("How often does the core group meet in Staffordshire?", None, "core-group-subsequent"),
+    ],
+)
+def test_with_a_model_how_long_and_how_often_are_stated_from_the_rules(
+    retriever: HybridRetriever, question: str, authority: str | None, rule: str
+) -> None:
+    """The local model's drafts gave "does not answer" or another step's deadline: a timescale asked with
+    no date is the rules' to state in every mode, with the sentence that sets it, and no model is asked."""
+    model = ScriptedModel("The first review conference is within three months [1].")
+    a = chain(retriever, model).answer(question, authority=authority, today=TODAY)
+    assert a.provenance["timescale_rules"][0] == rule, a.answer
+    stated = a.answer.split("What the guidance says")[0]  # the timescales, before the passages found
+    assert stated.startswith("Timescales:") and "three months" not in stated, a.answer
+    assert model.prompts == []
+
+
 def test_personal_details_never_reach_the_model(retriever: HybridRetriever) -> None:
     model = ScriptedModel("NOT IN SOURCES")
     a = chain(retriever, model).answer(
-        "Jane Smith (DOB 03/03/2015), NHS number 943 476 5919, lives at SO23 8UG: when is the core group?",
+        "Jane Smith (DOB 03/03/2015), NHS number 943 476 5919, lives at SO23 8UG: who is in the core group?",
         today=TODAY,
     )
+    assert model.prompts  # the model was asked (a "when is" would be stated from the rules)
     everything = " ".join(model.prompts) + a.question
     for detail in ("Jane Smith", "943 476 5919", "9434765919", "SO23 8UG", "03/03/2015"):
         assert detail not in everything
@@ -183,7 +209,7 @@ def test_a_question_longer_than_a_search_query_is_answered(retriever: HybridRetr
 
 def test_an_unverifiable_model_draft_falls_back_to_checked_quotes(retriever: HybridRetriever) -> None:
     model = ScriptedModel("Core groups are a kind of football team [1].", judge={"football": "no"})
-    a = chain(retriever, model).answer("How often does the core group meet in Staffordshire?", today=TODAY)
+    a = chain(retriever, model).answer(MODEL_QUESTION, today=TODAY)
     assert "six-weekly" in a.answer and "football" not in a.answer
     assert any("quotes from the guidance itself" in n for n in a.notices)
     assert a.provenance["verification"][0]["kept"] is False
@@ -197,10 +223,7 @@ def test_a_model_that_dies_falls_back_to_checked_quotes_with_a_notice(
     from tests.fakes import DyingModel
 
     model = DyingModel("The core group meets at least six-weekly [1].", after=after)
-    events = list(
-        stream_answer(chain(retriever, model), "How often does the core group meet in Staffordshire?",
-                      today=TODAY)
-    )  # fmt: skip
+    events = list(stream_answer(chain(retriever, model), MODEL_QUESTION, today=TODAY))
     kinds = [k for k, _ in events]
     assert kinds[:2] == ["checked", "sources"] and kinds[-1] == "answer" and "error" not in kinds
     a = events[-1][1]
@@ -217,9 +240,7 @@ def test_a_model_that_dies_while_judging_falls_back_too(retriever: HybridRetriev
         def stream(self, messages, max_tokens=256):  # type: ignore[no-untyped-def]
             yield "Core groups meet to plan the work [1]."  # needs the judge: too few shared words
 
-    a = chain(retriever, DiesWhenJudging("")).answer(
-        "How often does the core group meet in Staffordshire?", today=TODAY
-    )
+    a = chain(retriever, DiesWhenJudging("")).answer(MODEL_QUESTION, today=TODAY)
     assert a.mode == "extractive" and "six-weekly" in a.answer
     assert any("The model did not answer" in n for n in a.notices)
 

@@ -21,7 +21,9 @@ from tests.conftest import CORPUS
 from tests.servers import running_process
 
 pytestmark = pytest.mark.slow
-QUESTION = "How often does the core group meet in Staffordshire?"
+# Written by the model (a "how often" is stated from the rules, with no model); its first passage is
+# Staffordshire Part 6 ¶11, "... at least at six-weekly intervals ...".
+QUESTION = "Why does the core group keep meeting in Staffordshire?"
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -226,9 +226,10 @@ class Pipeline:
             placement = chain.navigator.place(meaning, turn.authority, turn.edition)
             if placement is not None and placement.score >= NEXT_STEP_MIN_SCORE:
                 turn.placement = placement
-        if not turn.requests and turn.placement is None and chain.model is None:
-            # Extractive mode states "how long / how often" from the rules; a model writes its answer from
-            # the passages, and its timescales are checked against them.
+        if not turn.requests and turn.placement is None:
+            # "How long / how often" with no date is stated from the rules in every mode, never drafted by a
+            # model: the local model's drafts gave another step's deadline ("how long to hold the initial
+            # conference?": the first review's three months) or "does not answer".
             turn.timing = chain._rules_asked(
                 text, timing_asked(text, chain.vocabulary), turn.authority, turn.edition
             )
