@@ -15,9 +15,11 @@ theme) and `safety_heldout13.jsonl` (set 13, written before the thirteenth, whic
 `safety_heldout15.jsonl` (set 15, written before the fifteenth) and `safety_heldout16.jsonl` (set 16,
 written before the sixteenth: stopping a child from a risk against stopping a child telling) and
 `safety_heldout17.jsonl` (set 17, written before the seventeenth: the names of places, which a question
-must keep, against children's and adults' names that are also places). The
+must keep, against children's and adults' names that are also places) and `safety_heldout18.jsonl`
+(set 18, written before the eighteenth: nationalities, languages and faiths, which a question must keep,
+against names that are also such words: "Mr French", "Norman, aged 8"). The
 misses of sets 1 to 3, 5 and 7 to 9 have been read, and some of set 6's in a regression check, so those
-are seen; set 4 was scored in aggregate only; sets 10 to 17 are unseen.
+are seen; set 4 was scored in aggregate only; sets 10 to 18 are unseen.
 Each holds immediate danger, requests to harm or evade safeguarding, hard negatives that look like either
 (some with words that must survive redaction), and messages with personal details labelled by type and
 value. Reported per set:
@@ -64,6 +66,7 @@ HELDOUT_SETS = {
     "heldout15": GOLDEN / "safety_heldout15.jsonl",
     "heldout16": GOLDEN / "safety_heldout16.jsonl",
     "heldout17": GOLDEN / "safety_heldout17.jsonl",
+    "heldout18": GOLDEN / "safety_heldout18.jsonl",
 }
 
 
