@@ -26,7 +26,7 @@ from eval.retrieval import HERE
 from safeguide.chat.answers import NOT_ANSWERED
 from safeguide.chat.chain import AnswerChain
 from safeguide.chat.verify import CITE, DATE_TEXT, QUOTE, lexical_support, split_sentences
-from safeguide.retrieval.citations import contains
+from safeguide.retrieval.citations import as_quoted, contains
 
 SAFETY = HERE / "golden" / "safety.jsonl"
 TODAY = date(2026, 1, 5)
@@ -42,7 +42,8 @@ def _pct(values: list[float], q: float) -> float:
 def supported(sentence: str, passage: str) -> bool:
     quote = QUOTE.search(sentence)
     if quote:
-        return contains(passage, quote.group(1).rstrip(". "))
+        words = quote.group(1).rstrip(". ")
+        return contains(passage, words) or contains(as_quoted(passage), words)  # a list: "a; b; c"
     return lexical_support(sentence, passage) >= 0.6
 
 

@@ -193,6 +193,61 @@ def test_quotations_must_be_word_for_word() -> None:
     assert made_up.sentences[0].reason == "quotation not found word for word in the cited source"
 
 
+REGISTER = (
+    "58. The child protection register may only be accessed by the following:\n"
+    "- Children's Social Care: social worker and managers.\n\n"
+    "- Police Sergeant or above (or Police Officer, Child Abuse Investigation Unit).\n"
+    "· Health Visitors, Midwives and School Nurses\n"
+    "Enquiries out of hours go to the emergency duty team."
+)
+
+
+def test_a_list_is_quoted_with_its_lead_in_and_checked_word_for_word() -> None:
+    """A lead-in quoted alone ("... accessed by the following:") says nothing: its items come with it, joined
+    by "; ", where the passage has a line for each; the check is still word for word."""
+    from safeguide.chat.answers import says
+    from safeguide.chat.cited import with_its_list
+    from safeguide.chat.verify import verify
+
+    lead = "58. The child protection register may only be accessed by the following:"
+    quote, items = with_its_list(REGISTER, lead)
+    assert quote == (
+        "58. The child protection register may only be accessed by the following: Children's Social Care: "
+        "social worker and managers; Police Sergeant or above (or Police Officer, Child Abuse Investigation "
+        "Unit); Health Visitors, Midwives and School Nurses"
+    )
+    assert items == (3, 3)  # the line after the list is not an item
+    assert with_its_list(REGISTER, "Enquiries out of hours go to the emergency duty team.") == (
+        "Enquiries out of hours go to the emergency duty team",
+        (0, 0),
+    )
+    assert with_its_list("Consider the need for:", "Consider the need for:") == (
+        "Consider the need for:",
+        (0, 0),
+    )
+
+    passage = _passage(REGISTER, "Staffordshire Part 6 ¶58")
+    assert verify(says(passage, quote, 1, items), [REGISTER], set()).sentences[0].kept
+    changed = quote.replace("Police Sergeant or above", "Any police officer")
+    check = verify(says(passage, changed, 1, items), [REGISTER], set()).sentences[0]
+    assert not check.kept and check.reason == "quotation not found word for word in the cited source"
+    reordered = quote.replace("Children's Social Care", "Social Care Children's")
+    assert not verify(says(passage, reordered, 1, items), [REGISTER], set()).sentences[0].kept
+
+    long_list = "Consider the need for:\n" + "\n".join(f"- item {i} " + "word " * 20 for i in range(9))
+    cut, shown = with_its_list(long_list, "Consider the need for:")
+    assert shown == (3, 9) and cut.endswith("item 2 " + "word " * 19 + "word")
+    assert "(the first 3 of its list's 9 items): “Consider" in says(passage, cut, 2, shown)
+
+
+def test_who_may_use_the_register_is_answered_with_the_list(retriever: HybridRetriever) -> None:
+    a = chain(retriever).answer(
+        "Which professionals are allowed to look someone up on the child protection register?", today=TODAY
+    )
+    assert "accessed by the following: Children's Social Care" in a.answer, a.answer
+    assert "Police Sergeant or above" in a.answer
+
+
 def test_a_safeguarding_question_outside_the_word_list_is_not_refused(retriever: HybridRetriever) -> None:
     a = chain(retriever).answer("When should DNA testing be considered?", today=TODAY)
     assert not a.refused and "DNA testing" in a.answer
@@ -330,7 +385,7 @@ def test_a_quoted_sentence_shares_a_key_word_with_the_question() -> None:
         _passage("The fee is set each year by the government for all applicants.", "Charges"),
     ]
     quoted = closest_sentences(_SameVector(), "How much does a DBS check cost for a volunteer?", passages)
-    assert [p.heading for p, _ in quoted] == ["Vetting and barring checks"]  # "check", in its heading
+    assert [p.heading for p, _, _ in quoted] == ["Vetting and barring checks"]  # "check", in its heading
     # With no key word in the question there is nothing to share, and closeness alone decides.
     assert len(closest_sentences(_SameVector(), "What should the worker do?", passages)) == 3
 

@@ -88,10 +88,14 @@ def unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def says(passage: SearchResult, quote: str, n: int) -> str:
-    """A sentence quoted word for word from a passage, with where it comes from and its citation."""
+def says(passage: SearchResult, quote: str, n: int, items: tuple[int, int] = (0, 0)) -> str:
+    """A sentence quoted word for word from a passage, with where it comes from and its citation; `items`:
+    of a list it quotes, how many items are shown and how many the list has, said before the quotation
+    when some are left out (a list cut short must not read as complete)."""
     label = f"{passage.citation} ({EDITION_NAMES.get(passage.edition, passage.edition)}, {passage.authority})"
-    return f"{label} says: “{quote}.” [{n}]"
+    shown, total = items
+    part = f" (the first {shown} of its list's {total} items)" if shown < total else ""
+    return f"{label} says{part}: “{quote}.” [{n}]"
 
 
 def whose(rule: Rule, own: bool = False) -> str:

@@ -23,6 +23,7 @@ from safeguide.chat.answers import (
 )
 from safeguide.chat.prompts import load_prompt
 from safeguide.chat.verify import Verified, judge_answer, split_sentences, verify
+from safeguide.retrieval.citations import LIST_MARKER
 from safeguide.retrieval.hybrid import Filters, SearchResult
 
 if TYPE_CHECKING:
@@ -45,6 +46,11 @@ RELEVANCE_MIN_COSINE = 0.4
 
 OFF_TOPIC_MAX_COSINE = 0.4
 
+# A list under a lead-in ("... may only be accessed by the following:"): the marker at an item's start.
+LIST_ITEM = re.compile(rf"^{LIST_MARKER}")
+# The items quoted with their lead-in: whole items, up to this many words in all (at least one item).
+LIST_MAX_WORDS = 90
+
 ECHO = re.compile(r"^\s*(?:sources:|question:|answer:|\[\d+\]\s*\()", re.IGNORECASE)
 
 
@@ -53,9 +59,42 @@ def clean_draft(draft: str) -> str:
     return "\n".join(line for line in draft.splitlines() if not ECHO.match(line))
 
 
-def closest_sentences(embedder: Embedder, question: str, sources: Sequence[P]) -> list[tuple[P, str]]:
-    """From each passage, the sentence closest in meaning to the question, in the passages' order; a
-    passage with no close sentence gives none.
+def with_its_list(text: str, sentence: str) -> tuple[str, tuple[int, int]]:
+    """A sentence that leads into a list (it ends in ":") with the items under it in its passage, joined by
+    "; " after the lead-in, whole items up to LIST_MAX_WORDS; and how many items it shows of how many. A
+    lead-in quoted alone says nothing ("The child protection register may only be accessed by the
+    following:"). Any other sentence, or a lead-in with no items under it here, is returned as it is."""
+    lead = sentence.strip(" -·•▶").rstrip(".")
+    at = text.find(sentence)
+    if not lead.endswith(":") or at < 0:
+        return lead, (0, 0)
+    items: list[str] = []
+    for line in text[at + len(sentence) :].splitlines():
+        if not line.strip():
+            continue
+        if not LIST_ITEM.match(line.strip()):
+            break  # the list has ended (or there is none under it here): the passage goes on
+        item = " ".join(LIST_ITEM.sub("", line.strip()).split()).rstrip(".;,")
+        if item:
+            items.append(item)
+    if not items:
+        return lead, (0, 0)
+    kept = [items[0]]
+    words = len(lead.split()) + len(items[0].split())
+    for item in items[1:]:
+        words += len(item.split())
+        if words > LIST_MAX_WORDS:
+            break
+        kept.append(item)
+    return f"{lead} {'; '.join(kept)}", (len(kept), len(items))
+
+
+def closest_sentences(
+    embedder: Embedder, question: str, sources: Sequence[P]
+) -> list[tuple[P, str, tuple[int, int]]]:
+    """From each passage, the sentence closest in meaning to the question, in the passages' order, with
+    the list it leads into if it ends in ":" (`with_its_list`: the quotation, and how many of the list's
+    items it shows of how many); a passage with no close sentence gives none.
 
     Closeness is the embedding cosine plus a small bonus per shared key word; a sentence must be a
     real sentence (6 words or more), reach EXTRACT_MIN_COSINE, and share a key word of the question
@@ -85,7 +124,7 @@ def closest_sentences(embedder: Embedder, question: str, sources: Sequence[P]) -
         score = float(cosine) + 0.04 * len(wanted & set(tokenize(sentence)))
         if i not in best or score > best[i][0]:
             best[i] = (score, sentence)
-    return [(s, best[i][1].strip(" -·•▶").rstrip(".")) for i, s in enumerate(sources) if i in best]
+    return [(s, *with_its_list(s.text, best[i][1])) for i, s in enumerate(sources) if i in best]
 
 
 class CitedAnswers(ChainCore):
@@ -188,9 +227,9 @@ class CitedAnswers(ChainCore):
         ]
         parts = []
         meaning = self.retriever.meaning_query(question)
-        for p, quote in closest_sentences(self.retriever.embedder, meaning, [*sources[:3], *around]):
+        for p, quote, items in closest_sentences(self.retriever.embedder, meaning, [*sources[:3], *around]):
             n = p.n if isinstance(p, Source) else self._add_source(sources, p)
-            parts.append(says(sources[n - 1], quote, n))
+            parts.append(says(sources[n - 1], quote, n, items))
         return "\n".join(parts)
 
     def _generate(self, question: str, sources: list[Source], on_token: Callable[[str], None] | None) -> str:

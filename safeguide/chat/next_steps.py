@@ -141,9 +141,9 @@ class NextStepAnswers(TimescaleAnswers):
         fresh = [r for r in found[:3] if r.chunk_id not in cited]
         lines: list[str] = []
         meaning = self.retriever.meaning_query(question)
-        for s, quote in closest_sentences(self.retriever.embedder, meaning, fresh):
+        for s, quote, items in closest_sentences(self.retriever.embedder, meaning, fresh):
             n = self._add_source(sources, s)
-            lines.append(f"- {says(s, quote, n)}")
+            lines.append(f"- {says(s, quote, n, items)}")
         return ["What the guidance says about this:", *lines] if lines else []
 
     def _rules_asked(

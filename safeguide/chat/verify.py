@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ingest.lexical import tokenize
+from safeguide.retrieval.citations import as_quoted
 
 CITE = re.compile(r"\s*\[(\d{1,2})\]")
 QUOTE = re.compile(r"“([^”]{12,})”")
@@ -127,8 +128,10 @@ def verify(
         quoted = QUOTE.search(text)
         if quoted:
             # A quotation must stand in its source word for word; the words around it only label it.
+            # Word for word (a list's items may be quoted joined by "; ", where the passage puts each on
+            # a line of its own: `as_quoted`).
             words = _norm(quoted.group(1)).rstrip(". ")
-            if words not in _norm(support):
+            if words not in _norm(support) and words not in _norm(as_quoted(support)):
                 check.lexical = round(lexical_support(quoted.group(1), support), 3)
                 check.reason = "quotation not found word for word in the cited source"
                 continue

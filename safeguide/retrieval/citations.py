@@ -17,6 +17,19 @@ def contains(text: str, phrase: str) -> bool:
     return normalise(phrase) in normalise(text)
 
 
+# The marker(s) at the start of a list item's line: "- ", "· ", "- ▶ ".
+LIST_MARKER = r"(?:[-·•▶*]\s*)+"
+_FIRST_ITEM = re.compile(rf":[ \t]*\n\s*{LIST_MARKER}")
+_NEXT_ITEM = re.compile(rf"[.;,]?[ \t]*\n\s*{LIST_MARKER}")
+
+
+def as_quoted(text: str) -> str:
+    """A passage's text as a quotation gives a list in it: its lead-in, then the items joined by "; "
+    ("... accessed by the following: social workers; police sergeants"), where the passage has a line
+    for each item after its marker. Nothing else is changed."""
+    return _NEXT_ITEM.sub("; ", _FIRST_ITEM.sub(": ", text))
+
+
 def names(paragraph: str | None, heading: str, want_paragraph: str | None, want_heading: str | None) -> bool:
     """Does a passage (its paragraph number and heading path) sit where a citation points?"""
     if want_paragraph:
