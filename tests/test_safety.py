@@ -445,6 +445,44 @@ def test_a_name_that_is_also_a_place_is_still_removed(text: str, name: str) -> N
     assert name.lower() not in out.lower(), out
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the family is Welsh and speaks Welsh at home",
+        "mum is Polish and dad is Irish, they moved from Scotland",  # "Irish" is a given name too
+        "the child speaks Urdu and Punjabi",
+        "a Christian family asked about prayer at school",
+        "Karen speakers need an interpreter",  # a language, and a given name
+        "an Irish mum rang the duty desk",
+        "speaks Farsi and some Dari",
+        "Sikh boy refuses to remove his turban for PE",
+        "they are Muslim and fasting for Ramadan",
+        "the Hungarian lodger is worried about the kids",
+    ],
+)
+def test_a_people_a_language_or_a_faith_is_not_a_name(text: str) -> None:
+    """Who a family is and which language a meeting needs are part of the question (an interpreter for
+    the conference): a nationality, a language or a faith is not removed as a name."""
+    assert redact(text) == (text, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Christian told me his dad hits him", "Christian"),  # a given name with nothing to read otherwise
+        ("the Christian family next door shout a lot", "Christian"),  # "the X family": a surname
+        ("worried about Karen, she is 6", "Karen"),
+        ("Mr Welsh the caretaker", "Welsh"),
+        ("Norman (7) has bruises", "Norman"),
+        ("Christian's mum says he wets the bed", "Christian"),
+        ("my student Polish is off again", "Polish"),
+    ],
+)
+def test_a_name_that_is_also_a_people_is_still_removed(text: str, name: str) -> None:
+    out, _ = redact(text)
+    assert name not in out, out
+
+
 def test_the_documents_areas_are_places() -> None:
     """An area only the user's documents name (a manifest's `authority`) is kept once they are indexed."""
     from safeguide.safety.pii import shared_redactor

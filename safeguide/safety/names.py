@@ -47,7 +47,7 @@ LIMITS = {
     "first_wide": (15000, 8000, 8000),
     "last": (20000, 5000, 3000),
 }
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 # WordNet lexicographer files (its `lexnames`): noun.person, and the verb classes whose subject or object
 # is usually a person: body, cognition, communication, competition, consumption, contact, emotion,
 # perception, social.
@@ -124,6 +124,58 @@ def wordnet_places() -> set[str]:
     return {w for w, s in _wordnet_senses("noun").items() if s and s[0] == NOUN_LOCATION and w.isalpha()}
 
 
+def _wordnet_synsets(pos: str) -> dict[str, tuple[list[str], list[tuple[str, str, str]]]]:
+    """Each synset of a part of speech by offset: its words as written ("Polish") and its pointers as
+    (symbol, target offset, target part of speech)."""
+    out: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {}
+    with (_wordnet_dir() / f"data.{pos}").open(encoding="latin-1") as f:
+        for line in f:
+            if line.startswith(" "):
+                continue
+            fields = line.partition("|")[0].split()
+            n = int(fields[3], 16)
+            written = [fields[4 + 2 * i].split("(")[0] for i in range(n)]
+            at = 4 + 2 * n
+            pointers = [tuple(fields[at + 1 + 4 * i : at + 4 + 4 * i]) for i in range(int(fields[at]))]
+            out[fields[0]] = (written, pointers)  # type: ignore[assignment]
+    return out
+
+
+def _first_sense(lemma: str) -> str:
+    with (_wordnet_dir() / "index.noun").open(encoding="latin-1") as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[0] == lemma:
+                return fields[-int(fields[2])]
+    raise LookupError(f"WordNet has no noun {lemma!r}")
+
+
+def wordnet_peoples() -> set[str]:
+    """Words for a people, a language or a faith, one word each in lower case, from WordNet: the
+    languages (kinds of natural language: "urdu", "welsh", "tigrinya"), the proper adjectives "of or
+    relating to" a proper noun ("polish", "nigerian", "jewish", "african"), the kinds of religious person
+    ("sikh", "muslim"; not the saints and popes WordNet lists as instances) and the ethnic groups ("kurd").
+    A message names them to say who a family is and what language a meeting needs."""
+    nouns, adjectives = _wordnet_synsets("noun"), _wordnet_synsets("adj")
+
+    def kinds(root: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [root]
+        while todo:
+            offset = todo.pop()
+            if offset not in seen:
+                seen.add(offset)
+                todo.extend(t for sym, t, p in nouns[offset][1] if sym == "~" and p == "n")
+        return {w for o in seen for w in nouns[o][0]}
+
+    written = kinds(_first_sense("natural_language")) | kinds(_first_sense("ethnic_group"))
+    written |= kinds(_first_sense("religious_person"))
+    for lemmas, pointers in adjectives.values():
+        if any(sym == "\\" and p == "n" and nouns[t][0][0][:1].isupper() for sym, t, p in pointers):
+            written.update(lemmas)
+    return {w.lower() for w in written if w[:1].isupper() and w.replace("-", "").isalpha()}
+
+
 def wordnet_roles(given_names: set[str]) -> dict[str, set[str]]:
     """Person nouns (noun.person among a noun's two commonest senses), parts of the body (noun.body
     likewise: "arm", "face"), person verbs (a person-verb class among a verb's two commonest senses), and
@@ -154,6 +206,7 @@ def build_cache(path: Path | None = None) -> Path:
     kept["last"] = _kept(last, LIMITS["last"])
     del last
     kept.update(wordnet_roles(kept["first"]))
+    kept["peoples"] = wordnet_peoples()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     with gzip.open(tmp, "wt", encoding="utf-8") as out:
@@ -178,6 +231,7 @@ class Lexicon:
     describing: frozenset[str] = frozenset()
     verbs: frozenset[str] = frozenset()  # WordNet's verbs ("tell", "help", "nurse")
     heard_or_seen_verbs: frozenset[str] = frozenset()  # "cry", "mention", "complain", "notice", "show"
+    peoples: frozenset[str] = frozenset()  # peoples, languages, faiths: "polish", "urdu", "sikh"
 
     def is_given(self, lower: str, common: bool = False) -> bool:
         """A given name, or a double-barrelled one whose parts all are ("ruby-leigh", "grace-ellen"); with
@@ -245,6 +299,7 @@ def lexicon() -> Lexicon:
                 frozenset(wordnet["adj"] | wordnet["adv"]),
                 frozenset(wordnet["verb"]),
                 frozenset(kept["heard_or_seen_verbs"]),
+                frozenset(kept["peoples"]),
             )
         return _LEXICON
 

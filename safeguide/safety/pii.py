@@ -53,6 +53,7 @@ from safeguide.safety.name_roles import (
 )
 from safeguide.safety.name_tagger import Tagger
 from safeguide.safety.names import lexicon, wordnet_places
+from safeguide.safety.peoples import peoples_kept
 from safeguide.safety.places import load_places, place_words
 from safeguide.safety.shapes import (
     pattern_spans,
@@ -251,6 +252,7 @@ class Redactor:
             ]
         results = self._judged_in_lower_case(text, doc, results)
         results = self._places_kept(text, results, phrases)
+        results = self._peoples_kept(text, results)
         spans: list[tuple[int, int, set[str]]] = []
         for r in sorted(results, key=lambda r: (r.start, -r.end)):
             if r.entity_type not in LABELS:
@@ -281,6 +283,15 @@ class Redactor:
         ]
         places = self.places.kept(text, people, self._areas[1], cued)
         return [r for r in results if r.entity_type != "PERSON" or (r.start, r.end) not in places]
+
+    def _peoples_kept(self, text: str, results: list[Any]) -> list[Any]:
+        """The findings without the person findings that are a people, a language or a faith the message
+        does not name as a person (`peoples.py`): "mum is Polish", "the family speak Urdu"."""
+        people = [(r.start, r.end) for r in results if r.entity_type == "PERSON"]
+        if not people:
+            return results
+        kept = peoples_kept(text, people, self.lexicon)
+        return [r for r in results if r.entity_type != "PERSON" or (r.start, r.end) not in kept]
 
     def _keep(self, text: str, result: Any) -> bool:
         """Whether a PERSON spaCy found is kept: its small model sometimes calls a phrase of ordinary

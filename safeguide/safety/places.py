@@ -154,9 +154,9 @@ class Places:
         by_cue = set(cued)
         kept: set[tuple[int, int]] = set()
         for start, end in spans:
-            core_end = _without_possessive(text, start, end)
+            core_end = without_possessive(text, start, end)
             place = next((p for p in places if p.start <= start and core_end <= p.end), None)
-            if place is None or self._named_as_person(text, place, spans, (start, end)):
+            if place is None or named_as_person(text, place.start, place.end, spans, (start, end)):
                 continue
             if start > place.start or core_end < place.end:
                 kept.add((start, end))  # a word of a longer place's name: "Trent" of "Stoke on Trent"
@@ -176,26 +176,27 @@ class Places:
         word = place.words[0]
         return self.lexicon.is_given(word) or (not place.area and word in self.lexicon.first_wide)
 
-    def _named_as_person(
-        self, text: str, place: _Match, spans: Sequence[tuple[int, int]], this: tuple[int, int]
-    ) -> bool:
-        before = _words(text[: place.start])
-        if before and before[-1][0] in NAMING:
-            return True  # "Mr Bradford", "my pupil Kent"
-        if _AGE_AFTER.match(text[place.end :]):
-            return True  # "Paris (7)"
-        # part of a longer name: another finding right before or after it ("Florence Hull")
-        for s, e in spans:
-            if (s, e) == this:
-                continue
-            if (e <= place.start and not text[e : place.start].strip()) or (
-                s >= place.end and not text[place.end : s].strip()
-            ):
-                return True
-        return False
+
+def named_as_person(
+    text: str, start: int, end: int, spans: Sequence[tuple[int, int]], this: tuple[int, int]
+) -> bool:
+    """Whether the message names the words at `start:end` as a person: after a title or a relation word
+    ("Mr Bradford", "my pupil Kent"), with an age after them ("Paris (7)"), or as part of a longer name,
+    another of the person findings `spans` right before or after them ("Florence Hull")."""
+    before = _words(text[:start])
+    if before and before[-1][0] in NAMING:
+        return True
+    if _AGE_AFTER.match(text[end:]):
+        return True
+    for s, e in spans:
+        if (s, e) == this:
+            continue
+        if (e <= start and not text[e:start].strip()) or (s >= end and not text[end:s].strip()):
+            return True
+    return False
 
 
-def _without_possessive(text: str, start: int, end: int) -> int:
+def without_possessive(text: str, start: int, end: int) -> int:
     span = text[start:end]
     for suffix in ("'s", "’s", "'", "’"):
         if span.endswith(suffix):
