@@ -127,9 +127,8 @@ def verify(
         support = " ".join(passages[n - 1] for n in cited)
         quoted = QUOTE.search(text)
         if quoted:
-            # A quotation must stand in its source word for word; the words around it only label it.
-            # Word for word (a list's items may be quoted joined by "; ", where the passage puts each on
-            # a line of its own: `as_quoted`).
+            # A quotation must stand in its source word for word; the words around it only label it. A
+            # list's items may be quoted joined by "; " where the passage puts each on a line (`as_quoted`).
             words = _norm(quoted.group(1)).rstrip(". ")
             if words not in _norm(support) and words not in _norm(as_quoted(support)):
                 check.lexical = round(lexical_support(quoted.group(1), support), 3)

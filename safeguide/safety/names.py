@@ -136,8 +136,11 @@ def _wordnet_synsets(pos: str) -> dict[str, tuple[list[str], list[tuple[str, str
             n = int(fields[3], 16)
             written = [fields[4 + 2 * i].split("(")[0] for i in range(n)]
             at = 4 + 2 * n
-            pointers = [tuple(fields[at + 1 + 4 * i : at + 4 + 4 * i]) for i in range(int(fields[at]))]
-            out[fields[0]] = (written, pointers)  # type: ignore[assignment]
+            pointers = [
+                (fields[k], fields[k + 1], fields[k + 2])
+                for k in range(at + 1, at + 1 + 4 * int(fields[at]), 4)
+            ]
+            out[fields[0]] = (written, pointers)
     return out
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from safeguide.safety.name_roles import RELATION_CUES
 from safeguide.safety.names import Lexicon
-from safeguide.safety.places import named_as_person, without_possessive
+from safeguide.safety.places import named_as_person
 from safeguide.wordlists import words
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -60,7 +60,7 @@ def peoples_kept(text: str, spans: Sequence[tuple[int, int]], lexicon: Lexicon) 
         word = text[start:end]
         if not word.isalpha() or word.lower() not in lexicon.peoples:
             continue
-        if without_possessive(text, start, end) != end or text[end : end + 2] in ("'s", "’s"):
+        if text[end : end + 2] in ("'s", "’s"):
             continue  # "Christian's mum"
         if named_as_person(text, start, end, spans, (start, end)):
             continue

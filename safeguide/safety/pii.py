@@ -251,8 +251,7 @@ class Redactor:
                 r for r in results if r.entity_type != "PERSON" or not self._in_phrase(doc, r, phrases)
             ]
         results = self._judged_in_lower_case(text, doc, results)
-        results = self._places_kept(text, results, phrases)
-        results = self._peoples_kept(text, results)
+        results = self._places_and_peoples_kept(text, results)
         spans: list[tuple[int, int, set[str]]] = []
         for r in sorted(results, key=lambda r: (r.start, -r.end)):
             if r.entity_type not in LABELS:
@@ -269,9 +268,11 @@ class Redactor:
             for s, e, kinds in spans
         ]
 
-    def _places_kept(self, text: str, results: list[Any], phrases: frozenset[tuple[str, str]]) -> list[Any]:
-        """The findings without the person findings that are places read as places (`places.py`): the
-        packaged places and the documents' areas, given in `phrases` as (area, A_PLACE)."""
+    def _places_and_peoples_kept(self, text: str, results: list[Any]) -> list[Any]:
+        """The findings without the person findings that are places read as places (`places.py`: the
+        packaged places and the documents' areas, read from the last `phrases` given as (area, A_PLACE)),
+        or, of those left, a people, a language or a faith the message does not name as a person
+        (`peoples.py`: "mum is Polish", "the family speak Urdu")."""
         people = [(r.start, r.end) for r in results if r.entity_type == "PERSON"]
         if not people:
             return results
@@ -281,16 +282,8 @@ class Redactor:
             if r.entity_type == "PERSON"
             and (r.recognition_metadata or {}).get("recognizer_name") == "NameCues"
         ]
-        places = self.places.kept(text, people, self._areas[1], cued)
-        return [r for r in results if r.entity_type != "PERSON" or (r.start, r.end) not in places]
-
-    def _peoples_kept(self, text: str, results: list[Any]) -> list[Any]:
-        """The findings without the person findings that are a people, a language or a faith the message
-        does not name as a person (`peoples.py`): "mum is Polish", "the family speak Urdu"."""
-        people = [(r.start, r.end) for r in results if r.entity_type == "PERSON"]
-        if not people:
-            return results
-        kept = peoples_kept(text, people, self.lexicon)
+        kept = self.places.kept(text, people, self._areas[1], cued)
+        kept |= peoples_kept(text, [p for p in people if p not in kept], self.lexicon)
         return [r for r in results if r.entity_type != "PERSON" or (r.start, r.end) not in kept]
 
     def _keep(self, text: str, result: Any) -> bool:

@@ -154,7 +154,7 @@ class Places:
         by_cue = set(cued)
         kept: set[tuple[int, int]] = set()
         for start, end in spans:
-            core_end = without_possessive(text, start, end)
+            core_end = _without_possessive(text, start, end)
             place = next((p for p in places if p.start <= start and core_end <= p.end), None)
             if place is None or named_as_person(text, place.start, place.end, spans, (start, end)):
                 continue
@@ -196,7 +196,7 @@ def named_as_person(
     return False
 
 
-def without_possessive(text: str, start: int, end: int) -> int:
+def _without_possessive(text: str, start: int, end: int) -> int:
     span = text[start:end]
     for suffix in ("'s", "’s", "'", "’"):
         if span.endswith(suffix):
