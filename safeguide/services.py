@@ -283,7 +283,7 @@ def build_rules(settings: Settings, *, extracted: bool = True, db: Database | No
     the documents of the serving index at ingest, with their reviews applied (approved and corrected ones
     are reviewed rules, rejected ones are gone, the rest are marked "extracted", not yet reviewed). The
     reviews are read from `db`, or from the configured database opened for this alone."""
-    rules = _load_rules(settings.rules_path)
+    rules = _load_rules(settings.rules_path, settings.events_path)
     if not extracted:
         return rules
     location = IndexLocation(settings.index_root, settings.chroma_url)
@@ -313,7 +313,8 @@ def known_events(settings: Settings, vocabulary: Any = None) -> set[str]:
     """Event ids a rule may use: the vocabulary's (`vocabulary`, if the caller has read it already) and
     those the reviewed rules use."""
     vocabulary = vocabulary if vocabulary is not None else settings.vocabulary()
-    return set(vocabulary.events if vocabulary else ()) | _load_rules(settings.rules_path).events()
+    reviewed = _load_rules(settings.rules_path, settings.events_path)
+    return set(vocabulary.events if vocabulary else ()) | reviewed.events()
 
 
 def document_statements(location: IndexLocation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -344,8 +345,8 @@ def document_rules(
 
 
 @lru_cache(maxsize=4)
-def _load_rules(path: Path) -> RuleSet:
-    return RuleSet.load(path)
+def _load_rules(path: Path, events: Path) -> RuleSet:
+    return RuleSet.load(path, events)
 
 
 def build_calendar(settings: Settings, authority: str | None = None) -> WorkingCalendar:

@@ -248,7 +248,8 @@ def test_how_long_with_no_date_is_answered_from_the_areas_rule(retriever) -> Non
         retriever, "Core assessment started after the s47 was agreed. How long have I got to finish it?"
     )
     lines = answer.answer.splitlines()
-    assert lines[0] == "Timescales:" and "35 days after the core assessment start" in lines[1], answer.answer
+    assert lines[0] == "Timescales:", answer.answer
+    assert "35 days after the start of the core assessment" in lines[1], answer.answer
     assert "(Hampshire's rule)" in lines[1]
     assert ("hampshire-csd-2011", "7.5.19") in {(s.doc_id, s.paragraph) for s in answer.citations}
     assert answer.timescales == []  # no due date without a start date
@@ -291,4 +292,34 @@ def test_a_timing_question_gets_the_rule_that_fits_it(retriever) -> None:  # typ
     between = _ask(retriever, "Roughly how many weeks between review conferences?").answer.splitlines()
     assert between[1].startswith("1. Following review conferences: at least every 6 months"), between
     first = _ask(retriever, "When is the first review due?").answer.splitlines()
-    assert first[1].startswith("1. First review conference: 3 months after the icpc"), first
+    assert first[1].startswith(
+        "1. First review conference: 3 months after the initial child protection conference"
+    ), first
+    # with no date, the answer asks for the date of what it counts from, in words, not the rule's id
+    assert "Give the date of the initial child protection conference for the date it is due." in first, first
+
+
+@pytest.mark.slow
+def test_each_next_step_is_timed_from_the_step_that_leads_to_it(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A review is timed from the initial conference or (in Hampshire) from a transfer-in conference.
+    After an initial conference, Hampshire's review step was timed from a transfer conference, Hampshire's
+    own rule for another start ("3 months after the transfer-in conference"): a wrong deadline for the
+    step. The start that leads to the step on the pathway comes first, in this answer's steps."""
+    after_icpc = _ask(
+        retriever, "Our ICPC was on 2 March 2026. When is the first core group and what comes after?"
+    ).answer
+    # Hampshire holds the first core group straight after the conference: no "0 working days"
+    assert after_icpc.startswith(
+        "First core group meeting (Hampshire, from November 2010) is due by Monday 2 March 2026: the same "
+        "day as the initial child protection conference on Monday 2 March 2026"
+    ), after_icpc
+    review = next(x for x in after_icpc.splitlines() if "review conference" in x)
+    assert "(3 months after the initial child protection conference)" in review, review
+    placed = _ask(retriever, "The initial conference has just put the child on a plan. What happens next?")
+    review = next(x for x in placed.answer.splitlines() if x.startswith("4. Hold the first review"))
+    assert "3 months after the initial child protection conference" in review, placed.answer
+    moved = _ask(
+        retriever, "A child on a plan has moved into Hampshire from another area. What do we do next?"
+    )
+    review = next(x for x in moved.answer.splitlines() if "Hold the first review" in x)
+    assert "3 months after the transfer-in conference (Hampshire's rule)" in review, moved.answer

@@ -292,3 +292,17 @@ def test_every_rule_cites_a_real_paragraph_that_states_its_duration(corpus_index
         assert any(re.search(rf"\b{re.escape(w)}", c.evidence, re.IGNORECASE) for w in wanted), (
             f"{r.id}: evidence {c.evidence!r} does not state {r.amount} {r.unit}"
         )
+
+
+def test_every_event_a_rule_counts_from_is_named_in_words() -> None:
+    """Answers say what a timescale counts from ("15 working days after the strategy discussion"). They
+    said the rule's id ("after the icpc", "the scr start"): every trigger of the reviewed rules is now an
+    event of corpus/events.toml, read after "the" by its `said` form or its name."""
+    assert RULES.said("icpc") == "initial child protection conference"
+    assert RULES.said("move-in") == "child's move into the area"
+    assert RULES.said("strategy-discussion") == "strategy discussion"
+    assert RULES.said("an-unknown-event") == "an unknown event"  # a document's own, not yet named
+    unnamed = sorted({r.trigger for r in RULES.rules.values()} - set(RULES.names))
+    assert not unnamed, f"name these events in corpus/events.toml: {unnamed}"
+    # the names travel with the extracted rules and the reviewed subset
+    assert RULES.with_extracted([]).said("icpc") == RULES.reviewed().said("icpc") == RULES.said("icpc")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -43,9 +44,13 @@ class NextStepAnswers(TimescaleAnswers):
 
         return sorted(cites, key=rank)
 
-    def _step_rule(self, step: Step, authority: str | None, edition: str | None = None) -> Rule | None:
+    def _step_rule(
+        self, step: Step, authority: str | None, edition: str | None = None, walk: Sequence[Step] = ()
+    ) -> Rule | None:
         """The rule that times a step in the user's area (its own first), of the edition named if one
-        is, if any."""
+        is, if any. A step can be timed from several starts (a review: from the initial conference, from a
+        transfer conference, from the last review); the one counted from a step that leads to it comes
+        first: one before it in this answer (`walk`), then any on the pathway."""
         if not step.event:
             return None
         applicable = [
@@ -53,8 +58,16 @@ class NextStepAnswers(TimescaleAnswers):
             for r in self.rules.for_authority(authority)
             if r.event == step.event and (not edition or edition in r.editions)
         ]
+        assert self.navigator is not None
+        leading = [s for s in walk if step.id in s.next] + self.navigator.pathway.leading_to(step)
+        starts = unique([s.event for s in leading if s.event and s.event != step.event])
         ranked = sorted(
-            applicable, key=lambda r: (r.kind not in ("deadline", "interval"), r.direction != "after")
+            applicable,
+            key=lambda r: (
+                r.kind not in ("deadline", "interval"),
+                starts.index(r.trigger) if r.trigger in starts else len(starts),
+                r.direction != "after",
+            ),
         )
         return ranked[0] if ranked else None
 
@@ -78,7 +91,7 @@ class NextStepAnswers(TimescaleAnswers):
         lines = ["Next steps:"]
         out: list[dict[str, Any]] = []
         other_areas: set[str] = set()
-        for step in steps:
+        for i, step in enumerate(steps):
             marks: list[int] = []
             for doc, ref in self._own_area_first(self.navigator.cites_in(step, edition), authority):
                 n = self._step_source(sources, doc, ref)
@@ -90,7 +103,7 @@ class NextStepAnswers(TimescaleAnswers):
                 if len(marks) == 2:
                     break
             timing = ""
-            timed = self._step_timing(step, authority, sources, edition)
+            timed = self._step_timing(step, authority, sources, edition, steps[:i])
             if timed is not None:
                 rule, n, span = timed
                 if n not in marks:
@@ -102,7 +115,7 @@ class NextStepAnswers(TimescaleAnswers):
                     and self._starts_today(rule, steps[0], checked.text)
                 ):
                     result = due(rule, today, self.calendar(authority))
-                    trigger = rule.trigger.replace("-", " ")
+                    trigger = self.rules.said(rule.trigger)
                     lead = (
                         f"If the {trigger} is today"
                         if rule.trigger == steps[0].event
@@ -208,7 +221,7 @@ class NextStepAnswers(TimescaleAnswers):
             return None
         counted = next((r for r in used if r.kind == "deadline"), None)
         if counted is not None:
-            lines.append(f"Give the date of the {counted.trigger.replace('-', ' ')} for the date it is due.")
+            lines.append(f"Give the date of the {self.rules.said(counted.trigger)} for the date it is due.")
         lines.extend(self._guidance_says(checked.text, found, sources))
         notices.extend(self._edition_notices(sources))
         provenance = self._provenance(sources, [r.id for r in used], None)
@@ -217,12 +230,17 @@ class NextStepAnswers(TimescaleAnswers):
         )
 
     def _step_timing(
-        self, step: Step, authority: str | None, sources: list[Source], edition: str | None = None
+        self,
+        step: Step,
+        authority: str | None,
+        sources: list[Source],
+        edition: str | None = None,
+        walk: Sequence[Step] = (),
     ) -> tuple[Rule, int, str] | None:
         """The rule that times a step, the number of its cited paragraph, and the span in words ("10
         working days after the icpc"); None without a rule or when its paragraph is not held: a timescale
         is stated only with the paragraph that sets it."""
-        rule = self._step_rule(step, authority, edition)
+        rule = self._step_rule(step, authority, edition, walk)
         if rule is None:
             return None
         c = rule.citation
@@ -256,10 +274,10 @@ class NextStepAnswers(TimescaleAnswers):
         if not after:
             return
         lines = ["After that:"]
-        for step in after:
+        for i, step in enumerate(after):
             cites = self.navigator.cites_in(step, edition)[:2]
             marks = [n for doc, ref in cites if (n := self._step_source(result.citations, doc, ref))]
-            timed = self._step_timing(step, authority, result.citations, edition)
+            timed = self._step_timing(step, authority, result.citations, edition, [first, *after[:i]])
             if timed is not None and timed[1] not in marks:
                 marks.append(timed[1])
             if not marks:

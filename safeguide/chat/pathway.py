@@ -94,6 +94,10 @@ class Pathway:
         area = (authority or "national").lower()
         return [s for s in self.steps.values() if s.authority in ("national", area)]
 
+    def leading_to(self, step: Step) -> list[Step]:
+        """The steps whose `next` names this one, in the file's order."""
+        return [s for s in self.steps.values() if step.id in s.next]
+
     def following(self, first: Step, authority: str | None, limit: int = 4) -> list[Step]:
         """The step and those after it, breadth first, each once."""
         allowed = {s.id for s in self.for_area(authority)}

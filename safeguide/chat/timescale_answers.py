@@ -35,8 +35,7 @@ class TimescaleAnswers(ChainCore):
             marker = f" [{n}]" if n else ""
             verb = "is due by" if rule.direction == "after" else "must be done by"
             lines.append(
-                f"{rule.name} {verb} {result.due_text}: {rule.duration_text()} "
-                f"{rule.direction} the {req.trigger.replace('-', ' ')} on {long_date(req.start)}, "
+                f"{rule.name} {verb} {result.due_text}: {self._counted(rule)} on {long_date(req.start)}, "
                 f"under {whose(rule, own=True)}.{marker}"
             )
             notices.extend(self._rule_notices(rule, authority))
@@ -69,12 +68,20 @@ class TimescaleAnswers(ChainCore):
         idx = find_passage_index(reader.metas, reader.texts, c.doc_id, c.paragraph, c.heading, c.evidence)
         return None if idx is None else (self._add_source(sources, reader.result(idx, 0.0, None, None)), idx)
 
-    @staticmethod
-    def _span(rule: Rule) -> str:
-        """A rule's timescale in words: "at least every 6 weeks", "10 working days after the icpc"."""
+    def _span(self, rule: Rule) -> str:
+        """A rule's timescale in words: "at least every 6 weeks", "10 working days after the initial child
+        protection conference"."""
         if rule.kind == "interval":
             return f"at least every {rule.duration_text()}"
-        return f"{rule.duration_text()} {rule.direction} the {rule.trigger.replace('-', ' ')}"
+        return self._counted(rule)
+
+    def _counted(self, rule: Rule) -> str:
+        """How long, which way and from what: "15 working days after the strategy discussion"; a rule of no
+        time ("will immediately follow an initial conference") is "the same day as" what it counts from."""
+        start = self.rules.said(rule.trigger)
+        if rule.amount == 0 and rule.minimum is None:
+            return f"the same day as the {start}" if rule.direction == "after" else f"by the {start}"
+        return f"{rule.duration_text()} {rule.direction} the {start}"
 
     def _rule_notices(self, rule: Rule, authority: str | None = None) -> list[str]:
         """What an answer using `rule` must also say: not yet reviewed, which other rules differ, and, when

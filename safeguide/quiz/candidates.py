@@ -139,7 +139,7 @@ class CandidateMaker:
         where = f"{cite.label} ({_edition(cite.edition)}{area})"
         verb = "at least how long before" if rule.direction == "before" else "within how long of"
         name = rule.name if rule.name[1:2].isupper() else rule.name[0].lower() + rule.name[1:]  # "LADO"
-        stem = f"According to {where}, {name}: {verb} the {rule.trigger.replace('-', ' ')}?"
+        stem = f"According to {where}, {name}: {verb} the {self.rules.said(rule.trigger)}?"
         near: list[tuple[str, str]] = []  # (option, why it is wrong)
         for other_unit in UNIT_WORDS:
             if other_unit != rule.unit and other_unit in _NEIGHBOUR_UNITS.get(rule.unit, ()):

@@ -87,9 +87,29 @@ class Rule(BaseModel):
         return f"{self.amount} {one if self.amount == 1 else many}"
 
 
+def event_names(path: Path) -> dict[str, str]:
+    """How each event of the vocabulary (corpus/events.toml) reads after "the" in a timescale ("15 working
+    days after the strategy discussion"): its `said` form, else its name. Empty when there is no file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RulesError(f"{path}: {exc}") from exc
+    return {e["id"]: e.get("said") or e["name"] for e in raw.get("event", []) if "id" in e and "name" in e}
+
+
 class RuleSet:
-    def __init__(self, rules: list[Rule], unmapped: Iterable[dict[str, Any]] = ()) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        unmapped: Iterable[dict[str, Any]] = (),
+        names: dict[str, str] | None = None,
+    ) -> None:
         self.rules = {r.id: r for r in rules}
+        # How each event reads in an answer (`said`): "the initial child protection conference", not
+        # "the icpc".
+        self.names = dict(names or {})
         # Statements read from the documents that map onto no step yet (and are not rejected): an answer
         # that falls back to the national rule in an area whose documents hold some says so.
         self.unmapped = list(unmapped)
@@ -103,15 +123,23 @@ class RuleSet:
                 raise RulesError(f"rule {r.id}: conflicts_with names unknown rules {missing}")
 
     @classmethod
-    def load(cls, path: Path) -> RuleSet:
+    def load(cls, path: Path, events: Path | None = None) -> RuleSet:
+        """The rules of a file, with the names of the events in `events` (by default the events.toml beside
+        it, as in corpus/)."""
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise RulesError(f"{path}: {exc}") from exc
+        names = event_names(events or path.with_name("events.toml"))
         try:
-            return cls([Rule.model_validate(r) for r in raw.get("rule", [])])
+            return cls([Rule.model_validate(r) for r in raw.get("rule", [])], names=names)
         except ValidationError as exc:
             raise RulesError(f"{path.name}: {exc}") from exc
+
+    def said(self, event: str) -> str:
+        """An event as an answer says it after "the": "initial child protection conference" for "icpc"; an
+        event the vocabulary does not name reads as its id in words."""
+        return self.names.get(event) or event.replace("-", " ")
 
     def get(self, rule_id: str) -> Rule:
         try:
@@ -167,19 +195,20 @@ class RuleSet:
 
     def reviewed(self) -> RuleSet:
         """Only the rules a person wrote or reviewed: what quizzes and edition comparisons are built from."""
-        return RuleSet([r for r in self.rules.values() if r.status == "reviewed"])
+        return RuleSet([r for r in self.rules.values() if r.status == "reviewed"], names=self.names)
 
     def refresh(self, other: RuleSet) -> None:
         """Take another set's rules in place (after a review), so every holder of this set sees them."""
         self.rules = dict(other.rules)
         self.unmapped = list(other.unmapped)
+        self.names = dict(other.names)
 
     def with_extracted(self, extracted: Iterable[Rule], unmapped: Iterable[dict[str, Any]] = ()) -> RuleSet:
         """These rules plus rules read from documents, leaving out any statement a reviewed rule already
         covers (same document, paragraph, amount and unit); with the statements that map onto no step."""
         reviewed = self.statements()
         new = [r for r in extracted if statement_key(r) not in reviewed and r.id not in self.rules]
-        return RuleSet([*self.rules.values(), *new], [*self.unmapped, *unmapped])
+        return RuleSet([*self.rules.values(), *new], [*self.unmapped, *unmapped], self.names)
 
     def unmapped_for(self, authority: str | None, event: str) -> list[dict[str, Any]]:
         """An area's statements not yet matched to a step whose sentence names `event` (what it times,
