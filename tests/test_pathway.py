@@ -323,3 +323,12 @@ def test_each_next_step_is_timed_from_the_step_that_leads_to_it(retriever) -> No
     )
     review = next(x for x in moved.answer.splitlines() if "Hold the first review" in x)
     assert "3 months after the transfer-in conference (Hampshire's rule)" in review, moved.answer
+    # Staffordshire's receiving-in conference was timed as an event of its own that no step names; it is
+    # the transfer-in conference, so the step gets Staffordshire's 15 working days
+    staffs = _ask(
+        retriever,
+        "A child on a plan in another council has just moved to Staffordshire. What do we do next?",
+        authority="staffordshire",
+    ).answer.splitlines()
+    assert staffs[1].startswith("1. Arrange a receiving-in (transfer) conference"), staffs
+    assert "15 working days after the child's move into the area (Staffordshire's rule)" in staffs[1]

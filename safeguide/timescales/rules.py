@@ -370,7 +370,6 @@ EVENT_ALIASES = {
     "icpc": ("conference",),
     "review": ("conference",),
     "transfer-conference": ("conference",),
-    "receiving-in-conference": ("conference",),
 }
 
 
