@@ -273,6 +273,12 @@ _LOCK = threading.Lock()
 _LEXICON: Lexicon | None = None
 
 
+def _listed_peoples() -> frozenset[str]:
+    """The peoples, languages and faiths WordNet lacks (`safety_data/peoples.txt`), in lower case."""
+    text = (files("safeguide.safety_data") / "peoples.txt").read_text(encoding="utf-8")
+    return frozenset(x.strip().lower() for x in text.splitlines() if x.strip() and not x.startswith("#"))
+
+
 def lexicon() -> Lexicon:
     """The process-wide lexicon (built on first use if `make setup` has not already written the cache)."""
     global _LEXICON
@@ -302,7 +308,7 @@ def lexicon() -> Lexicon:
                 frozenset(wordnet["adj"] | wordnet["adv"]),
                 frozenset(wordnet["verb"]),
                 frozenset(kept["heard_or_seen_verbs"]),
-                frozenset(kept["peoples"]),
+                frozenset(kept["peoples"]) | _listed_peoples(),
             )
         return _LEXICON
 

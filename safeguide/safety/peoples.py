@@ -4,8 +4,8 @@
 of FGM": who a family is and which language a meeting needs are part of the question. spaCy's small model,
 the name cues and the name tagger read many of these capitalised words as a name ("mum is [name
 removed]"). A person finding whose one word is a people, a language or a faith (`names.wordnet_peoples`:
-WordNet's languages, its proper adjectives, its kinds of religious person and its ethnic groups) is taken
-back, unless:
+WordNet's languages, its proper adjectives, its kinds of religious person and its ethnic groups, with the
+few it lacks in `safety_data/peoples.txt`) is taken back, unless:
 
 - the message names it as a person: after a title or a relation word ("Mr French", "my pupil Welsh"),
   with an age after it ("Norman, aged 8"), as part of a longer name ("Amelia Scott"), or with a
@@ -13,7 +13,8 @@ back, unless:
 - it is also a given name ("Christian", "Karen", "Norman") and the sentence does not read it as a people,
   a language or a faith: before a word of language or origin ("Karen speakers", "Urdu-speaking", "Irish
   heritage"), after "a" or "an" and before a person noun ("a Christian family", "an Irish mum"), after
-  a verb of speaking ("speaks Karen"), or after "is" or "are" said of a person ("mum is Irish").
+  a verb of speaking ("speaks Karen"), or after "is" or "are" said of a person or a language ("mum is
+  Irish", "her first language is Tamil").
 
 A word is only ever kept; nothing here removes one.
 """
@@ -87,5 +88,10 @@ def _reads_as_people(text: str, start: int, end: int, lexicon: Lexicon) -> bool:
     return (
         len(before) == 2
         and before[1] in _COPULA
-        and (before[0] in RELATION_CUES or before[0] in lexicon.person_nouns or before[0] in _OF_A_PERSON)
-    )  # "mum is Irish", "the family are Muslim"
+        and (
+            before[0] in RELATION_CUES
+            or before[0] in lexicon.person_nouns
+            or before[0] in _OF_A_PERSON
+            or before[0] in _TONGUE
+        )
+    )  # "mum is Irish", "the family are Muslim", "her first language is Tamil"
