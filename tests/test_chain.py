@@ -265,6 +265,28 @@ def test_a_lead_in_whose_list_is_not_in_its_passage_is_not_quoted() -> None:
     assert found[1] == f"{lead} the register is told; the plan is sent" and found[2] == (2, 2)
 
 
+def test_a_word_naming_an_area_or_edition_is_not_a_key_word() -> None:
+    """ "How quickly should an assessment be completed under the 2018 guidance?" was answered, beside the
+    assessment passage, with "REVISED GUIDANCE WILL COMMENCE 3 SEPTEMBER 2018": its one shared key word
+    said when, not what. Words naming the areas and editions held are not key words."""
+    from safeguide.chat.cited import closest_sentences
+
+    class _Same:
+        def embed_documents(self, texts: list[str]) -> np.ndarray:
+            return np.ones((len(texts), 2)) / np.sqrt(2)
+
+        def embed_query(self, text: str) -> np.ndarray:
+            return np.ones(2) / np.sqrt(2)
+
+    date_line = _passage("Revised guidance will commence on 3 September 2018.", "WT 2018 briefing")
+    assessment = _passage("The speed of an assessment depends on the needs of the child.", "Timeliness")
+    question = "How quickly should an assessment be completed under the 2018 guidance?"
+    unscoped = closest_sentences(_Same(), question, [date_line, assessment])  # type: ignore[arg-type]
+    assert [p for p, _, _ in unscoped] == [date_line, assessment]
+    scoped = closest_sentences(_Same(), question, [date_line, assessment], ["2018", "hampshire"])  # type: ignore[arg-type]
+    assert [p for p, _, _ in scoped] == [assessment]
+
+
 def test_who_may_use_the_register_is_answered_with_the_list(retriever: HybridRetriever) -> None:
     a = chain(retriever).answer(
         "Which professionals are allowed to look someone up on the child protection register?", today=TODAY

@@ -127,6 +127,11 @@ class ChainCore:
         provenance["refusal"] = reason
         return Answer(text, [], [], True, notices, self.mode, provenance, checked.text)
 
+    def _scope(self) -> list[str]:
+        """The names of the areas and editions held: where or when, not what (`cited.closest_sentences`)."""
+        reader = self.retriever.reader()
+        return [*reader.authorities, *reader.editions]
+
     def _search_text(self, question: str) -> str:
         """What goes to search: placeholders removed ("[postcode removed]" must not steer it), and clipped
         to the search limit (a question may be longer than a search query)."""

@@ -4,7 +4,7 @@ checked against the passage it cites."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from ingest.embedder import Embedder
@@ -96,7 +96,7 @@ def _lead_in_alone(text: str, sentence: str) -> bool:
 
 
 def closest_sentences(
-    embedder: Embedder, question: str, sources: Sequence[P]
+    embedder: Embedder, question: str, sources: Sequence[P], scope: Iterable[str] = ()
 ) -> list[tuple[P, str, tuple[int, int]]]:
     """From each passage, the sentence closest in meaning to the question, in the passages' order, with
     the list it leads into if it ends in ":" (`with_its_list`: the quotation, and how many of the list's
@@ -105,13 +105,15 @@ def closest_sentences(
     Closeness is the embedding cosine plus a small bonus per shared key word; a sentence must be a
     real sentence (6 words or more), reach EXTRACT_MIN_COSINE, and share a key word of the question
     (with it or its passage's heading), and not lead into a list its passage does not hold, or nothing is
-    quoted from it. The floor was set on the golden and safety questions: answerable questions reach
-    0.55-0.7, questions the guidance does not answer ("promise to keep a secret") stay below 0.5. The
-    shared word catches some of those that pass it: a sentence about something else that happens to be
-    close in meaning (3 rather than 4 of the 14 questions in eval/golden/not_in_guidance.jsonl got a
-    quotation; the golden answers were unchanged).
+    quoted from it. Words in `scope` (the areas and editions held) say where or when, not what, so they
+    are not key words: "under the 2018 guidance" is not answered by any sentence that says "2018". The
+    floor was set on the golden and safety questions: answerable questions reach 0.55-0.7, questions the
+    guidance does not answer ("promise to keep a secret") stay below 0.5. The shared word catches some of
+    those that pass it: a sentence about something else that happens to be close in meaning (3 rather than
+    4 of the 14 questions in eval/golden/not_in_guidance.jsonl got a quotation; the golden answers were
+    unchanged).
     """
-    wanted = set(tokenize(question)) - GENERIC
+    wanted = set(tokenize(question)) - GENERIC - {w for x in scope for w in tokenize(x)}
     candidates = [
         (i, sentence)
         for i, s in enumerate(sources)
@@ -234,7 +236,8 @@ class CitedAnswers(ChainCore):
         ]
         parts = []
         meaning = self.retriever.meaning_query(question)
-        for p, quote, items in closest_sentences(self.retriever.embedder, meaning, [*sources[:3], *around]):
+        near = [*sources[:3], *around]
+        for p, quote, items in closest_sentences(self.retriever.embedder, meaning, near, self._scope()):
             n = p.n if isinstance(p, Source) else self._add_source(sources, p)
             parts.append(says(sources[n - 1], quote, n, items))
         return "\n".join(parts)

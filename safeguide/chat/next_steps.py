@@ -154,7 +154,7 @@ class NextStepAnswers(TimescaleAnswers):
         fresh = [r for r in found[:3] if r.chunk_id not in cited]
         lines: list[str] = []
         meaning = self.retriever.meaning_query(question)
-        for s, quote, items in closest_sentences(self.retriever.embedder, meaning, fresh):
+        for s, quote, items in closest_sentences(self.retriever.embedder, meaning, fresh, self._scope()):
             n = self._add_source(sources, s)
             lines.append(f"- {says(s, quote, n, items)}")
         return ["What the guidance says about this:", *lines] if lines else []
