@@ -240,31 +240,6 @@ def test_a_list_is_quoted_with_its_lead_in_and_checked_word_for_word() -> None:
     assert "(the first 3 of its list's 9 items): “Consider" in says(passage, cut, 2, shown)
 
 
-def test_a_lead_in_whose_list_is_not_in_its_passage_is_not_quoted() -> None:
-    """Staffordshire ¶66 ends "... the local Team Manager to ensure that:" and numbers its items as the
-    paragraphs after it, so the passage holds no items; it was quoted alone, saying nothing. The passage's
-    next-best sentence is quoted instead, and a passage with nothing else gives none."""
-    from safeguide.chat.cited import closest_sentences
-
-    class _Same:  # every sentence equally close to the question: the choice is the rule's alone
-        def embed_documents(self, texts: list[str]) -> np.ndarray:
-            return np.ones((len(texts), 2)) / np.sqrt(2)
-
-        def embed_query(self, text: str) -> np.ndarray:
-            return np.ones(2) / np.sqrt(2)
-
-    lead = "It is the responsibility of the local Team Manager to ensure that:"
-    alone = _passage(lead, "Staffordshire Part 6 ¶66")
-    assert closest_sentences(_Same(), "team manager child moving", [alone]) == []  # type: ignore[arg-type]
-    other = "The Team Manager tells the other local authority about the move at once."
-    both = _passage(f"{lead}\n{other}", "Staffordshire Part 6 ¶66")  # the lead-in would win the tie
-    (found,) = closest_sentences(_Same(), "team manager child moving", [both])  # type: ignore[arg-type]
-    assert found[1] == other.rstrip(".")
-    with_items = _passage(f"{lead}\n- the register is told\n- the plan is sent", "Staffordshire Part 6 ¶66")
-    (found,) = closest_sentences(_Same(), "team manager child moving", [with_items])  # type: ignore[arg-type]
-    assert found[1] == f"{lead} the register is told; the plan is sent" and found[2] == (2, 2)
-
-
 def test_a_word_naming_an_area_or_edition_is_not_a_key_word() -> None:
     """ "How quickly should an assessment be completed under the 2018 guidance?" was answered, beside the
     assessment passage, with "REVISED GUIDANCE WILL COMMENCE 3 SEPTEMBER 2018": its one shared key word

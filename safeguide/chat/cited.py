@@ -89,12 +89,6 @@ def with_its_list(text: str, sentence: str) -> tuple[str, tuple[int, int]]:
     return f"{lead} {'; '.join(kept)}", (len(kept), len(items))
 
 
-def _lead_in_alone(text: str, sentence: str) -> bool:
-    """A sentence that leads into a list its passage does not hold ("... the local Team Manager to ensure
-    that:", its items numbered as the paragraphs after it): quoted, it would say nothing."""
-    return sentence.strip(" -·•▶").rstrip(".").endswith(":") and with_its_list(text, sentence)[1] == (0, 0)
-
-
 def closest_sentences(
     embedder: Embedder, question: str, sources: Sequence[P], scope: Iterable[str] = ()
 ) -> list[tuple[P, str, tuple[int, int]]]:
@@ -104,21 +98,20 @@ def closest_sentences(
 
     Closeness is the embedding cosine plus a small bonus per shared key word; a sentence must be a
     real sentence (6 words or more), reach EXTRACT_MIN_COSINE, and share a key word of the question
-    (with it or its passage's heading), and not lead into a list its passage does not hold, or nothing is
-    quoted from it. Words in `scope` (the areas and editions held) say where or when, not what, so they
-    are not key words: "under the 2018 guidance" is not answered by any sentence that says "2018". The
-    floor was set on the golden and safety questions: answerable questions reach 0.55-0.7, questions the
-    guidance does not answer ("promise to keep a secret") stay below 0.5. The shared word catches some of
-    those that pass it: a sentence about something else that happens to be close in meaning (3 rather than
-    4 of the 14 questions in eval/golden/not_in_guidance.jsonl got a quotation; the golden answers were
-    unchanged).
+    (with it or its passage's heading), or nothing is quoted from it. Words in `scope` (the areas and
+    editions held) say where or when, not what, so they are not key words: "under the 2018 guidance" is
+    not answered by any sentence that says "2018". The floor was set on the golden and safety questions:
+    answerable questions reach 0.55-0.7, questions the guidance does not answer ("promise to keep a
+    secret") stay below 0.5. The shared word catches some of those that pass it: a sentence about
+    something else that happens to be close in meaning (3 rather than 4 of the 14 questions in
+    eval/golden/not_in_guidance.jsonl got a quotation; the golden answers were unchanged).
     """
     wanted = set(tokenize(question)) - GENERIC - {w for x in scope for w in tokenize(x)}
     candidates = [
         (i, sentence)
         for i, s in enumerate(sources)
         for sentence in split_sentences(s.text)
-        if len(sentence.split()) >= 6 and not _lead_in_alone(s.text, sentence)
+        if len(sentence.split()) >= 6
     ]
     if not candidates:
         return []
