@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from importlib.resources import files
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -20,6 +21,13 @@ A_PLACE = "\x00place"
 
 def words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
+
+
+def listed(name: str) -> list[str]:
+    """The entries of a packaged list in `safeguide/safety_data/`: one per line, blank lines and `#`
+    comments left out."""
+    text = (files("safeguide.safety_data") / name).read_text(encoding="utf-8")
+    return [x.strip() for x in text.splitlines() if x.strip() and not x.lstrip().startswith("#")]
 
 
 @functools.cache

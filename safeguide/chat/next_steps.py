@@ -238,8 +238,8 @@ class NextStepAnswers(TimescaleAnswers):
         walk: Sequence[Step] = (),
     ) -> tuple[Rule, int, str] | None:
         """The rule that times a step, the number of its cited paragraph, and the span in words ("10
-        working days after the icpc"); None without a rule or when its paragraph is not held: a timescale
-        is stated only with the paragraph that sets it."""
+        working days after the initial child protection conference"); None without a rule or when its
+        paragraph is not held: a timescale is stated only with the paragraph that sets it."""
         rule = self._step_rule(step, authority, edition, walk)
         if rule is None:
             return None

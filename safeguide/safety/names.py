@@ -30,7 +30,7 @@ from pathlib import Path
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from safeguide.wordlists import words
+from safeguide.wordlists import listed, words
 
 # Countries whose names are common in England's communities besides GB and IE (census country-of-birth).
 COMMUNITIES = words(
@@ -275,8 +275,7 @@ _LEXICON: Lexicon | None = None
 
 def _listed_peoples() -> frozenset[str]:
     """The peoples, languages and faiths WordNet lacks (`safety_data/peoples.txt`), in lower case."""
-    text = (files("safeguide.safety_data") / "peoples.txt").read_text(encoding="utf-8")
-    return frozenset(x.strip().lower() for x in text.splitlines() if x.strip() and not x.startswith("#"))
+    return frozenset(x.lower() for x in listed("peoples.txt"))
 
 
 def lexicon() -> Lexicon:

@@ -27,11 +27,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 
 from safeguide.safety.name_roles import NAMING
 from safeguide.safety.names import Lexicon
-from safeguide.wordlists import words
+from safeguide.wordlists import listed, words
 
 # A word of a place name: letters only, so "Stoke-on-Trent" and "King's Lynn" match however typed.
 _WORD = re.compile(r"[^\W\d_]+")
@@ -95,10 +94,7 @@ def place_words(name: str) -> tuple[str, ...]:
 
 def load_places(lexicon: Lexicon, wordnet_locations: Iterable[str] = ()) -> Places:
     """The packaged UK places, and the WordNet places that are not English words."""
-    text = (files("safeguide.safety_data") / "places.txt").read_text(encoding="utf-8")
-    areas = {
-        place_words(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    }
+    areas = {place_words(line) for line in listed("places.txt")}
     elsewhere = {(w,) for w in wordnet_locations if w.isalpha() and not lexicon.is_word(w)} - areas
     return Places(lexicon, frozenset(p for p in areas if p), frozenset(elsewhere))
 
